@@ -1,0 +1,17 @@
+module github.com/doorface/doorface
+
+go 1.25.0
+
+require (
+	github.com/Kagami/go-face v0.0.0-20210630145111-0c14797b4d0e // indirect
+	github.com/looplab/fsm v1.0.3 // indirect
+	github.com/prometheus/client_golang v1.20.5 // indirect
+	go.etcd.io/bbolt v1.5.0 // indirect
+	gocv.io/x/gocv v0.31.0 // indirect
+	golang.org/x/crypto v0.31.0 // indirect
+	golang.org/x/sys v0.45.0 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
+	periph.io/x/conn/v3 v3.7.3 // indirect
+	periph.io/x/devices/v3 v3.7.4 // indirect
+	periph.io/x/host/v3 v3.8.5 // indirect
+)
