@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Puts the three model files go-face loads into $MODELS_DIR (default ./models):
+#   dlib_face_recognition_resnet_model_v1.dat, mmod_human_face_detector.dat, shape_predictor_5_face_landmarks.dat
+# Sources, in order: the local mirror folder $MODEL_MIRROR; dlib's official downloads (bz2, decompressed).
+# Every file is checked against models/SHA256SUMS (+ models/SHA256SUMS.local). When no 5-point landmark file
+# can be had, Debian's 68-point model is linked under the 5-point name (dlib's alignment accepts it).
+# Any missing or corrupt file stops with one message naming the file and the fix.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+MODELS_DIR=${MODELS_DIR:-$here/models}
+MODEL_MIRROR=${MODEL_MIRROR:-}
+MODEL_BASE_URL=${MODEL_BASE_URL:-http://dlib.net/files}
+DEBIAN_68=${DEBIAN_68:-/usr/share/dlib/shape_predictor_68_face_landmarks.dat}
+SUMS=("$here/models/SHA256SUMS")
+[ -f "$here/models/SHA256SUMS.local" ] && SUMS+=("$here/models/SHA256SUMS.local")
+
+FILES=(dlib_face_recognition_resnet_model_v1.dat mmod_human_face_detector.dat shape_predictor_5_face_landmarks.dat)
+
+die() { echo "models: ERROR: $*" >&2; exit 1; }
+
+# known_sum FILE_NAME SUM: is SUM listed for FILE_NAME (or, for the 5-point name, for the 68-point file)?
+known_sum() {
+  local name=$1 sum=$2
+  grep -hv '^#' "${SUMS[@]}" | awk -v s="$sum" -v n="$name" '
+    $1 == s && ($2 == n || (n == "shape_predictor_5_face_landmarks.dat" && $2 == "shape_predictor_68_face_landmarks.dat")) { found = 1 }
+    END { exit found ? 0 : 1 }'
+}
+
+# verify NAME PATH: the file at PATH must be a known-good copy of NAME.
+verify() {
+  local name=$1 path=$2 sum
+  [ -s "$path" ] || die "$name: $path is missing or empty. Fix: delete it and run 'make models' again (set MODEL_MIRROR to a folder holding the file, or allow downloads)."
+  sum=$(sha256sum "$path" | cut -d' ' -f1)
+  known_sum "$name" "$sum" || die "$name: $path has SHA-256 $sum, which is not a known-good copy (corrupt, truncated or unknown). Fix: delete it and run 'make models' again with a good source; if it is a verified official file, add '$sum  $name' to models/SHA256SUMS.local."
+}
+
+download() {
+  local name=$1 out=$2 tmp
+  command -v curl >/dev/null && command -v bunzip2 >/dev/null || return 1
+  tmp=$(mktemp "$MODELS_DIR/.$name.XXXXXX")
+  echo "models: $name: downloading $MODEL_BASE_URL/$name.bz2"
+  if curl -fsSL --connect-timeout 10 --max-time 600 "$MODEL_BASE_URL/$name.bz2" -o "$tmp.bz2" && bunzip2 -c "$tmp.bz2" > "$tmp"; then
+    rm -f "$tmp.bz2"
+    mv "$tmp" "$out"
+    return 0
+  fi
+  rm -f "$tmp" "$tmp.bz2"
+  return 1
+}
+
+mkdir -p "$MODELS_DIR"
+for name in "${FILES[@]}"; do
+  out="$MODELS_DIR/$name"
+  if [ -e "$out" ] || [ -L "$out" ]; then
+    verify "$name" "$out"
+    echo "models: $name: present and verified"
+    continue
+  fi
+  if [ -n "$MODEL_MIRROR" ] && [ -f "$MODEL_MIRROR/$name" ]; then
+    verify "$name" "$MODEL_MIRROR/$name"
+    cp "$MODEL_MIRROR/$name" "$out.tmp" && mv "$out.tmp" "$out"
+    echo "models: $name: copied from mirror $MODEL_MIRROR"
+    continue
+  fi
+  if [ "${MODEL_NO_DOWNLOAD:-}" != "1" ] && download "$name" "$out"; then
+    if ! (verify "$name" "$out"); then
+      rm -f "$out"
+      die "$name: the downloaded file failed the checksum check and was removed (see above)."
+    fi
+    echo "models: $name: downloaded and verified"
+    continue
+  fi
+  if [ "$name" = shape_predictor_5_face_landmarks.dat ] && [ -f "$DEBIAN_68" ]; then
+    verify "$name" "$DEBIAN_68"
+    ln -sf "$DEBIAN_68" "$out"
+    echo "models: $name: NOTE: the official 5-point model could not be had; linked Debian's 68-point model $DEBIAN_68 in its place (works; the 5-point file is faster and smaller on a Pi)"
+    continue
+  fi
+  die "$name: not found in MODEL_MIRROR='${MODEL_MIRROR}' and could not be downloaded from $MODEL_BASE_URL. Fix: set MODEL_MIRROR to a folder holding $name (CI: ../shared/models), or give this machine access to dlib.net."
+done
+echo "models: ready in $MODELS_DIR"
