@@ -1,0 +1,400 @@
+package store
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// OutcomeInterrupted is the outcome RecoverInterrupted gives a session that was still open when
+// the daemon stopped (crash, power cut, kill).
+const OutcomeInterrupted = "interrupted"
+
+// genesisHash is the PrevHash of the first record of the chain.
+var genesisHash = strings.Repeat("0", 64)
+
+// Attempt is one session's record: the persisted and exported schema (JSON names snake_case).
+// Seq, PrevHash, Hash and Evidence are assigned by RecordAttempt; EvidencePruned is derived when
+// reading (pruning never rewrites a record, so the chain stays intact).
+type Attempt struct {
+	Seq            uint64             `json:"seq"`
+	ID             string             `json:"id"` // session id
+	Start          time.Time          `json:"start"`
+	End            time.Time          `json:"end"`
+	Outcome        string             `json:"outcome"`
+	Method         string             `json:"method"`
+	User           string             `json:"user"`
+	Name           string             `json:"name"`
+	BestUser       string             `json:"best_user"`
+	BestDistance   float64            `json:"best_distance"`
+	BestMargin     float64            `json:"best_margin"`
+	Frames         int                `json:"frames"`
+	PinTries       int                `json:"pin_tries"`
+	Durations      map[string]float64 `json:"durations"` // seconds per state
+	Reason         string             `json:"reason"`
+	Evidence       string             `json:"evidence"` // evidence key = file name in exports; "" if none
+	EvidencePruned bool               `json:"evidence_pruned"`
+	PrevHash       string             `json:"prev_hash"` // hex sha256
+	Hash           string             `json:"hash"`      // hex sha256(PrevHash || body)
+}
+
+// attemptBody is the canonical, hashed encoding of a record: encoding/json writes struct fields
+// in this order and map keys sorted, times are integer Unix nanoseconds, so the bytes are a
+// function of the record alone. The stored value is sha256 (32 bytes) followed by these bytes.
+type attemptBody struct {
+	Seq          uint64             `json:"seq"`
+	ID           string             `json:"id"`
+	Start        int64              `json:"start"`
+	End          int64              `json:"end"`
+	Outcome      string             `json:"outcome"`
+	Method       string             `json:"method"`
+	User         string             `json:"user"`
+	Name         string             `json:"name"`
+	BestUser     string             `json:"best_user"`
+	BestDistance float64            `json:"best_distance"`
+	BestMargin   float64            `json:"best_margin"`
+	Frames       int                `json:"frames"`
+	PinTries     int                `json:"pin_tries"`
+	Durations    map[string]float64 `json:"durations"`
+	Reason       string             `json:"reason"`
+	Evidence     string             `json:"evidence"`
+	PrevHash     string             `json:"prev_hash"`
+}
+
+// chainHash is sha256(prevHash || body), prevHash as its hex text.
+func chainHash(prevHash string, body []byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte(prevHash))
+	h.Write(body)
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// finite replaces NaN and infinities (which JSON cannot hold) by -1, "unknown".
+func finite(f float64) float64 {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return -1
+	}
+	return f
+}
+
+// timeKey is the attempts_by_time key: start nanos with the sign bit flipped (so negative
+// times sort first), then seq, both big-endian.
+func timeKey(start int64, seq uint64) []byte {
+	k := binary.BigEndian.AppendUint64(nil, uint64(start)^(1<<63))
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+// evidenceKey names the evidence frame of record seq, in the database and as an export file.
+func evidenceKey(seq uint64) string { return fmt.Sprintf("evidence-%010d.jpg", seq) }
+
+// BeginAttempt durably marks session id as in progress (fsync'd). If the daemon dies before
+// RecordAttempt, RecoverInterrupted turns the marker into an "interrupted" record.
+func (db *DB) BeginAttempt(id string, start time.Time) error {
+	if id == "" {
+		return fmt.Errorf("store: begin attempt: empty session id: %w", ErrInvalidAttempt)
+	}
+	if start.IsZero() {
+		start = db.opts.Clock.Now()
+	}
+	err := db.update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketByID).Get([]byte(id)) != nil {
+			return fmt.Errorf("store: begin attempt: %w", ErrDuplicateAttempt)
+		}
+		return tx.Bucket(bucketInProgress).Put([]byte(id), u64(uint64(start.UnixNano())))
+	})
+	if err != nil {
+		db.log.Error("begin attempt failed", "session", id, "err", err)
+		return wrapf(err, "begin attempt")
+	}
+	db.log.Debug("attempt begun", "session", id)
+	return nil
+}
+
+// RecordAttempt appends a to the chain, with its evidence frame if any, and clears the
+// in-progress marker of a.ID, in one transaction that is fsync'd before it returns. It assigns
+// Seq, PrevHash, Hash and Evidence (fields of a with those names are ignored) and returns the
+// stored record. A zero End is set to now, a zero Start to End. When the evidence total then
+// exceeds MaxEvidenceBytes the oldest frames are pruned in the same transaction.
+func (db *DB) RecordAttempt(a Attempt, evidence []byte) (Attempt, error) {
+	if a.ID == "" {
+		return Attempt{}, fmt.Errorf("store: record attempt: empty session id: %w", ErrInvalidAttempt)
+	}
+	if a.End.IsZero() {
+		a.End = db.opts.Clock.Now()
+	}
+	if a.Start.IsZero() {
+		a.Start = a.End
+	}
+	var stored Attempt
+	var pruned PruneReport
+	err := db.update(func(tx *bolt.Tx) error {
+		var err error
+		if stored, err = appendAttempt(tx, a, evidence); err != nil {
+			return err
+		}
+		if len(evidence) > 0 {
+			pruned, err = pruneTx(tx, time.Time{}, 0, db.opts.MaxEvidenceBytes)
+		}
+		return err
+	})
+	if err != nil {
+		db.log.Error("record attempt failed", "session", a.ID, "err", err)
+		return Attempt{}, wrapf(err, "record attempt")
+	}
+	db.log.Info("attempt recorded", "session", stored.ID, "seq", stored.Seq, "outcome", stored.Outcome,
+		"method", stored.Method, "user", stored.User, "evidence_bytes", len(evidence))
+	if pruned.Frames > 0 {
+		db.log.Info("evidence pruned by size", "frames", pruned.Frames, "bytes", pruned.Bytes)
+	}
+	return stored, nil
+}
+
+// appendAttempt is the body of RecordAttempt inside a write transaction.
+func appendAttempt(tx *bolt.Tx, a Attempt, evidence []byte) (Attempt, error) {
+	byID := tx.Bucket(bucketByID)
+	if byID.Get([]byte(a.ID)) != nil {
+		return Attempt{}, fmt.Errorf("store: record attempt %q: %w", a.ID, ErrDuplicateAttempt)
+	}
+	meta := tx.Bucket(bucketMeta)
+	prev := genesisHash
+	var lastSeq uint64
+	if h := meta.Get(keyChainHead); len(h) == 40 {
+		lastSeq = binary.BigEndian.Uint64(h[:8])
+		prev = hex.EncodeToString(h[8:])
+	}
+	attempts := tx.Bucket(bucketAttempts)
+	seq := lastSeq + 1
+	body := attemptBody{
+		Seq: seq, ID: a.ID, Start: a.Start.UnixNano(), End: a.End.UnixNano(),
+		Outcome: a.Outcome, Method: a.Method, User: a.User, Name: a.Name, BestUser: a.BestUser,
+		BestDistance: finite(a.BestDistance), BestMargin: finite(a.BestMargin),
+		Frames: a.Frames, PinTries: a.PinTries, Durations: map[string]float64{}, Reason: a.Reason,
+		PrevHash: prev,
+	}
+	for k, v := range a.Durations {
+		body.Durations[k] = finite(v)
+	}
+	if len(evidence) > 0 {
+		body.Evidence = evidenceKey(seq)
+		v := make([]byte, 8, 8+len(evidence))
+		binary.BigEndian.PutUint64(v, uint64(body.End))
+		v = append(v, evidence...)
+		if err := tx.Bucket(bucketFrames).Put([]byte(body.Evidence), v); err != nil {
+			return Attempt{}, err
+		}
+		if err := addEvidenceBytes(meta, int64(len(evidence))); err != nil {
+			return Attempt{}, err
+		}
+	}
+	enc, err := json.Marshal(body)
+	if err != nil {
+		return Attempt{}, err
+	}
+	sum := chainHash(prev, enc)
+	val := append(sum[:], enc...)
+	seqKey := u64(seq)
+	if err := attempts.Put(seqKey, val); err != nil {
+		return Attempt{}, err
+	}
+	if err := tx.Bucket(bucketByTime).Put(timeKey(body.Start, seq), nil); err != nil {
+		return Attempt{}, err
+	}
+	if err := byID.Put([]byte(a.ID), seqKey); err != nil {
+		return Attempt{}, err
+	}
+	if err := meta.Put(keyChainHead, append(u64(seq), sum[:]...)); err != nil {
+		return Attempt{}, err
+	}
+	if err := tx.Bucket(bucketInProgress).Delete([]byte(a.ID)); err != nil {
+		return Attempt{}, err
+	}
+	return body.attempt(hex.EncodeToString(sum[:]), false), nil
+}
+
+// attempt turns a decoded body into the public record.
+func (b attemptBody) attempt(hash string, pruned bool) Attempt {
+	return Attempt{
+		Seq: b.Seq, ID: b.ID, Start: time.Unix(0, b.Start).UTC(), End: time.Unix(0, b.End).UTC(),
+		Outcome: b.Outcome, Method: b.Method, User: b.User, Name: b.Name, BestUser: b.BestUser,
+		BestDistance: b.BestDistance, BestMargin: b.BestMargin, Frames: b.Frames, PinTries: b.PinTries,
+		Durations: b.Durations, Reason: b.Reason, Evidence: b.Evidence, EvidencePruned: pruned,
+		PrevHash: b.PrevHash, Hash: hash,
+	}
+}
+
+// decodeAttempt decodes a stored value (hash || body) and derives EvidencePruned.
+func decodeAttempt(tx *bolt.Tx, v []byte) (Attempt, error) {
+	if len(v) < 32 {
+		return Attempt{}, fmt.Errorf("store: attempt value of %d bytes is too short", len(v))
+	}
+	var body attemptBody
+	if err := json.Unmarshal(v[32:], &body); err != nil {
+		return Attempt{}, fmt.Errorf("store: attempt body: %w", err)
+	}
+	pruned := body.Evidence != "" && tx.Bucket(bucketPruned).Get([]byte(body.Evidence)) != nil
+	return body.attempt(hex.EncodeToString(v[:32]), pruned), nil
+}
+
+// RecoverInterrupted turns every leftover in-progress marker into a record with Outcome
+// "interrupted" ending at now, and returns those records. Call it once at start, before the
+// machine runs.
+func (db *DB) RecoverInterrupted(now time.Time) ([]Attempt, error) {
+	var out []Attempt
+	err := db.update(func(tx *bolt.Tx) error {
+		out = out[:0]
+		type marker struct {
+			id    string
+			start int64
+		}
+		var ms []marker
+		if err := tx.Bucket(bucketInProgress).ForEach(func(k, v []byte) error {
+			var start int64
+			if len(v) == 8 {
+				start = int64(binary.BigEndian.Uint64(v))
+			}
+			ms = append(ms, marker{string(k), start})
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, m := range ms {
+			start := now
+			if m.start != 0 {
+				start = time.Unix(0, m.start).UTC()
+			}
+			a, err := appendAttempt(tx, Attempt{
+				ID: m.id, Start: start, End: now, Outcome: OutcomeInterrupted,
+				BestDistance: -1, BestMargin: -1, Reason: "daemon stopped during the session",
+			}, nil)
+			if err != nil {
+				return fmt.Errorf("store: recover session %q: %w", m.id, err)
+			}
+			out = append(out, a)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, wrapf(err, "recover interrupted sessions")
+	}
+	for _, a := range out {
+		db.log.Warn("interrupted session recorded", "session", a.ID, "seq", a.Seq)
+	}
+	return out, nil
+}
+
+// GetAttempt returns the record of session id, or ErrNotFound.
+func (db *DB) GetAttempt(id string) (Attempt, error) {
+	var a Attempt
+	err := db.view(func(tx *bolt.Tx) error {
+		var err error
+		a, err = getAttemptTx(tx, id)
+		return err
+	})
+	return a, err
+}
+
+// getAttemptTx reads the record of session id.
+func getAttemptTx(tx *bolt.Tx, id string) (Attempt, error) {
+	seq := tx.Bucket(bucketByID).Get([]byte(id))
+	if seq == nil {
+		return Attempt{}, fmt.Errorf("store: attempt %q: %w", id, ErrNotFound)
+	}
+	v := tx.Bucket(bucketAttempts).Get(seq)
+	if v == nil {
+		return Attempt{}, fmt.Errorf("store: attempt %q (seq %d) missing from the history: %w", id,
+			binary.BigEndian.Uint64(seq), ErrNotFound)
+	}
+	return decodeAttempt(tx, v)
+}
+
+// Filter selects attempts. Zero fields select everything: Since is inclusive, Until exclusive,
+// both compared with Start; Outcome and User must match exactly.
+type Filter struct {
+	Since, Until time.Time
+	Outcome      string
+	User         string
+}
+
+// match reports whether a passes the non-time parts of f.
+func (f Filter) match(a Attempt) bool {
+	return (f.Outcome == "" || a.Outcome == f.Outcome) && (f.User == "" || a.User == f.User)
+}
+
+// scanChunk is how many records one read transaction visits. Scans run in short transactions
+// so a long export never holds a read transaction that would stall the daemon's writes while
+// bbolt grows its memory map; memory is bounded by one chunk.
+const scanChunk = 512
+
+// Attempts calls fn for every attempt matching f, in Start order (ties by Seq), streaming: it
+// reads the time index range [Since, Until) in short chunks and calls fn outside any
+// transaction, so fn may do anything, including writing to db. An error from fn stops the scan
+// and is returned as is.
+func (db *DB) Attempts(f Filter, fn func(Attempt) error) error {
+	var from, to []byte
+	if !f.Since.IsZero() {
+		from = timeKey(f.Since.UnixNano(), 0)
+	}
+	if !f.Until.IsZero() {
+		to = timeKey(f.Until.UnixNano(), 0)
+	}
+	buf := make([]Attempt, 0, scanChunk)
+	for {
+		buf = buf[:0]
+		var next []byte
+		err := db.view(func(tx *bolt.Tx) error {
+			attempts := tx.Bucket(bucketAttempts)
+			c := tx.Bucket(bucketByTime).Cursor()
+			var k []byte
+			if from == nil {
+				k, _ = c.First()
+			} else {
+				k, _ = c.Seek(from)
+			}
+			n := 0
+			for ; k != nil; k, _ = c.Next() {
+				if to != nil && bytes.Compare(k, to) >= 0 {
+					return nil
+				}
+				if n == scanChunk {
+					next = bytes.Clone(k)
+					return nil
+				}
+				n++
+				v := attempts.Get(k[8:16])
+				if v == nil {
+					return fmt.Errorf("store: time index points at missing record %d (run Verify)", binary.BigEndian.Uint64(k[8:]))
+				}
+				a, err := decodeAttempt(tx, v)
+				if err != nil {
+					return err
+				}
+				if f.match(a) {
+					buf = append(buf, a)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return wrapf(err, "scan attempts")
+		}
+		for _, a := range buf {
+			if err := fn(a); err != nil {
+				return err
+			}
+		}
+		if next == nil {
+			return nil
+		}
+		from = next
+	}
+}

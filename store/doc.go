@@ -1,0 +1,82 @@
+// Package store keeps doorface's persistent state in one bbolt file (default
+// ./data/doorface.db): users, their face templates, a tamper-evident history of every door
+// attempt with its evidence frames, and the door state that must survive a restart (the PIN
+// lockout and the head of the audit chain).
+//
+// # What it owns
+//
+//   - The file layout (buckets meta, users, pins, templates, attempts, attempts_by_time,
+//     attempts_by_id, in_progress, frames, pruned), its schema version (SchemaVersion) and the
+//     migrations from older versions, run by Open.
+//   - The PIN key file (pin.key beside the database, mode 0600).
+//   - The hash chain of attempts and its verification ([DB.Verify]).
+//   - Evidence retention ([DB.Prune]) and the offline export ([DB.Export], [ExportFile]) and
+//     compaction ([Compact]).
+//
+// # What it must not do
+//
+// It knows nothing of the state machine, vision, HTTP or GPIO: it imports only bbolt, the
+// clock package and the standard library. It never logs, exports or stores a PIN in the clear,
+// never logs a template or key, and never opens bbolt with NoSync.
+//
+// # PINs: why a keyed HMAC
+//
+// A PIN typed at the door must find its user with constant work. A salted slow hash (bcrypt,
+// argon2id with a per-user salt) would need one slow hash per enrolled user for every typed
+// PIN. So the store keeps an index HMAC-SHA256(key, pin) -> user id: one HMAC and one B+tree
+// lookup whatever the number of users, and the same index enforces that PINs are unique. A
+// plain or salted-but-unkeyed hash would not do: PINs have at most 10^12 (usually 10^5)
+// values, so anyone with the file could hash them all in seconds. The 32-byte random key lives
+// in a separate file (Options.KeyFile, default pin.key beside the database, mode 0600) created
+// on the first start, never inside the database: a stolen or copied database file alone
+// reveals no PIN. The database stores only HMAC(key, fixed label) so Open can refuse a key file
+// that belongs to another database; once PINs are enrolled, a missing key file is an error
+// (ErrKeyFile) rather than a silent new key that would invalidate every PIN. argon2id with a
+// secret would add work per guess but needs golang.org/x/crypto and costs the Pi ~64 MiB and
+// tens of milliseconds per typed PIN; against an attacker who has the key file as well, no
+// hash saves a 5-digit PIN anyway, so the key's secrecy is what protects PINs and HMAC is
+// enough. Back up pin.key together with the database.
+//
+// # The audit chain
+//
+// Attempts are stored under their sequence number (attempts), indexed by start time
+// (attempts_by_time, so date ranges are B+tree range scans) and by session id. Each value is
+// sha256(PrevHash || body) followed by body, the canonical JSON of the record (fixed field
+// order, times in Unix nanoseconds) including PrevHash, the previous record's hash (64 zeros
+// for the first). The meta bucket keeps the last sequence number and hash (the head). Verify
+// re-hashes the raw stored bytes and names the first record that was edited, deleted, moved
+// or swapped, including records cut from the end. Someone who can write the file can still
+// rewrite the whole chain from a point on; publish [VerifyReport.Head] (or keep exports) off
+// the device to anchor it. Pruning an evidence frame never rewrites a record: it is noted in
+// the pruned bucket and reads back as EvidencePruned.
+//
+// # Durability
+//
+// Every write is one bbolt transaction committed with fdatasync before the method returns; in
+// particular RecordAttempt returns only once the record is on disk, so the machine may report
+// the session ended. BeginAttempt writes a durable in-progress marker; RecoverInterrupted at
+// start turns leftovers into "interrupted" records. Reads run in short transactions (chunks
+// of 512 records) so a long export never stalls the daemon's writes.
+//
+// # Corruption and repair
+//
+// Open runs bbolt's consistency check (tx.Check). If it fails, Open keeps a copy of the file
+// as <path>.corrupt-<unix seconds>, returns an error wrapping ErrCorrupt and the daemon must
+// refuse to start (the door stays locked). To repair, with the daemon stopped, on a copy:
+//
+//	go install go.etcd.io/bbolt/cmd/bbolt@v1.5.0
+//	bbolt check data/doorface.db                  # lists the damaged pages
+//	bbolt surgery revert-meta-page data/doorface.db --output fixed.db   # torn last commit: fall back to the other meta page
+//	bbolt surgery clear-page-elements data/doorface.db --output fixed.db --pageId N --from-index 0 --to-index -1  # drop a damaged page's elements
+//	bbolt check fixed.db
+//	bbolt compact -o compacted.db fixed.db        # rewrite into a fresh, clean file
+//	doorface db verify                            # the audit chain then names any lost record
+//
+// then move the repaired file into place (keep pin.key beside it). bbolt never shrinks its
+// file; `doorface db compact` ([Compact]) writes a compacted copy of a closed database.
+//
+// # Caveats
+//
+// The time index orders by the session's start time: a wall clock stepped backwards still
+// keeps every record, only out of Seq order in exports. Filter.Until is exclusive.
+package store
