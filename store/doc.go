@@ -70,10 +70,10 @@
 //	bbolt surgery clear-page-elements data/doorface.db --output fixed.db --pageId N --from-index 0 --to-index -1  # drop a damaged page's elements
 //	bbolt check fixed.db
 //	bbolt compact -o compacted.db fixed.db        # rewrite into a fresh, clean file
-//	doorface db verify                            # the audit chain then names any lost record
 //
 // then move the repaired file into place (keep pin.key beside it). bbolt never shrinks its
-// file; `doorface db compact` ([Compact]) writes a compacted copy of a closed database.
+// file; `doorface db compact` ([Compact]) writes a compacted copy of a closed database. After any
+// repair, [DB.Verify] names the first audit record the repair lost or damaged.
 //
 // # Caveats
 //

@@ -167,7 +167,12 @@ func Open(path string, o Options) (*DB, error) {
 }
 
 // check runs bbolt's consistency check over the whole file and joins what it reports.
-func (db *DB) check() error {
+func (db *DB) check() (err error) {
+	defer func() {
+		if r := recover(); r != nil { // bbolt may panic on pages it cannot parse
+			err = fmt.Errorf("consistency check panicked: %v", r)
+		}
+	}()
 	return db.bolt.View(func(tx *bolt.Tx) error {
 		var problems []error
 		for err := range tx.Check() {
