@@ -1,0 +1,221 @@
+package vision
+
+import (
+	"fmt"
+	"math"
+	"sync"
+)
+
+// NoCompetitorMargin is Match.Margin when the gallery holds no template of another user: the
+// match cannot be confused with anyone, so the margin is set above any real one (descriptor
+// distances between different people rarely exceed 1.0).
+const NoCompetitorMargin = 1.0
+
+// Entry is one enrolled template.
+type Entry struct {
+	UserID, Name, TemplateID string
+	Descriptor               Descriptor
+}
+
+// Match is the best user for a descriptor.
+type Match struct {
+	UserID, Name string
+	// Distance is the Euclidean distance to the user's nearest template.
+	Distance float64
+	// Margin is the distance to the nearest template of another user minus Distance, or
+	// NoCompetitorMargin when the gallery has no other user.
+	Margin float64
+}
+
+// snapshot is an immutable view of the gallery: descriptors in one flat slab, row i belonging
+// to user users[i]. Add may append to the slab's spare capacity: readers of an older snapshot
+// never look past their own length.
+type snapshot struct {
+	slab    []float32
+	users   []int32 // index into names/ids, per template
+	tmplIDs []string
+	ids     []string // user IDs
+	names   []string // user names
+	index   map[string]int32
+}
+
+// Gallery holds the enrolled templates and matches descriptors against them. It is safe for
+// concurrent use: Match reads an immutable snapshot, writers build a new one.
+type Gallery struct {
+	// mu guards everything that follows.
+	mu   sync.RWMutex
+	snap *snapshot
+}
+
+// NewGallery returns an empty gallery.
+func NewGallery() *Gallery {
+	return &Gallery{snap: &snapshot{index: map[string]int32{}}}
+}
+
+func (g *Gallery) load() *snapshot {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return g.snap
+}
+
+// Set replaces all templates.
+func (g *Gallery) Set(entries []Entry) {
+	s := &snapshot{index: map[string]int32{}, slab: make([]float32, 0, len(entries)*128)}
+	for _, e := range entries {
+		s.appendEntry(e)
+	}
+	g.mu.Lock()
+	g.snap = s
+	g.mu.Unlock()
+}
+
+// appendEntry adds e to s. Only call it on a snapshot no reader can see, or one whose readers
+// only see a shorter prefix.
+func (s *snapshot) appendEntry(e Entry) {
+	u, ok := s.index[e.UserID]
+	if !ok {
+		u = int32(len(s.ids))
+		s.ids = append(s.ids, e.UserID)
+		s.names = append(s.names, e.Name)
+		s.index[e.UserID] = u
+	}
+	s.slab = append(s.slab, e.Descriptor[:]...)
+	s.users = append(s.users, u)
+	s.tmplIDs = append(s.tmplIDs, e.TemplateID)
+}
+
+// Add adds one template.
+func (g *Gallery) Add(e Entry) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	old := g.snap
+	// Slices are appended in place (readers of old see only their own length); the maps and
+	// the name table are copied because they may change for existing users.
+	s := &snapshot{slab: old.slab, users: old.users, tmplIDs: old.tmplIDs,
+		ids: old.ids[:len(old.ids):len(old.ids)], names: old.names[:len(old.names):len(old.names)],
+		index: old.index}
+	if _, ok := old.index[e.UserID]; !ok {
+		s.index = make(map[string]int32, len(old.index)+1)
+		for k, v := range old.index {
+			s.index[k] = v
+		}
+	}
+	s.appendEntry(e)
+	g.snap = s
+}
+
+// RemoveUser removes every template of user id.
+func (g *Gallery) RemoveUser(id string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	old := g.snap
+	u, ok := old.index[id]
+	if !ok {
+		return
+	}
+	s := &snapshot{index: map[string]int32{}, slab: make([]float32, 0, len(old.slab))}
+	for i, ou := range old.users {
+		if ou == u {
+			continue
+		}
+		var d Descriptor
+		copy(d[:], old.slab[i*128:(i+1)*128])
+		s.appendEntry(Entry{UserID: old.ids[ou], Name: old.names[ou], TemplateID: old.tmplIDs[i], Descriptor: d})
+	}
+	g.snap = s
+}
+
+// Len returns the number of templates.
+func (g *Gallery) Len() int { return len(g.load().users) }
+
+// Users returns the number of distinct users.
+func (g *Gallery) Users() int { return len(g.load().ids) }
+
+// sqDist returns the squared distance between row and d, or a value >= bound as soon as the
+// partial sum reaches bound.
+func sqDist(row []float32, d *Descriptor, bound float32) float32 {
+	row = row[:128]
+	var sum float32
+	for i := 0; i < 128; i += 16 {
+		var s float32
+		for j := i; j < i+16; j++ {
+			x := row[j] - d[j]
+			s += x * x
+		}
+		sum += s
+		if sum >= bound {
+			return sum
+		}
+	}
+	return sum
+}
+
+// Match returns the user whose nearest template is nearest to d, with the margin to the next
+// user; false when the gallery is empty. It does not apply a threshold: compare Distance with
+// Config.Threshold and Margin with Config.MinMargin (or use Accept).
+func (g *Gallery) Match(d Descriptor) (Match, bool) {
+	s := g.load()
+	n := len(s.users)
+	if n == 0 {
+		return Match{}, false
+	}
+	inf := float32(math.Inf(1))
+	best1, best2 := inf, inf // best2: best over users other than best1's
+	u1 := int32(-1)
+	for i := 0; i < n; i++ {
+		dist := sqDist(s.slab[i*128:], &d, best2)
+		if dist >= best2 {
+			continue
+		}
+		u := s.users[i]
+		switch {
+		case u == u1:
+			if dist < best1 {
+				best1 = dist
+			}
+		case dist < best1:
+			best2, best1, u1 = best1, dist, u
+		default:
+			best2 = dist
+		}
+	}
+	m := Match{UserID: s.ids[u1], Name: s.names[u1], Distance: math.Sqrt(float64(best1)), Margin: NoCompetitorMargin}
+	if !math.IsInf(float64(best2), 1) {
+		m.Margin = math.Sqrt(float64(best2)) - m.Distance
+	}
+	return m, true
+}
+
+// Accept reports whether m is a match under cfg: Distance below Threshold and Margin at least
+// MinMargin.
+func (c Config) Accept(m Match) bool {
+	return m.Distance < c.Threshold && m.Margin >= c.MinMargin
+}
+
+// Check compares a new template d for userID with the gallery and returns warnings, for
+// instance when d is closer to another user than to the user's own templates:
+// "closer to <other user> (0.xx) than to own templates (0.yy)".
+func (g *Gallery) Check(userID string, d Descriptor) (warnings []string) {
+	s := g.load()
+	inf := float32(math.Inf(1))
+	own, other := inf, inf
+	otherU := int32(-1)
+	for i, u := range s.users {
+		dist := sqDist(s.slab[i*128:], &d, inf)
+		if s.ids[u] == userID {
+			own = min(own, dist)
+		} else if dist < other {
+			other, otherU = dist, u
+		}
+	}
+	// With no own template yet there is nothing to compare with; Match against the threshold
+	// tells whether the new user looks like someone already enrolled.
+	if otherU >= 0 && other < own && !math.IsInf(float64(own), 1) {
+		name := s.ids[otherU]
+		if s.names[otherU] != "" {
+			name = s.names[otherU]
+		}
+		warnings = append(warnings, fmt.Sprintf("closer to %s (%.2f) than to own templates (%.2f)", name, math.Sqrt(float64(other)), math.Sqrt(float64(own))))
+	}
+	return warnings
+}

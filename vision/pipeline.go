@@ -1,0 +1,394 @@
+package vision
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"log/slog"
+	"sync"
+	"time"
+
+	face "github.com/Kagami/go-face"
+	"gocv.io/x/gocv"
+)
+
+// Quality verdicts, the values of Analysis.Quality.
+const (
+	QualityOK            = "ok"
+	QualityNoFace        = "no_face"
+	QualityMultipleFaces = "multiple_faces"
+	QualityTooSmall      = "too_small"
+	QualityTooDark       = "too_dark"
+	QualityTooBright     = "too_bright"
+	QualityBlurry        = "blurry"
+)
+
+// Pipeline tuning that is not configuration: measured once, see CALIBRATION.md.
+const (
+	// detectPadFrac pads the detection image on every side by this fraction of its shorter side,
+	// for faces that touch the border. Measured on ../shared/faces: HOG found the same 49 of 50
+	// enroll-test faces and the same group faces at 0, 0.1, 0.25 and 0.4 (the 150 px crops leave
+	// enough border); 0.1 is kept as cheap insurance (+2% detect time; 0.25 costs +28%).
+	detectPadFrac = 0.1
+	// cropMarginFrac is the margin added around the face box, per side, as a fraction of its size,
+	// when the face is cropped from the full-resolution frame for the descriptor.
+	cropMarginFrac = 0.5
+	// cropFaceSide is the face box side the crop is scaled to (about the 150 px chip dlib aligns
+	// to, so the crop is about 2x the chip).
+	cropFaceSide = 150
+	// sharpSide is the side the face region is scaled to before the Laplacian, so the sharpness
+	// score does not depend on the frame's resolution.
+	sharpSide = 150
+	// detectJPEGQuality and cropJPEGQuality are the qualities of the JPEGs handed to go-face.
+	detectJPEGQuality = 90
+	cropJPEGQuality   = 95
+)
+
+// Descriptor is dlib's 128-dimensional face descriptor.
+type Descriptor [128]float32
+
+// Timings are the durations of the two expensive stages of Analyze.
+type Timings struct {
+	// Detect covers scaling, encoding and go-face detection (which, go-face having no
+	// detect-only call, also computes landmarks and a descriptor per detected face).
+	Detect time.Duration
+	// Describe covers cropping the full-resolution face, encoding it and go-face's landmarks
+	// and descriptor; zero when the frame was not scaled for detection (the detection pass's
+	// descriptor is then already at full resolution).
+	Describe time.Duration
+}
+
+// Analysis is the verdict on one frame.
+type Analysis struct {
+	// Quality is one of the Quality* constants.
+	Quality string
+	// Faces is the number of faces detected.
+	Faces int
+	// Box is the chosen face in frame coordinates (empty when Faces == 0).
+	Box image.Rectangle
+	// Brightness is the mean gray level (0..255) of the face region, Sharpness the variance of
+	// its Laplacian; both are zero when Faces == 0 or when the face was rejected before they
+	// were measured.
+	Brightness, Sharpness float64
+	// Descriptor is valid iff Quality == QualityOK.
+	Descriptor Descriptor
+	// Timings are the stage durations.
+	Timings Timings
+}
+
+// Pipeline turns Frames into Analyses with a pool of go-face recognizers. It is safe for
+// concurrent use; each call holds one recognizer for its duration.
+type Pipeline struct {
+	cfg    Config
+	logger *slog.Logger
+	pool   chan *face.Recognizer
+	done   chan struct{}
+
+	// mu guards everything that follows.
+	mu     sync.Mutex
+	closed bool
+}
+
+// NewPipeline checks the model files in modelsDir (CheckModels) and loads cfg.Workers go-face
+// recognizers, each with its own copy of the three models (see doc.go for the memory cost).
+func NewPipeline(modelsDir string, cfg Config) (*Pipeline, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := CheckModels(modelsDir); err != nil {
+		return nil, err
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	p := &Pipeline{
+		cfg:    cfg,
+		logger: logger.With("component", "vision"),
+		pool:   make(chan *face.Recognizer, cfg.Workers),
+		done:   make(chan struct{}),
+	}
+	start := time.Now()
+	for i := 0; i < cfg.Workers; i++ {
+		rec, err := face.NewRecognizer(modelsDir)
+		if err != nil {
+			p.closeRecognizers(i)
+			return nil, fmt.Errorf("%w: loading models from %s: %v", ErrModelCorrupt, modelsDir, err)
+		}
+		p.pool <- rec
+	}
+	p.logger.Info("recognizers loaded", "workers", cfg.Workers, "detector", cfg.Detector,
+		"seconds", time.Since(start).Seconds())
+	return p, nil
+}
+
+// Config returns the pipeline's configuration.
+func (p *Pipeline) Config() Config { return p.cfg }
+
+// Close waits for in-flight calls to return their recognizers, then frees them. Calls blocked
+// waiting for a recognizer return ErrClosed. Close is safe to call more than once.
+func (p *Pipeline) Close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	close(p.done)
+	p.mu.Unlock()
+	p.closeRecognizers(p.cfg.Workers)
+}
+
+func (p *Pipeline) closeRecognizers(n int) {
+	for i := 0; i < n; i++ {
+		rec := <-p.pool
+		rec.Close()
+	}
+}
+
+// acquire takes a recognizer from the pool, or fails when ctx ends or the pipeline closes.
+func (p *Pipeline) acquire(ctx context.Context) (*face.Recognizer, error) {
+	select {
+	case <-p.done:
+		return nil, ErrClosed
+	default:
+	}
+	select {
+	case rec := <-p.pool:
+		select {
+		case <-p.done:
+			p.pool <- rec
+			return nil, ErrClosed
+		default:
+			return rec, nil
+		}
+	case <-p.done:
+		return nil, ErrClosed
+	case <-ctx.Done():
+		return nil, fmt.Errorf("vision: waiting for a recognizer: %w", ctx.Err())
+	}
+}
+
+// Analyze detects the face in f, applies the quality gate and, when the face passes, computes
+// its descriptor. It blocks until a recognizer is free or ctx ends. A frame the gate refuses is
+// not an error: the reason is in Analysis.Quality.
+func (p *Pipeline) Analyze(ctx context.Context, f *Frame) (Analysis, error) {
+	return p.run(ctx, f, p.cfg.MultiFace, true)
+}
+
+// Enroll computes the descriptor of the one face in f for a new template. It refuses a photo
+// with no face (ErrNoFace), several faces (ErrMultipleFaces, whatever Config.MultiFace says) or a
+// face that fails the quality gate (ErrLowQuality, wrapped with the reason).
+func (p *Pipeline) Enroll(ctx context.Context, f *Frame) (Descriptor, error) {
+	a, err := p.run(ctx, f, MultiFaceReject, true)
+	if err != nil {
+		return Descriptor{}, err
+	}
+	switch a.Quality {
+	case QualityOK:
+		return a.Descriptor, nil
+	case QualityNoFace:
+		return Descriptor{}, ErrNoFace
+	case QualityMultipleFaces:
+		return Descriptor{}, fmt.Errorf("%w: %d faces", ErrMultipleFaces, a.Faces)
+	default:
+		return Descriptor{}, fmt.Errorf("%w: %s (brightness %.0f, sharpness %.0f, box %dx%d)", ErrLowQuality,
+			a.Quality, a.Brightness, a.Sharpness, a.Box.Dx(), a.Box.Dy())
+	}
+}
+
+// run holds a recognizer for one analysis. With gate false the descriptor is computed even
+// for a face that fails the quality gate (calibration measures every photo).
+func (p *Pipeline) run(ctx context.Context, f *Frame, multi string, gate bool) (Analysis, error) {
+	rec, err := p.acquire(ctx)
+	if err != nil {
+		return Analysis{}, err
+	}
+	defer func() { p.pool <- rec }()
+	f.mu.Lock()
+	closed := f.closed
+	f.mu.Unlock()
+	if closed {
+		return Analysis{}, fmt.Errorf("vision: analyze: frame %w", ErrClosed)
+	}
+	return p.analyzeWith(rec, f, multi, gate)
+}
+
+func (p *Pipeline) recognize(rec *face.Recognizer, jpg []byte) ([]face.Face, error) {
+	if p.cfg.Detector == DetectorCNN {
+		return rec.RecognizeCNN(jpg)
+	}
+	return rec.Recognize(jpg)
+}
+
+// detected is one face from the detection pass, in frame coordinates.
+type detected struct {
+	box  image.Rectangle
+	desc face.Descriptor
+}
+
+// detect scales f down to cfg.DetectWidth, pads it, and runs go-face on it.
+func (p *Pipeline) detect(rec *face.Recognizer, f *Frame) (faces []detected, scaled bool, err error) {
+	w, h := f.size.X, f.size.Y
+	scale := 1.0
+	src := f.mat
+	if w > p.cfg.DetectWidth {
+		scale = float64(p.cfg.DetectWidth) / float64(w)
+		small := gocv.NewMat()
+		defer small.Close()
+		gocv.Resize(f.mat, &small, image.Pt(p.cfg.DetectWidth, max(1, int(float64(h)*scale+0.5))), 0, 0, gocv.InterpolationArea)
+		src = small
+		scaled = true
+	}
+	pad := int(float64(min(src.Cols(), src.Rows())) * detectPadFrac)
+	padded := gocv.NewMat()
+	defer padded.Close()
+	gocv.CopyMakeBorder(src, &padded, pad, pad, pad, pad, gocv.BorderConstant, color.RGBA{})
+	jpg, err := encodeJPEG(padded, detectJPEGQuality)
+	if err != nil {
+		return nil, scaled, err
+	}
+	found, err := p.recognize(rec, jpg)
+	if err != nil {
+		return nil, scaled, fmt.Errorf("vision: detect: %w", err)
+	}
+	frame := image.Rect(0, 0, w, h)
+	for _, fc := range found {
+		r := fc.Rectangle.Sub(image.Pt(pad, pad))
+		box := image.Rect(int(float64(r.Min.X)/scale), int(float64(r.Min.Y)/scale),
+			int(float64(r.Max.X)/scale), int(float64(r.Max.Y)/scale)).Intersect(frame)
+		if box.Empty() {
+			continue
+		}
+		faces = append(faces, detected{box: box, desc: fc.Descriptor})
+	}
+	return faces, scaled, nil
+}
+
+func area(r image.Rectangle) int { return r.Dx() * r.Dy() }
+
+func (p *Pipeline) analyzeWith(rec *face.Recognizer, f *Frame, multi string, gate bool) (Analysis, error) {
+	var a Analysis
+	t0 := time.Now()
+	faces, scaled, err := p.detect(rec, f)
+	a.Timings.Detect = time.Since(t0)
+	if err != nil {
+		return a, err
+	}
+	a.Faces = len(faces)
+	if len(faces) == 0 {
+		a.Quality = QualityNoFace
+		return a, nil
+	}
+	best := faces[0]
+	for _, fc := range faces[1:] {
+		if area(fc.box) > area(best.box) {
+			best = fc
+		}
+	}
+	a.Box = best.box
+	if len(faces) > 1 && multi == MultiFaceReject {
+		a.Quality = QualityMultipleFaces
+		return a, nil
+	}
+	a.Quality = QualityOK
+	if min(best.box.Dx(), best.box.Dy()) < p.cfg.MinFaceSize {
+		a.Quality = QualityTooSmall
+	} else {
+		a.Brightness, a.Sharpness = measure(f.mat, best.box)
+		switch {
+		case a.Brightness < p.cfg.MinBrightness:
+			a.Quality = QualityTooDark
+		case a.Brightness > p.cfg.MaxBrightness:
+			a.Quality = QualityTooBright
+		case a.Sharpness < p.cfg.MinSharpness:
+			a.Quality = QualityBlurry
+		}
+	}
+	if gate && a.Quality != QualityOK {
+		return a, nil
+	}
+	a.Descriptor = Descriptor(best.desc)
+	if scaled {
+		t1 := time.Now()
+		d, ok, err := p.describeCrop(rec, f, best.box)
+		a.Timings.Describe = time.Since(t1)
+		if err != nil {
+			return a, err
+		}
+		if ok {
+			a.Descriptor = d
+		} else {
+			p.logger.Debug("face not found again in its crop; using the detection pass's descriptor", "box", best.box.String())
+		}
+	}
+	return a, nil
+}
+
+// cropRect returns the face box grown by cropMarginFrac per side, clamped to the frame.
+func cropRect(box image.Rectangle, size image.Point) image.Rectangle {
+	mx := int(float64(box.Dx()) * cropMarginFrac)
+	my := int(float64(box.Dy()) * cropMarginFrac)
+	return image.Rect(box.Min.X-mx, box.Min.Y-my, box.Max.X+mx, box.Max.Y+my).Intersect(image.Rectangle{Max: size})
+}
+
+// describeCrop crops the face with a margin from the full-resolution frame, scales the crop so
+// the face is about cropFaceSide pixels, and lets go-face describe the face nearest the crop's
+// expected box. ok is false when go-face does not find the face again.
+func (p *Pipeline) describeCrop(rec *face.Recognizer, f *Frame, box image.Rectangle) (Descriptor, bool, error) {
+	cr := cropRect(box, f.size)
+	roi := f.mat.Region(cr)
+	defer roi.Close()
+	s := float64(cropFaceSide) / float64(max(box.Dx(), box.Dy()))
+	crop := gocv.NewMat()
+	defer crop.Close()
+	interp := gocv.InterpolationArea
+	if s > 1 {
+		interp = gocv.InterpolationCubic
+	}
+	gocv.Resize(roi, &crop, image.Pt(max(1, int(float64(cr.Dx())*s+0.5)), max(1, int(float64(cr.Dy())*s+0.5))), 0, 0, interp)
+	jpg, err := encodeJPEG(crop, cropJPEGQuality)
+	if err != nil {
+		return Descriptor{}, false, err
+	}
+	found, err := rec.Recognize(jpg)
+	if err != nil {
+		return Descriptor{}, false, fmt.Errorf("vision: describe: %w", err)
+	}
+	// The expected face box, in crop coordinates.
+	want := image.Rect(int(float64(box.Min.X-cr.Min.X)*s), int(float64(box.Min.Y-cr.Min.Y)*s),
+		int(float64(box.Max.X-cr.Min.X)*s), int(float64(box.Max.Y-cr.Min.Y)*s))
+	bestOverlap := 0
+	var best Descriptor
+	for _, fc := range found {
+		if ov := area(fc.Rectangle.Intersect(want)); ov > bestOverlap {
+			bestOverlap, best = ov, Descriptor(fc.Descriptor)
+		}
+	}
+	return best, bestOverlap*3 > area(want), nil
+}
+
+// measure returns the mean gray level and the variance of the Laplacian of the face region,
+// scaled to sharpSide x sharpSide.
+func measure(m gocv.Mat, box image.Rectangle) (brightness, sharpness float64) {
+	roi := m.Region(box)
+	defer roi.Close()
+	gray := gocv.NewMat()
+	defer gray.Close()
+	gocv.CvtColor(roi, &gray, gocv.ColorBGRToGray)
+	brightness = gray.Mean().Val1
+	norm := gocv.NewMat()
+	defer norm.Close()
+	gocv.Resize(gray, &norm, image.Pt(sharpSide, sharpSide), 0, 0, gocv.InterpolationArea)
+	lap := gocv.NewMat()
+	defer lap.Close()
+	gocv.Laplacian(norm, &lap, gocv.MatTypeCV64F, 1, 1, 0, gocv.BorderDefault)
+	mean := gocv.NewMat()
+	defer mean.Close()
+	std := gocv.NewMat()
+	defer std.Close()
+	gocv.MeanStdDev(lap, &mean, &std)
+	sd := std.GetDoubleAt(0, 0)
+	return brightness, sd * sd
+}
