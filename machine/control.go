@@ -1,0 +1,94 @@
+package machine
+
+// Snapshot returns the machine's state, session and timing at this instant.
+func (m *Machine) Snapshot() Snapshot {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := m.stateLocked()
+	snap := Snapshot{State: st, Session: m.sessionIDLocked(), Since: m.since}
+	now := m.clk.Now()
+	switch st {
+	case Unlocking, Cooldown:
+		snap.RetryAfter = max(m.idleAt.Sub(now), 0)
+	case PinFallback:
+		snap.RetryAfter = max(m.lockout.Until.Sub(now), 0)
+	}
+	return snap
+}
+
+// Lockout returns the current PIN lockout counter.
+func (m *Machine) Lockout() Lockout {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.lockout
+}
+
+// Subscribe returns a channel receiving every Transition and a function that unsubscribes (and
+// closes the channel; calling it again is harmless). The machine never waits for a subscriber:
+// when the channel's buffer (at least 1) is full the transition is dropped and counted in Dropped.
+// After Shutdown the channel is closed.
+func (m *Machine) Subscribe(buffer int) (<-chan Transition, func()) {
+	ch := make(chan Transition, max(buffer, 1))
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		close(ch)
+		return ch, func() {}
+	}
+	id := m.nextSub
+	m.nextSub++
+	m.subs[id] = ch
+	return ch, func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if c, ok := m.subs[id]; ok {
+			delete(m.subs, id)
+			close(c)
+		}
+	}
+}
+
+// Dropped counts transitions that subscribers lost because their buffer was full.
+func (m *Machine) Dropped() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.dropped
+}
+
+// Shutdown ends an open session (recorded cancelled with reason), locks the door, stops every
+// timer and closes the subscriber channels. Later inputs return ErrClosed; later Shutdowns do
+// nothing.
+func (m *Machine) Shutdown(reason string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return
+	}
+	why := "shutdown"
+	if reason != "" {
+		why += ": " + reason
+	}
+	switch m.stateLocked() {
+	case Receiving, Recognizing, PinFallback:
+		_, _ = m.endLocked(evCancel, Cancelled, why)
+	case Unlocking, Cooldown:
+		if err := m.lock.Lock(); err != nil {
+			m.log.Error("lock at shutdown failed", "session", m.sessionIDLocked(), "err", err)
+		}
+		_ = m.fireLocked(evShutdown, why, nil)
+	}
+	if err := m.lock.Lock(); err != nil {
+		m.log.Error("lock at shutdown failed", "err", err)
+	}
+	if m.timer != nil {
+		m.timer.Stop()
+		m.timer = nil
+	}
+	m.gen++
+	m.closed = true
+	for id, ch := range m.subs {
+		delete(m.subs, id)
+		close(ch)
+	}
+	m.log.Info("shut down", "reason", reason)
+}

@@ -1,0 +1,45 @@
+// Package machine is the door session state machine of doorface: it decides, for one door and one
+// session at a time, whether the door opens.
+//
+// # What it owns
+//
+// The states Idle, Receiving, Recognizing, Unlocking, Cooldown and PinFallback; the per-attempt
+// state of a session (frames seen, k-of-n votes, best candidate and evidence frame, PIN tries,
+// per-state durations), which lives in one session value and is dropped entirely when the machine
+// returns to Idle; every timeout, driven by an injected [clock.Clock]; the PIN lockout counter
+// (persisted through a [LockoutStore]); and the one [Attempt] record every session ends in.
+//
+// The transition table is [Rules]. It is the only place transitions are declared: it configures the
+// underlying github.com/looplab/fsm machine, which refuses any transition not in the table, and
+// [Mermaid] renders it for the README (golden file testdata/states.mmd).
+//
+// # What it must not do
+//
+// It knows no HTTP, GPIO, camera or bbolt: the relay is a [Lock], the audit is an [AttemptSink], users
+// and PINs come from a [Directory]. It never judges image quality or computes face distances (vision
+// does; the machine only receives [FrameResult] values). It never sleeps and never reads the wall
+// clock directly. It never logs a PIN, a token or a face template, and never puts the name of a
+// near-miss candidate in a [Status].
+//
+// # Staleness
+//
+// Every input carries the id of the session it belongs to ([Ticket], EnterPIN, AttachEvidence,
+// Cancel). An input naming any session other than the current one returns [ErrStaleSession] and
+// changes nothing; results of frames still being analysed when their session ended are discarded.
+// Every timer carries a generation number and does nothing if the machine has moved on since it was
+// armed. Session ids are 128 random bits from crypto/rand.
+//
+// # Fail closed
+//
+// A granted attempt is recorded durably (AttemptSink.RecordAttempt) before the decision is published
+// and before Lock.Unlock is called; if the record fails the session is denied and the door stays
+// locked. If Lock.Unlock fails the machine calls Lock.Lock and goes to Cooldown. New commands
+// Lock.Lock before anything else, and Shutdown locks the door.
+//
+// # Concurrency
+//
+// All methods are safe for concurrent use. One mutex serialises the machine, including calls to its
+// collaborators (they are expected to be fast). Transitions are published to subscribers with a
+// non-blocking send: a slow subscriber loses events (counted by [Machine.Dropped]) and never delays
+// the door.
+package machine

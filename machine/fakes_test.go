@@ -1,0 +1,300 @@
+package machine
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/doorface/doorface/clock"
+)
+
+// The fakes below stand in for the machine's collaborators (relay, audit store, user directory,
+// lockout store). Each is guarded by a mutex and can be told to fail.
+
+var errInjected = errors.New("injected failure")
+
+// fakeLock is the relay. open tells whether the door is currently commanded open.
+type fakeLock struct {
+	mu         sync.Mutex
+	open       bool
+	unlocks    int
+	locks      int
+	lastD      time.Duration
+	failUnlock bool
+}
+
+func (l *fakeLock) Unlock(d time.Duration) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.failUnlock {
+		return errInjected
+	}
+	l.open, l.lastD = true, d
+	l.unlocks++
+	return nil
+}
+
+func (l *fakeLock) Lock() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.open = false
+	l.locks++
+	return nil
+}
+
+func (l *fakeLock) isOpen() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.open
+}
+
+func (l *fakeLock) setFailUnlock(v bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.failUnlock = v
+}
+
+// fakeSink is the audit store. calls counts RecordAttempt calls per session id, failed or not.
+type fakeSink struct {
+	mu         sync.Mutex
+	begun      []string
+	calls      map[string]int
+	records    []Attempt
+	failBegin  bool
+	failRecord bool
+}
+
+func newFakeSink() *fakeSink { return &fakeSink{calls: map[string]int{}} }
+
+func (s *fakeSink) BeginAttempt(id string, start time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failBegin {
+		return errInjected
+	}
+	s.begun = append(s.begun, id)
+	return nil
+}
+
+func (s *fakeSink) RecordAttempt(a Attempt) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls[a.ID]++
+	if s.failRecord {
+		return errInjected
+	}
+	s.records = append(s.records, a)
+	return nil
+}
+
+func (s *fakeSink) set(failBegin, failRecord bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failBegin, s.failRecord = failBegin, failRecord
+}
+
+func (s *fakeSink) all() []Attempt {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Attempt(nil), s.records...)
+}
+
+func (s *fakeSink) last(t *testing.T) Attempt {
+	t.Helper()
+	recs := s.all()
+	if len(recs) == 0 {
+		t.Fatal("no attempt recorded")
+	}
+	return recs[len(recs)-1]
+}
+
+func (s *fakeSink) callCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.calls {
+		n += c
+	}
+	return n
+}
+
+// fakeUser is one enrolled user of fakeDir.
+type fakeUser struct {
+	name    string
+	pin     string
+	enabled bool
+}
+
+// fakeDir is the user directory.
+type fakeDir struct {
+	mu    sync.Mutex
+	users map[string]fakeUser
+	fail  bool
+}
+
+func newFakeDir() *fakeDir {
+	return &fakeDir{users: map[string]fakeUser{
+		"alice": {name: "Alice", pin: "1111", enabled: true},
+		"bob":   {name: "Bob", pin: "2222", enabled: true},
+		"dave":  {name: "Dave", pin: "4444", enabled: false},
+	}}
+}
+
+func (d *fakeDir) LookupPIN(pin string, at time.Time) (Identity, bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fail {
+		return Identity{}, false, errInjected
+	}
+	for id, u := range d.users {
+		if u.pin == pin && u.enabled {
+			return Identity{ID: id, Name: u.name}, true, nil
+		}
+	}
+	return Identity{}, false, nil
+}
+
+func (d *fakeDir) Active(userID string, at time.Time) (Identity, bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fail {
+		return Identity{}, false, errInjected
+	}
+	u, ok := d.users[userID]
+	if !ok || !u.enabled {
+		return Identity{}, false, nil
+	}
+	return Identity{ID: userID, Name: u.name}, true, nil
+}
+
+// fakeLockouts is the lockout store.
+type fakeLockouts struct {
+	mu    sync.Mutex
+	lo    Lockout
+	saves int
+}
+
+func (f *fakeLockouts) LoadLockout() (Lockout, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lo, nil
+}
+
+func (f *fakeLockouts) SaveLockout(lo Lockout) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lo = lo
+	f.saves++
+	return nil
+}
+
+func (f *fakeLockouts) get() Lockout {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lo
+}
+
+// t0 is the fake clock's start.
+var t0 = time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
+
+// rig is a machine wired to fakes and a fake clock, with a subscriber recording transitions.
+type rig struct {
+	t     testing.TB
+	m     *Machine
+	clk   *clock.Fake
+	lock  *fakeLock
+	sink  *fakeSink
+	dir   *fakeDir
+	lo    *fakeLockouts
+	trans <-chan Transition
+}
+
+func newRig(t testing.TB, cfg Config, lo Lockout) *rig {
+	t.Helper()
+	r := &rig{
+		t:    t,
+		clk:  clock.NewFake(t0),
+		lock: &fakeLock{open: true}, // New must lock it
+		sink: newFakeSink(),
+		dir:  newFakeDir(),
+		lo:   &fakeLockouts{lo: lo},
+	}
+	m, err := New(cfg, Deps{Clock: r.clk, Lock: r.lock, Sink: r.sink, Directory: r.dir, Lockouts: r.lo})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	r.m = m
+	r.trans, _ = m.Subscribe(10000)
+	return r
+}
+
+// frame admits and submits one frame into the current (or a new) session.
+func (r *rig) frame(res FrameResult) (Status, error) {
+	tk, err := r.m.Admit("")
+	if err != nil {
+		return Status{}, err
+	}
+	return r.m.Submit(tk, res)
+}
+
+// good is a usable frame clearly matching user.
+func good(user string) FrameResult {
+	return FrameResult{Quality: QualityOK, Match: &Candidate{User: user, Name: "?", Distance: 0.3, Margin: 0.2}, Evidence: []byte("jpeg-" + user)}
+}
+
+// near is a usable frame whose candidate is user at distance d and margin mg.
+func near(user string, d, mg float64) FrameResult {
+	return FrameResult{Quality: QualityOK, Match: &Candidate{User: user, Distance: d, Margin: mg}, Evidence: []byte("jpeg-near")}
+}
+
+func (r *rig) mustFrame(res FrameResult) Status {
+	r.t.Helper()
+	st, err := r.frame(res)
+	if err != nil {
+		r.t.Fatalf("frame: %v", err)
+	}
+	return st
+}
+
+func (r *rig) pin(p string) PinResult {
+	r.t.Helper()
+	res, err := r.m.EnterPIN(r.m.Snapshot().Session, p)
+	if err != nil {
+		r.t.Fatalf("EnterPIN: %v", err)
+	}
+	return res
+}
+
+func (r *rig) state() State { return r.m.Snapshot().State }
+
+func (r *rig) wantState(want State) {
+	r.t.Helper()
+	if got := r.state(); got != want {
+		r.t.Fatalf("state = %s, want %s", got, want)
+	}
+}
+
+// toPin drives a new session into PinFallback by frames that match nobody.
+func (r *rig) toPin() {
+	r.t.Helper()
+	for r.state() != PinFallback {
+		r.mustFrame(near("bob", 0.9, 0.2))
+	}
+}
+
+// path drains the transitions published so far and returns their target states.
+func (r *rig) path() []State {
+	var out []State
+	for {
+		select {
+		case tr, ok := <-r.trans:
+			if !ok {
+				return out
+			}
+			out = append(out, tr.To)
+		default:
+			return out
+		}
+	}
+}

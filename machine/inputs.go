@@ -1,0 +1,287 @@
+package machine
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Admit lets one frame into a session before vision analyses it. session "" joins the current
+// session or, in Idle, starts one (Idle -> Receiving; BeginAttempt first, and if it fails the
+// error wraps ErrBeginFailed and the machine stays in Idle). A non-empty session must be the
+// current one, else ErrStaleSession. In Unlocking and Cooldown it returns a *BusyError. In
+// PinFallback the frame is admitted but will only be answered with the state.
+func (m *Machine) Admit(session string) (Ticket, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return Ticket{}, ErrClosed
+	}
+	if session != "" && session != m.sessionIDLocked() {
+		return Ticket{}, ErrStaleSession
+	}
+	switch m.stateLocked() {
+	case Unlocking, Cooldown:
+		return Ticket{}, m.busyLocked()
+	case Idle:
+		now := m.clk.Now()
+		s := newSession(now)
+		if err := m.sink.BeginAttempt(s.id, now); err != nil {
+			m.log.Error("begin attempt failed; session refused", "session", s.id, "err", err)
+			return Ticket{}, fmt.Errorf("%w: %w", ErrBeginFailed, err)
+		}
+		m.sess = s
+		if err := m.fireLocked(evStart, "frame arrived", nil); err != nil {
+			m.sess = nil
+			return Ticket{}, err
+		}
+	}
+	s := m.sess
+	s.seq++
+	s.pending[s.seq] = struct{}{}
+	return Ticket{Session: s.id, Seq: s.seq}, nil
+}
+
+// Submit hands vision's result for an admitted frame to the machine. In Receiving and Recognizing
+// the frame is counted and may decide the session; in PinFallback it only may become the evidence
+// frame; in Unlocking and Cooldown it is answered with the state. If t's session has ended the
+// result is discarded with ErrStaleSession; a ticket used twice gives ErrUnknownTicket.
+func (m *Machine) Submit(t Ticket, r FrameResult) (Status, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return Status{}, ErrClosed
+	}
+	s := m.sess
+	if s == nil || t.Session != s.id {
+		return Status{}, ErrStaleSession
+	}
+	if _, ok := s.pending[t.Seq]; !ok {
+		return Status{}, ErrUnknownTicket
+	}
+	delete(s.pending, t.Seq)
+	st := Status{Session: s.id, Seq: t.Seq, Quality: r.Quality}
+	switch m.stateLocked() {
+	case Receiving, Recognizing:
+		st.Match = m.countFrameLocked(r)
+	case PinFallback:
+		s.noteFrame(r)
+	}
+	st.State = m.stateLocked()
+	if s.decision != nil {
+		d := *s.decision
+		st.Decision = &d
+	}
+	return st, nil
+}
+
+// countFrameLocked counts one frame of the current session in Receiving or Recognizing and
+// returns its candidate if it matched.
+func (m *Machine) countFrameLocked(r FrameResult) *Candidate {
+	s := m.sess
+	s.frames++
+	s.noteFrame(r)
+	if r.Quality != QualityOK {
+		if m.stateLocked() == Recognizing {
+			s.recogFrames++
+			if s.recogFrames >= m.cfg.MaxFrames {
+				m.noFaceDecisionLocked("no face decision within the frame limit")
+			}
+		}
+		return nil
+	}
+	if m.stateLocked() == Receiving {
+		if err := m.fireLocked(evUsableFace, "usable face", nil); err != nil {
+			return nil
+		}
+	}
+	s.recogFrames++
+	var match *Candidate
+	var who Identity
+	if c := r.Match; c != nil && c.Distance <= m.cfg.Threshold && c.Margin >= m.cfg.MinMargin {
+		id, ok, err := m.dir.Active(c.User, m.clk.Now())
+		switch {
+		case err != nil:
+			m.log.Error("directory lookup failed; frame counts as no match", "session", s.id, "err", err)
+		case ok:
+			who = id
+			match = &Candidate{User: id.ID, Name: id.Name, Distance: c.Distance, Margin: c.Margin}
+		}
+	}
+	if s.vote(who.ID, m.cfg.N) >= m.cfg.K {
+		if m.cfg.RequireFaceAndPIN {
+			s.reachedPIN = true
+			s.faceUser = who
+			_ = m.fireLocked(evFaceMatchNeedsPIN, "face matched, PIN required", nil)
+		} else {
+			m.grantLocked(evFaceMatch, MethodFace, who, fmt.Sprintf("%d of the last %d frames matched", m.cfg.K, m.cfg.N))
+		}
+		return match
+	}
+	if s.recogFrames >= m.cfg.MaxFrames {
+		m.noFaceDecisionLocked("no face decision within the frame limit")
+	}
+	return match
+}
+
+// Abandon releases a ticket whose frame could not be analysed. It counts nothing and is a no-op
+// for a stale or unknown ticket.
+func (m *Machine) Abandon(t Ticket) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s := m.sess; s != nil && t.Session == s.id {
+		delete(s.pending, t.Seq)
+	}
+}
+
+// EnterPIN checks a PIN for the current session in PinFallback. A correct PIN of an enabled user
+// (in face+PIN mode: of the user the face matched) grants. A wrong PIN counts towards the session's
+// MaxPinTries and the lockout across sessions, and the session's best frame is kept as evidence.
+// While locked out the session ends with locked_out. Errors: ErrClosed, ErrStaleSession,
+// ErrNotAwaitingPIN, and ErrDirectory (the PIN was neither accepted nor counted).
+func (m *Machine) EnterPIN(session, pin string) (PinResult, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return PinResult{}, ErrClosed
+	}
+	s := m.sess
+	if s == nil || session != s.id {
+		return PinResult{}, ErrStaleSession
+	}
+	if m.stateLocked() != PinFallback {
+		return PinResult{}, ErrNotAwaitingPIN
+	}
+	now := m.clk.Now()
+	if now.Before(m.lockout.Until) {
+		return m.lockedOutLocked("PIN entry locked out"), nil
+	}
+	who, ok, err := m.dir.LookupPIN(pin, now)
+	if err != nil {
+		m.log.Error("PIN lookup failed", "session", s.id, "err", err)
+		return PinResult{Outcome: Denied, State: PinFallback, AttemptsLeft: m.cfg.MaxPinTries - s.wrongPins},
+			fmt.Errorf("%w: %w", ErrDirectory, err)
+	}
+	s.pinTries++
+	if ok && (!m.cfg.RequireFaceAndPIN || who.ID == s.faceUser.ID) {
+		m.lockout = Lockout{}
+		m.saveLockoutLocked()
+		method := MethodPIN
+		if m.cfg.RequireFaceAndPIN {
+			method = MethodFacePIN
+		}
+		dec := m.grantLocked(evPinOK, method, who, "correct PIN")
+		return PinResult{Outcome: dec.Outcome, State: m.stateLocked(), AttemptsLeft: m.cfg.MaxPinTries - s.wrongPins, Decision: dec}, nil
+	}
+	s.wrongPins++
+	m.lockout.Failures++
+	if m.lockout.Failures >= m.cfg.LockoutAfter {
+		m.lockout.Until = now.Add(lockoutFor(m.cfg.LockoutBase, m.lockout.Level))
+		m.lockout.Level++
+		m.lockout.Failures = 0
+		m.log.Warn("PIN lockout", "session", s.id, "level", m.lockout.Level, "until", m.lockout.Until)
+	}
+	m.saveLockoutLocked()
+	if now.Before(m.lockout.Until) {
+		return m.lockedOutLocked("too many wrong PINs: locked out"), nil
+	}
+	if s.wrongPins >= m.cfg.MaxPinTries {
+		dec, _ := m.endLocked(evPinDenied, Denied, "too many wrong PINs")
+		return PinResult{Outcome: Denied, State: m.stateLocked(), Decision: dec}, nil
+	}
+	return PinResult{Outcome: Denied, State: PinFallback, AttemptsLeft: m.cfg.MaxPinTries - s.wrongPins}, nil
+}
+
+// lockedOutLocked ends the current session (in PinFallback) as locked_out.
+func (m *Machine) lockedOutLocked(reason string) PinResult {
+	retry := m.lockout.Until.Sub(m.clk.Now())
+	dec, _ := m.endLocked(evPinLockedOut, LockedOut, reason)
+	return PinResult{Outcome: LockedOut, State: m.stateLocked(), RetryAfter: retry, Decision: dec}
+}
+
+// AttachEvidence sets the current session's evidence frame (the prototype's /save). Only in
+// PinFallback; the frame is kept in the record unless the session is granted without a wrong PIN.
+func (m *Machine) AttachEvidence(session string, jpeg []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	s := m.sess
+	if s == nil || session != s.id {
+		return ErrStaleSession
+	}
+	if m.stateLocked() != PinFallback {
+		return ErrNotAwaitingPIN
+	}
+	if len(jpeg) > 0 {
+		s.attached = slices.Clone(jpeg)
+	}
+	return nil
+}
+
+// Cancel ends a session because the client left: Receiving, Recognizing or PinFallback -> Idle,
+// recorded as cancelled. session "" means the current one (nil in Idle). Unlocking and Cooldown
+// give a *BusyError. The returned error wraps a record failure; the machine is in Idle anyway.
+func (m *Machine) Cancel(session string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	if session == "" {
+		if m.sess == nil {
+			return nil
+		}
+	} else if session != m.sessionIDLocked() {
+		return ErrStaleSession
+	}
+	switch m.stateLocked() {
+	case Unlocking, Cooldown:
+		return m.busyLocked()
+	}
+	_, err := m.endLocked(evCancel, Cancelled, "client cancelled")
+	return err
+}
+
+// ExitRequest handles the exit button: an open session is cancelled (recorded cancelled), then a
+// new session is begun, recorded granted with method exit_button and reason, and the door opened
+// for UnlockDuration. While already Unlocking it does nothing. It fails closed: if BeginAttempt,
+// RecordAttempt or Unlock fails the error is returned (ErrBeginFailed, ErrAuditFailed,
+// ErrUnlockFailed) and the door stays locked.
+func (m *Machine) ExitRequest(reason string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	if reason == "" {
+		reason = "exit button"
+	}
+	switch m.stateLocked() {
+	case Receiving, Recognizing, PinFallback:
+		_, _ = m.endLocked(evCancel, Cancelled, "exit button")
+	case Unlocking:
+		m.log.Info("exit request while unlocked: nothing to do", "session", m.sessionIDLocked())
+		return nil
+	}
+	now := m.clk.Now()
+	s := newSession(now)
+	if err := m.sink.BeginAttempt(s.id, now); err != nil {
+		m.log.Error("begin attempt failed; exit refused", "session", s.id, "err", err)
+		return fmt.Errorf("%w: %w", ErrBeginFailed, err)
+	}
+	dec := &Decision{Outcome: Granted, Method: MethodExit}
+	prev := m.sess
+	m.sess = s
+	a := m.attemptLocked(dec, reason)
+	a.Durations = map[State]time.Duration{}
+	if err := m.sink.RecordAttempt(a); err != nil {
+		m.sess = prev
+		m.log.Error("record attempt failed; exit refused", "session", s.id, "err", err)
+		return fmt.Errorf("%w: %w", ErrAuditFailed, err)
+	}
+	s.decision = dec
+	m.logDecision(s.id, dec, reason)
+	return m.openLocked(evExit, reason, dec)
+}

@@ -1,0 +1,304 @@
+package machine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/looplab/fsm"
+
+	"github.com/doorface/doorface/clock"
+)
+
+// Machine is the door session state machine. Create it with New; all methods are safe for
+// concurrent use.
+type Machine struct {
+	cfg      Config
+	clk      clock.Clock
+	lock     Lock
+	sink     AttemptSink
+	dir      Directory
+	lockouts LockoutStore
+	log      *slog.Logger
+
+	// mu guards everything that follows. Collaborators (Lock, AttemptSink, Directory,
+	// LockoutStore) are called with mu held, which serialises the door.
+	mu      sync.Mutex
+	fsm     *fsm.FSM    // the authority on legal transitions, built from Rules
+	sess    *session    // nil exactly in Idle
+	since   time.Time   // when the current state was entered
+	idleAt  time.Time   // Unlocking/Cooldown: when the machine will be back in Idle
+	gen     uint64      // bumped on every transition; a timer armed under an older gen does nothing
+	timer   clock.Timer // the current state's timeout, nil if none
+	lockout Lockout
+	subs    map[int]chan Transition
+	nextSub int
+	dropped uint64
+	closed  bool
+}
+
+// New validates cfg, commands the lock closed, loads the lockout counter and returns a machine in
+// Idle. Logger may be nil; every other dependency is required.
+func New(cfg Config, d Deps) (*Machine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	for _, dep := range []struct {
+		name    string
+		missing bool
+	}{
+		{"Clock", d.Clock == nil},
+		{"Lock", d.Lock == nil},
+		{"Sink", d.Sink == nil},
+		{"Directory", d.Directory == nil},
+		{"Lockouts", d.Lockouts == nil},
+	} {
+		if dep.missing {
+			return nil, fmt.Errorf("%w: Deps.%s", ErrMissingDependency, dep.name)
+		}
+	}
+	logger := d.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if err := d.Lock.Lock(); err != nil {
+		return nil, fmt.Errorf("machine: lock the door at start: %w", err)
+	}
+	lo, err := d.Lockouts.LoadLockout()
+	if err != nil {
+		return nil, fmt.Errorf("machine: load lockout: %w", err)
+	}
+	return &Machine{
+		cfg:      cfg,
+		clk:      d.Clock,
+		lock:     d.Lock,
+		sink:     d.Sink,
+		dir:      d.Directory,
+		lockouts: d.Lockouts,
+		log:      logger.With("component", "machine"),
+		fsm:      newFSM(),
+		since:    d.Clock.Now(),
+		lockout:  lo,
+		subs:     make(map[int]chan Transition),
+	}, nil
+}
+
+// stateLocked is the current state.
+func (m *Machine) stateLocked() State { return State(m.fsm.Current()) }
+
+// sessionIDLocked is the current session's id, "" in Idle.
+func (m *Machine) sessionIDLocked() string {
+	if m.sess == nil {
+		return ""
+	}
+	return m.sess.id
+}
+
+// fireLocked performs the transition named ev (refused unless Rules allows it from the current
+// state), then does the bookkeeping every transition needs: per-state durations, a new timer
+// generation and the new state's timeout, one log line and one published Transition. Entering
+// Idle drops the session.
+func (m *Machine) fireLocked(ev event, reason string, dec *Decision) error {
+	from := m.stateLocked()
+	sid := m.sessionIDLocked()
+	if err := m.fsm.Event(context.Background(), string(ev)); err != nil {
+		m.log.Error("transition refused by the table", "session", sid, "event", string(ev), "from", string(from), "err", err)
+		return fmt.Errorf("%w: event %s from %s: %v", ErrInternal, ev, from, err)
+	}
+	to := m.stateLocked()
+	now := m.clk.Now()
+	if m.sess != nil {
+		m.sess.durations[from] += now.Sub(m.since)
+	}
+	m.since = now
+	m.gen++
+	if m.timer != nil {
+		m.timer.Stop()
+		m.timer = nil
+	}
+	switch to {
+	case Idle:
+		m.sess = nil
+	case Receiving:
+		m.armLocked(m.cfg.ReceiveTimeout, m.receiveTimeoutLocked)
+	case Recognizing:
+		m.armLocked(m.cfg.RecognizeTimeout, func() { m.noFaceDecisionLocked("no face decision in time") })
+	case PinFallback:
+		m.armLocked(m.cfg.PinTimeout, m.pinTimeoutLocked)
+	case Unlocking:
+		m.idleAt = now.Add(m.cfg.UnlockDuration + m.cfg.Cooldown)
+		m.armLocked(m.cfg.UnlockDuration, m.unlockDoneLocked)
+	case Cooldown:
+		m.idleAt = now.Add(m.cfg.Cooldown)
+		m.armLocked(m.cfg.Cooldown, m.cooldownDoneLocked)
+	}
+	m.log.Info("transition", "session", sid, "from", string(from), "to", string(to), "event", string(ev), "reason", reason)
+	var d *Decision
+	if dec != nil {
+		c := *dec
+		d = &c
+	}
+	m.publishLocked(Transition{From: from, To: to, Session: sid, At: now, Reason: reason, Decision: d})
+	return nil
+}
+
+// armLocked runs f after d, with mu held, unless the machine has moved on (or closed) by then.
+func (m *Machine) armLocked(d time.Duration, f func()) {
+	gen := m.gen
+	m.timer = m.clk.AfterFunc(d, func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.closed || m.gen != gen {
+			return
+		}
+		f()
+	})
+}
+
+func (m *Machine) receiveTimeoutLocked() {
+	_, _ = m.endLocked(evReceiveTimeout, Timeout, "no usable face in time")
+}
+
+func (m *Machine) pinTimeoutLocked() {
+	_, _ = m.endLocked(evPinTimeout, Timeout, "no PIN in time")
+}
+
+func (m *Machine) unlockDoneLocked() {
+	if err := m.lock.Lock(); err != nil {
+		m.log.Error("relock after unlock failed", "session", m.sessionIDLocked(), "err", err)
+	}
+	_ = m.fireLocked(evUnlockDone, "unlock time over", nil)
+}
+
+func (m *Machine) cooldownDoneLocked() {
+	_ = m.fireLocked(evCooldownDone, "cooldown over", nil)
+}
+
+// noFaceDecisionLocked ends Recognizing without a face decision: PinFallback in normal mode,
+// Idle (denied) in face+PIN mode.
+func (m *Machine) noFaceDecisionLocked(reason string) {
+	if m.cfg.RequireFaceAndPIN {
+		_, _ = m.endLocked(evFaceDenied, Denied, reason)
+		return
+	}
+	m.sess.reachedPIN = true
+	_ = m.fireLocked(evNoFaceDecision, reason, nil)
+}
+
+// attemptLocked builds the current session's record.
+func (m *Machine) attemptLocked(dec *Decision, reason string) Attempt {
+	s := m.sess
+	now := m.clk.Now()
+	durations := make(map[State]time.Duration, len(s.durations)+1)
+	for k, v := range s.durations {
+		durations[k] = v
+	}
+	durations[m.stateLocked()] += now.Sub(m.since)
+	a := Attempt{
+		ID:           s.id,
+		Start:        s.start,
+		End:          now,
+		Outcome:      dec.Outcome,
+		Method:       dec.Method,
+		User:         dec.User,
+		Name:         dec.Name,
+		BestDistance: -1,
+		BestMargin:   -1,
+		Frames:       s.frames,
+		PinTries:     s.pinTries,
+		Durations:    durations,
+		Reason:       reason,
+		Evidence:     s.evidenceFor(m.cfg, dec.Outcome),
+	}
+	if s.best != nil {
+		a.BestUser, a.BestDistance, a.BestMargin = s.best.User, s.best.Distance, s.best.Margin
+	}
+	return a
+}
+
+// endLocked ends the current session without opening the door: records it, then moves to Idle
+// with ev. A record error is logged and returned; the machine is in Idle either way.
+func (m *Machine) endLocked(ev event, outcome Outcome, reason string) (*Decision, error) {
+	s := m.sess
+	dec := &Decision{Outcome: outcome, Method: s.method(m.cfg)}
+	s.decision = dec
+	recErr := m.sink.RecordAttempt(m.attemptLocked(dec, reason))
+	if recErr != nil {
+		m.log.Error("record attempt failed", "session", s.id, "outcome", string(outcome), "err", recErr)
+	}
+	m.logDecision(s.id, dec, reason)
+	if err := m.fireLocked(ev, reason, dec); err != nil {
+		return dec, err
+	}
+	if recErr != nil {
+		return dec, fmt.Errorf("machine: record attempt: %w", recErr)
+	}
+	return dec, nil
+}
+
+// grantLocked grants the current session (in Recognizing or PinFallback): the record is written
+// first; if that fails the session is denied ("audit write failed") and the door stays locked.
+// Otherwise the decision is published with the transition ev into Unlocking and the door opened.
+func (m *Machine) grantLocked(ev event, method Method, who Identity, reason string) *Decision {
+	s := m.sess
+	dec := &Decision{Outcome: Granted, Method: method, User: who.ID, Name: who.Name}
+	if err := m.sink.RecordAttempt(m.attemptLocked(dec, reason)); err != nil {
+		m.log.Error("record attempt failed; door stays locked", "session", s.id, "err", err)
+		dec = &Decision{Outcome: Denied, Method: method}
+		s.decision = dec
+		m.logDecision(s.id, dec, "audit write failed")
+		_ = m.fireLocked(evAuditFailed, "audit write failed", dec)
+		return dec
+	}
+	s.decision = dec
+	m.logDecision(s.id, dec, reason)
+	_ = m.openLocked(ev, reason, dec)
+	return dec
+}
+
+// openLocked moves into Unlocking with ev (publishing dec) and only then opens the door. If the
+// relay fails it is locked again and the machine goes to Cooldown.
+func (m *Machine) openLocked(ev event, reason string, dec *Decision) error {
+	if err := m.fireLocked(ev, reason, dec); err != nil {
+		return err
+	}
+	if err := m.lock.Unlock(m.cfg.UnlockDuration); err != nil {
+		m.log.Error("unlock failed; locking", "session", m.sessionIDLocked(), "err", err)
+		if lerr := m.lock.Lock(); lerr != nil {
+			m.log.Error("lock after failed unlock failed", "session", m.sessionIDLocked(), "err", lerr)
+		}
+		_ = m.fireLocked(evUnlockFailed, "unlock failed", nil)
+		return fmt.Errorf("%w: %w", ErrUnlockFailed, err)
+	}
+	return nil
+}
+
+func (m *Machine) logDecision(sid string, dec *Decision, reason string) {
+	m.log.Info("decision", "session", sid, "outcome", string(dec.Outcome), "method", string(dec.Method), "user", dec.User, "reason", reason)
+}
+
+// busyLocked is the error for inputs in Unlocking or Cooldown.
+func (m *Machine) busyLocked() *BusyError {
+	return &BusyError{State: m.stateLocked(), RetryAfter: max(m.idleAt.Sub(m.clk.Now()), 0)}
+}
+
+// publishLocked sends tr to every subscriber without blocking; a full subscriber loses it.
+func (m *Machine) publishLocked(tr Transition) {
+	for _, ch := range m.subs {
+		select {
+		case ch <- tr:
+		default:
+			m.dropped++
+		}
+	}
+}
+
+// saveLockoutLocked persists the lockout counter. A failure is logged: the in-memory counter is
+// still enforced until a restart.
+func (m *Machine) saveLockoutLocked() {
+	if err := m.lockouts.SaveLockout(m.lockout); err != nil {
+		m.log.Error("save lockout failed", "session", m.sessionIDLocked(), "err", err)
+	}
+}

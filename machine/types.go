@@ -1,0 +1,197 @@
+package machine
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/doorface/doorface/clock"
+)
+
+// State is a state of the door session machine.
+type State string
+
+// The states. Idle holds no session; every other state belongs to exactly one session.
+const (
+	Idle        State = "Idle"
+	Receiving   State = "Receiving"
+	Recognizing State = "Recognizing"
+	Unlocking   State = "Unlocking"
+	Cooldown    State = "Cooldown"
+	PinFallback State = "PinFallback"
+)
+
+// States lists every state in a fixed order.
+func States() []State {
+	return []State{Idle, Receiving, Recognizing, PinFallback, Unlocking, Cooldown}
+}
+
+// Outcome is how a session ended.
+type Outcome string
+
+// The outcomes of a session (and of one PIN entry, see PinResult).
+const (
+	Granted   Outcome = "granted"
+	Denied    Outcome = "denied"
+	Timeout   Outcome = "timeout"
+	Cancelled Outcome = "cancelled"
+	LockedOut Outcome = "locked_out"
+)
+
+// Method is how a session was decided (or, when it was not granted, the path it was on).
+type Method string
+
+// The methods.
+const (
+	MethodFace    Method = "face"
+	MethodPIN     Method = "pin"
+	MethodFacePIN Method = "face+pin"
+	MethodExit    Method = "exit_button"
+	MethodNone    Method = ""
+)
+
+// Identity is an enrolled user.
+type Identity struct{ ID, Name string }
+
+// Candidate is vision's best guess for one frame: nearest enrolled user, distance, margin to
+// 2nd-best user.
+type Candidate struct {
+	User, Name string
+	Distance   float64
+	Margin     float64
+}
+
+// FrameResult is what vision says about one frame.
+type FrameResult struct {
+	// Quality is "ok" or a rejection reason: no_face, multiple_faces, too_small, too_dark,
+	// too_bright, blurry.
+	Quality string
+	// Match is the nearest user (any distance), nil when no face / empty gallery.
+	Match *Candidate
+	// Evidence is the JPEG of the frame (may be nil).
+	Evidence []byte
+}
+
+// QualityOK is the FrameResult.Quality of a usable face frame.
+const QualityOK = "ok"
+
+// Decision is how a session was decided.
+type Decision struct {
+	Outcome Outcome
+	Method  Method
+	User    string
+	Name    string
+}
+
+// Transition is published to subscribers for every state change. The transition that decides a
+// session (into Unlocking when granted, into Idle otherwise) carries the Decision.
+type Transition struct {
+	From, To State
+	Session  string
+	At       time.Time
+	Reason   string
+	Decision *Decision
+}
+
+// Attempt is the one record every session ends in.
+type Attempt struct {
+	ID           string // session id
+	Start, End   time.Time
+	Outcome      Outcome
+	Method       Method
+	User, Name   string  // empty when nobody was identified
+	BestUser     string  // user of the best candidate seen (even if not granted), "" if none
+	BestDistance float64 // -1 when no candidate was seen
+	BestMargin   float64 // -1 when no candidate was seen
+	Frames       int     // frames processed in this session
+	PinTries     int
+	Durations    map[State]time.Duration // time spent per state up to End
+	Reason       string
+	Evidence     []byte // JPEG kept as evidence (wrong PIN; optionally unknown face), nil if none
+}
+
+// Lock is the door relay.
+type Lock interface {
+	// Unlock opens the door for d.
+	Unlock(d time.Duration) error
+	// Lock closes the door now.
+	Lock() error
+}
+
+// AttemptSink is the audit store.
+type AttemptSink interface {
+	// BeginAttempt writes a durable "session in progress" marker; an error refuses the session
+	// (fail closed).
+	BeginAttempt(id string, start time.Time) error
+	// RecordAttempt writes the record durably (fsync) before returning; an error means the door is
+	// NOT opened and the session is denied.
+	RecordAttempt(a Attempt) error
+}
+
+// Directory answers questions about enrolled users.
+type Directory interface {
+	// LookupPIN returns the enabled and valid user owning this PIN.
+	LookupPIN(pin string, at time.Time) (Identity, bool, error)
+	// Active returns the enabled and valid user with this id.
+	Active(userID string, at time.Time) (Identity, bool, error)
+}
+
+// Lockout is the PIN lockout counter kept across sessions and restarts.
+type Lockout struct {
+	Failures int       // wrong PINs since the last lockout or correct PIN
+	Level    int       // lockouts so far; the next one lasts LockoutBase<<Level
+	Until    time.Time // PINs are refused before this instant
+}
+
+// LockoutStore persists the Lockout.
+type LockoutStore interface {
+	LoadLockout() (Lockout, error)
+	SaveLockout(Lockout) error
+}
+
+// Deps are the machine's collaborators. Logger may be nil (logs are discarded); the rest are
+// required.
+type Deps struct {
+	Clock     clock.Clock
+	Lock      Lock
+	Sink      AttemptSink
+	Directory Directory
+	Lockouts  LockoutStore
+	Logger    *slog.Logger
+}
+
+// Ticket names one frame admitted into a session.
+type Ticket struct {
+	Session string
+	Seq     int
+}
+
+// Status answers one submitted frame.
+type Status struct {
+	Session string
+	State   State
+	Seq     int
+	Quality string
+	// Match is non-nil only if this frame matched an active user within Threshold and MinMargin;
+	// a near-miss name is never leaked.
+	Match *Candidate
+	// Decision is non-nil once the session is decided.
+	Decision *Decision
+}
+
+// PinResult answers one PIN entry. Outcome is granted, denied or locked_out.
+type PinResult struct {
+	Outcome      Outcome
+	State        State
+	AttemptsLeft int
+	RetryAfter   time.Duration
+	Decision     *Decision
+}
+
+// Snapshot is the machine's state at one instant. RetryAfter is the time until Idle in Unlocking
+// and Cooldown, the remaining PIN lockout in PinFallback, and zero otherwise.
+type Snapshot struct {
+	State      State
+	Session    string
+	Since      time.Time
+	RetryAfter time.Duration
+}
