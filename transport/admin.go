@@ -1,0 +1,293 @@
+package transport
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/doorface/doorface/store"
+)
+
+// userJSON is a user in admin answers. PINs and templates are never returned.
+type userJSON struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Created    time.Time  `json:"created"`
+	Enabled    bool       `json:"enabled"`
+	ValidFrom  *time.Time `json:"valid_from,omitempty"`
+	ValidUntil *time.Time `json:"valid_until,omitempty"`
+	HasPIN     bool       `json:"has_pin"`
+}
+
+func userOf(u store.User) userJSON {
+	out := userJSON{ID: u.ID, Name: u.Name, Created: u.Created.UTC(), Enabled: u.Enabled, HasPIN: u.HasPIN}
+	if !u.ValidFrom.IsZero() {
+		t := u.ValidFrom.UTC()
+		out.ValidFrom = &t
+	}
+	if !u.ValidUntil.IsZero() {
+		t := u.ValidUntil.UTC()
+		out.ValidUntil = &t
+	}
+	return out
+}
+
+// storeError maps an error of the store (through Users or Audit) to its answer.
+func storeError(err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return httpErr(http.StatusNotFound, "not_found", "no such record", err)
+	case errors.Is(err, store.ErrPruned):
+		return httpErr(http.StatusGone, "pruned", "the evidence frame was deleted by retention", err)
+	case errors.Is(err, store.ErrInvalidName):
+		return httpErr(http.StatusBadRequest, "invalid_name", "name must be non-empty, short, without control characters", err)
+	case errors.Is(err, store.ErrPINPolicy):
+		// The store's message names the rule that failed and never the PIN.
+		return httpErr(http.StatusBadRequest, "pin_policy", err.Error(), err)
+	case errors.Is(err, store.ErrPINInUse):
+		return httpErr(http.StatusConflict, "pin_in_use", "another user already has this PIN", err)
+	case errors.Is(err, store.ErrFormat):
+		return httpErr(http.StatusBadRequest, "bad_format", "format must be jsonl or csv", err)
+	case errors.Is(err, store.ErrReadOnly), errors.Is(err, store.ErrClosed):
+		return httpErr(http.StatusServiceUnavailable, "store_unavailable", "the database is not writable now", err)
+	}
+	return inputError(err)
+}
+
+// createUserRequest is the body of POST /v1/users.
+type createUserRequest struct {
+	Name string `json:"name"`
+	PIN  string `json:"pin"`
+}
+
+// setPINRequest is the body of PUT /v1/users/{id}/pin; "" removes the PIN.
+type setPINRequest struct {
+	PIN string `json:"pin"`
+}
+
+func (s *Server) postUser(w http.ResponseWriter, r *http.Request) error {
+	var req createUserRequest
+	if err := s.readJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.PIN != "" && !validPIN(req.PIN) {
+		return errBadPIN
+	}
+	u, err := s.o.Users.CreateUser(req.Name, req.PIN)
+	if err != nil {
+		return storeError(err)
+	}
+	s.log.Info("user created", "user", u.ID)
+	writeJSON(w, http.StatusCreated, userOf(u))
+	return nil
+}
+
+func (s *Server) listUsers(w http.ResponseWriter, _ *http.Request) error {
+	us, err := s.o.Users.ListUsers()
+	if err != nil {
+		return storeError(err)
+	}
+	out := struct {
+		Users []userJSON `json:"users"`
+	}{Users: make([]userJSON, 0, len(us))}
+	for _, u := range us {
+		out.Users = append(out.Users, userOf(u))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	u, err := s.o.Users.GetUser(id)
+	if err != nil {
+		return storeError(err)
+	}
+	writeJSON(w, http.StatusOK, userOf(u))
+	return nil
+}
+
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if err := s.o.Users.DeleteUser(id); err != nil {
+		return storeError(err)
+	}
+	s.log.Info("user deleted", "user", id)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) putPIN(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var req setPINRequest
+	if err := s.readJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.PIN != "" && !validPIN(req.PIN) {
+		return errBadPIN
+	}
+	if err := s.o.Users.SetPIN(id, req.PIN); err != nil {
+		return storeError(err)
+	}
+	s.log.Info("user PIN changed", "user", id)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// faceResponse answers POST /v1/users/{id}/faces: the new template's id, never its descriptor.
+type faceResponse struct {
+	Template string   `json:"template"`
+	Warnings []string `json:"warnings"`
+}
+
+func (s *Server) postFace(w http.ResponseWriter, r *http.Request) error {
+	if s.stopping.Load() {
+		return errStopping
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	req, err := parseFrameRequest("", r.Header.Get("Content-Type"), false, s.o.MaxBody)
+	if err != nil {
+		return err
+	}
+	release, err := s.acquire()
+	if err != nil {
+		return err
+	}
+	defer release()
+	body, err := s.readBody(w, r, req.Limit)
+	if err != nil {
+		return err
+	}
+	tid, warnings, err := s.o.Users.AddFace(r.Context(), id, body, req.ContentType)
+	if err != nil {
+		return storeError(err)
+	}
+	if warnings == nil {
+		warnings = []string{}
+	}
+	s.log.Info("face enrolled", "user", id, "template", tid, "warnings", len(warnings))
+	writeJSON(w, http.StatusCreated, faceResponse{Template: tid, Warnings: warnings})
+	return nil
+}
+
+// auditOutcomes are the outcomes the audit filter accepts.
+var auditOutcomes = map[string]bool{
+	"granted": true, "denied": true, "timeout": true, "cancelled": true, "locked_out": true, "interrupted": true,
+}
+
+// parseAuditQuery validates the filter and format of GET /v1/audit.
+func parseAuditQuery(q map[string][]string) (store.Filter, string, error) {
+	get := func(k string) string {
+		if v := q[k]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	var f store.Filter
+	var err error
+	if f.Since, err = parseTime(get("since")); err != nil {
+		return f, "", httpErr(http.StatusBadRequest, "bad_query", "since must be RFC 3339 or YYYY-MM-DD", err)
+	}
+	if f.Until, err = parseTime(get("until")); err != nil {
+		return f, "", httpErr(http.StatusBadRequest, "bad_query", "until must be RFC 3339 or YYYY-MM-DD", err)
+	}
+	if f.Outcome = get("outcome"); f.Outcome != "" && !auditOutcomes[f.Outcome] {
+		return f, "", httpErr(http.StatusBadRequest, "bad_query", "unknown outcome", nil)
+	}
+	if f.User = get("user"); f.User != "" && !validID(f.User) {
+		return f, "", errBadID
+	}
+	format := get("format")
+	switch format {
+	case "":
+		format = "jsonl"
+	case "jsonl", "csv":
+	default:
+		return f, "", httpErr(http.StatusBadRequest, "bad_format", "format must be jsonl or csv", nil)
+	}
+	return f, format, nil
+}
+
+// parseTime reads RFC 3339 or a UTC date; "" is the zero time (open range).
+func parseTime(v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	return time.Parse(time.DateOnly, v)
+}
+
+// getAudit streams the attempt history as JSON Lines or CSV. The record count is sent as the
+// X-Audit-Records trailer; an error after the stream started cuts the connection.
+func (s *Server) getAudit(w http.ResponseWriter, r *http.Request) error {
+	f, format, err := parseAuditQuery(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	ct := "application/x-ndjson"
+	if format == "csv" {
+		ct = "text/csv; charset=utf-8"
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Trailer", "X-Audit-Records")
+	n, err := s.o.Audit.Export(w, format, f, "")
+	if err != nil {
+		return storeError(err)
+	}
+	w.Header().Set("X-Audit-Records", strconv.Itoa(n))
+	return nil
+}
+
+func (s *Server) getAttempt(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	a, err := s.o.Audit.GetAttempt(id)
+	if err != nil {
+		return storeError(err)
+	}
+	writeJSON(w, http.StatusOK, a)
+	return nil
+}
+
+func (s *Server) getAttemptFrame(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	b, err := s.o.Audit.Frame(id)
+	if err != nil {
+		return storeError(err)
+	}
+	w.Header().Set("Content-Type", "image/jpeg")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	_, _ = w.Write(b)
+	return nil
+}
+
+func (s *Server) getAuditVerify(w http.ResponseWriter, _ *http.Request) error {
+	rep, err := s.o.Audit.Verify()
+	if err != nil {
+		return storeError(err)
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}

@@ -1,0 +1,331 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/doorface/doorface/machine"
+)
+
+// matchJSON is a frame's match in an answer.
+type matchJSON struct {
+	User     string  `json:"user"`
+	Name     string  `json:"name"`
+	Distance float64 `json:"distance"`
+	Margin   float64 `json:"margin"`
+}
+
+// frameJSON is what the machine said about one frame.
+type frameJSON struct {
+	Seq     int        `json:"seq"`
+	Quality string     `json:"quality"`
+	Match   *matchJSON `json:"match"`
+}
+
+// decisionJSON is a session's decision.
+type decisionJSON struct {
+	Outcome string `json:"outcome"`
+	Method  string `json:"method"`
+	User    string `json:"user"`
+	Name    string `json:"name"`
+}
+
+// frameResponse answers POST /v1/frames and POST /image.
+type frameResponse struct {
+	Session  string        `json:"session"`
+	State    string        `json:"state"`
+	Frame    frameJSON     `json:"frame"`
+	Decision *decisionJSON `json:"decision"`
+}
+
+// pinResponse answers POST /v1/pin.
+type pinResponse struct {
+	Outcome      string        `json:"outcome"`
+	State        string        `json:"state"`
+	AttemptsLeft int           `json:"attempts_left"`
+	RetryAfterS  int64         `json:"retry_after_s"`
+	Decision     *decisionJSON `json:"decision"`
+}
+
+// stateResponse answers GET /v1/state and DELETE /v1/session.
+type stateResponse struct {
+	State        string  `json:"state"`
+	Session      *string `json:"session"`
+	Since        string  `json:"since"`
+	Relay        string  `json:"relay"`
+	Door         string  `json:"door"`
+	RetryAfterMS int64   `json:"retry_after_ms"`
+}
+
+func decisionOf(d *machine.Decision) *decisionJSON {
+	if d == nil {
+		return nil
+	}
+	return &decisionJSON{Outcome: string(d.Outcome), Method: string(d.Method), User: d.User, Name: d.Name}
+}
+
+// ceilSeconds rounds d up to whole seconds.
+func ceilSeconds(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + time.Second - 1) / time.Second)
+}
+
+// doorError maps an error of the machine to its answer.
+func (s *Server) doorError(err error) error {
+	var be *machine.BusyError
+	switch {
+	case errors.As(err, &be):
+		return &HTTPError{Code: http.StatusConflict, Err: "busy", Msg: "the door is busy; retry later",
+			Cause: err, RetryAfter: be.RetryAfter,
+			Fields: map[string]any{"state": string(be.State), "retry_after_ms": be.RetryAfter.Milliseconds()}}
+	case errors.Is(err, machine.ErrStaleSession):
+		return &HTTPError{Code: http.StatusGone, Err: "stale_session", Msg: "that session is over; start a new one",
+			Cause: err, Fields: map[string]any{"state": string(s.o.Door.Snapshot().State)}}
+	case errors.Is(err, machine.ErrNotAwaitingPIN):
+		return &HTTPError{Code: http.StatusConflict, Err: "not_awaiting_pin", Msg: "the session is not waiting for a PIN",
+			Cause: err, Fields: map[string]any{"state": string(s.o.Door.Snapshot().State)}}
+	case errors.Is(err, machine.ErrClosed):
+		return httpErr(http.StatusServiceUnavailable, "shutting_down", "the door service is shutting down", err)
+	case errors.Is(err, machine.ErrBeginFailed), errors.Is(err, machine.ErrAuditFailed):
+		return httpErr(http.StatusServiceUnavailable, "audit_unavailable", "the audit log cannot be written; the door stays locked", err)
+	case errors.Is(err, machine.ErrDirectory):
+		return httpErr(http.StatusServiceUnavailable, "directory_unavailable", "users cannot be looked up right now; try again", err)
+	}
+	return err
+}
+
+// errStopping answers frames after StopFrames.
+var errStopping = httpErr(http.StatusServiceUnavailable, "shutting_down", "the door service is shutting down", ErrShuttingDown)
+
+// acquire takes a slot of the bounded frame queue, or answers 429 with Retry-After.
+func (s *Server) acquire() (func(), error) {
+	select {
+	case s.sem <- struct{}{}:
+		s.metrics.queue.Inc()
+		return func() {
+			<-s.sem
+			s.metrics.queue.Dec()
+		}, nil
+	default:
+		return nil, &HTTPError{Code: http.StatusTooManyRequests, Err: "queue_full",
+			Msg: "too many frames in analysis; retry shortly", RetryAfter: time.Second}
+	}
+}
+
+// busyNow answers 409 at once, before the body is read, while the door is Unlocking or in Cooldown.
+func (s *Server) busyNow() error {
+	snap := s.o.Door.Snapshot()
+	if snap.State == machine.Unlocking || snap.State == machine.Cooldown {
+		return s.doorError(&machine.BusyError{State: snap.State, RetryAfter: snap.RetryAfter})
+	}
+	return nil
+}
+
+func (s *Server) postFrames(w http.ResponseWriter, r *http.Request) error { return s.frame(w, r, false) }
+
+// postImage is the prototype app's endpoint: base64 body, same answer as /v1/frames.
+func (s *Server) postImage(w http.ResponseWriter, r *http.Request) error { return s.frame(w, r, true) }
+
+// frame runs one frame: validate, queue, read, decode, admit, analyse, submit, answer.
+func (s *Server) frame(w http.ResponseWriter, r *http.Request, compat bool) error {
+	start := time.Now()
+	if s.stopping.Load() {
+		return errStopping
+	}
+	req, err := parseFrameRequest(r.Header.Get(SessionHeader), r.Header.Get("Content-Type"), compat, s.o.MaxBody)
+	if err != nil {
+		return err
+	}
+	setSession(r, req.Session)
+	if err := s.busyNow(); err != nil {
+		return err
+	}
+	release, err := s.acquire()
+	if err != nil {
+		return err
+	}
+	defer release()
+	body, err := s.readBody(w, r, req.Limit)
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	f, err := s.o.Frames.Decode(body, req.ContentType)
+	s.metrics.stage.WithLabelValues("decode").Observe(time.Since(t0).Seconds())
+	if err != nil {
+		return inputError(err)
+	}
+	defer f.Close()
+	t, err := s.o.Door.Admit(req.Session)
+	if err != nil {
+		return s.doorError(err)
+	}
+	setSession(r, t.Session)
+	t0 = time.Now()
+	res, err := s.o.Frames.Analyze(r.Context(), f)
+	s.metrics.stage.WithLabelValues("analyze").Observe(time.Since(t0).Seconds())
+	if err != nil {
+		s.o.Door.Abandon(t)
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return httpErr(http.StatusServiceUnavailable, "analysis_cancelled", "the frame was not analysed", err)
+		}
+		return httpErr(http.StatusInternalServerError, "analysis_failed", "the frame could not be analysed", err)
+	}
+	s.metrics.frames.WithLabelValues(res.Quality).Inc()
+	t0 = time.Now()
+	st, err := s.o.Door.Submit(t, res)
+	s.metrics.stage.WithLabelValues("submit").Observe(time.Since(t0).Seconds())
+	if err != nil {
+		return s.doorError(err)
+	}
+	out := frameResponse{
+		Session:  st.Session,
+		State:    string(st.State),
+		Frame:    frameJSON{Seq: st.Seq, Quality: st.Quality},
+		Decision: decisionOf(st.Decision),
+	}
+	if m := st.Match; m != nil {
+		out.Frame.Match = &matchJSON{User: m.User, Name: m.Name, Distance: m.Distance, Margin: m.Margin}
+	}
+	w.Header().Set(SessionHeader, st.Session)
+	writeJSON(w, http.StatusOK, out)
+	s.metrics.stage.WithLabelValues("total").Observe(time.Since(start).Seconds())
+	return nil
+}
+
+// postPIN enters a PIN for the session in PinFallback.
+func (s *Server) postPIN(w http.ResponseWriter, r *http.Request) error {
+	if err := checkJSONType(r.Header.Get("Content-Type")); err != nil {
+		return err
+	}
+	b, err := s.readBody(w, r, s.o.MaxJSON)
+	if err != nil {
+		return err
+	}
+	req, err := parsePinRequest(b)
+	if err != nil {
+		return err
+	}
+	setSession(r, req.Session)
+	res, err := s.o.Door.EnterPIN(req.Session, req.PIN)
+	if err != nil {
+		return s.doorError(err)
+	}
+	out := pinResponse{
+		Outcome:      string(res.Outcome),
+		State:        string(res.State),
+		AttemptsLeft: res.AttemptsLeft,
+		RetryAfterS:  ceilSeconds(res.RetryAfter),
+		Decision:     decisionOf(res.Decision),
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// deleteSession cancels the session named by X-Door-Session or ?session= (or the current one).
+func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) error {
+	id := r.Header.Get(SessionHeader)
+	if id == "" {
+		id = r.URL.Query().Get("session")
+	}
+	if id != "" && !validID(id) {
+		return errBadSession
+	}
+	setSession(r, id)
+	if err := s.o.Door.Cancel(id); err != nil {
+		return s.doorError(err)
+	}
+	writeJSON(w, http.StatusOK, s.state())
+	return nil
+}
+
+// getState answers the machine's state and the door hardware's.
+func (s *Server) getState(w http.ResponseWriter, _ *http.Request) error {
+	writeJSON(w, http.StatusOK, s.state())
+	return nil
+}
+
+// state builds the state answer.
+func (s *Server) state() stateResponse {
+	snap := s.o.Door.Snapshot()
+	out := stateResponse{
+		State:        string(snap.State),
+		Since:        snap.Since.UTC().Format(time.RFC3339Nano),
+		RetryAfterMS: snap.RetryAfter.Milliseconds(),
+		Relay:        "locked",
+		Door:         "unknown",
+	}
+	if snap.Session != "" {
+		id := snap.Session
+		out.Session = &id
+	}
+	if s.o.Board != nil {
+		out.Relay, out.Door = s.o.Board.Relay(), s.o.Board.Door()
+	} else if snap.State == machine.Unlocking {
+		out.Relay = "unlocked"
+	}
+	return out
+}
+
+// jpegFrame is a Frame that can give its JPEG bytes (vision's Frame can).
+type jpegFrame interface {
+	JPEG() ([]byte, error)
+}
+
+// saveResponse answers POST /save.
+type saveResponse struct {
+	Saved   bool   `json:"saved"`
+	Session string `json:"session"`
+	State   string `json:"state"`
+}
+
+// postSave is the prototype app's "save the frame when the PIN fails": the base64 body becomes
+// the evidence frame of the session in PinFallback (X-Door-Session, or the current session).
+func (s *Server) postSave(w http.ResponseWriter, r *http.Request) error {
+	if s.stopping.Load() {
+		return errStopping
+	}
+	req, err := parseFrameRequest(r.Header.Get(SessionHeader), r.Header.Get("Content-Type"), true, s.o.MaxBody)
+	if err != nil {
+		return err
+	}
+	session := req.Session
+	if session == "" {
+		session = s.o.Door.Snapshot().Session
+	}
+	if session == "" {
+		return s.doorError(machine.ErrNotAwaitingPIN)
+	}
+	setSession(r, session)
+	release, err := s.acquire()
+	if err != nil {
+		return err
+	}
+	defer release()
+	body, err := s.readBody(w, r, req.Limit)
+	if err != nil {
+		return err
+	}
+	f, err := s.o.Frames.Decode(body, req.ContentType)
+	if err != nil {
+		return inputError(err)
+	}
+	defer f.Close()
+	jf, ok := f.(jpegFrame)
+	if !ok {
+		return errors.New("transport: Frames.Decode returned a frame without JPEG()")
+	}
+	jpeg, err := jf.JPEG()
+	if err != nil {
+		return httpErr(http.StatusBadRequest, "bad_image", "the image could not be kept as JPEG", err)
+	}
+	if err := s.o.Door.AttachEvidence(session, jpeg); err != nil {
+		return s.doorError(err)
+	}
+	writeJSON(w, http.StatusOK, saveResponse{Saved: true, Session: session, State: string(s.o.Door.Snapshot().State)})
+	return nil
+}

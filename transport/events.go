@@ -1,0 +1,244 @@
+package transport
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/doorface/doorface/clock"
+	"github.com/doorface/doorface/machine"
+)
+
+// Sizes of the event path. The machine's subscription buffer is large so the broker, which only
+// copies bytes into per-client channels, never makes the machine drop an event; each client's
+// channel is small so a stuck client is noticed and dropped quickly.
+const (
+	subscribeBuffer = 256
+	clientBuffer    = 32
+)
+
+// stateEvent is the data of "event: state".
+type stateEvent struct {
+	State   string  `json:"state"`
+	From    string  `json:"from"`
+	Session *string `json:"session"`
+	At      string  `json:"at"`
+	Reason  string  `json:"reason"`
+}
+
+// decisionEvent is the data of "event: decision".
+type decisionEvent struct {
+	Session string `json:"session"`
+	Outcome string `json:"outcome"`
+	Method  string `json:"method"`
+	User    string `json:"user"`
+	Name    string `json:"name"`
+	At      string `json:"at"`
+}
+
+// doorEvent is the data of "event: door".
+type doorEvent struct {
+	Kind string `json:"kind"`
+	At   string `json:"at"`
+}
+
+// sseClient is one event-stream connection. ch carries ready-made SSE frames; gone is closed
+// when the broker drops the client (slow, or shutting down).
+type sseClient struct {
+	ch   chan []byte
+	gone chan struct{}
+}
+
+// broker fans the machine's transitions and the board's door events out to event-stream
+// clients. It never blocks on a client: a client whose channel is full is dropped.
+type broker struct {
+	s     *Server
+	in    <-chan machine.Transition
+	unsub func()
+	done  chan struct{} // closed when run has returned
+
+	// mu guards everything that follows.
+	mu      sync.Mutex
+	clients map[*sseClient]struct{}
+	closed  bool
+	seq     uint64
+	beat    clock.Timer
+}
+
+// newBroker subscribes to the machine and starts the broker goroutine and the heartbeat.
+func newBroker(s *Server) *broker {
+	in, unsub := s.o.Door.Subscribe(subscribeBuffer)
+	b := &broker{s: s, in: in, unsub: unsub, done: make(chan struct{}), clients: map[*sseClient]struct{}{}}
+	b.mu.Lock()
+	b.beat = s.o.Clock.AfterFunc(s.o.Heartbeat, b.heartbeat)
+	b.mu.Unlock()
+	go b.run()
+	return b
+}
+
+// run is the broker goroutine: it ends when the machine closes the subscription (Shutdown) or
+// close unsubscribes.
+func (b *broker) run() {
+	defer close(b.done)
+	for tr := range b.in {
+		b.transition(tr)
+	}
+}
+
+// transition publishes one machine transition (and its decision).
+func (b *broker) transition(tr machine.Transition) {
+	m := b.s.metrics
+	m.setState(string(tr.To))
+	at := tr.At.UTC().Format(time.RFC3339Nano)
+	ev := stateEvent{State: string(tr.To), From: string(tr.From), At: at, Reason: tr.Reason}
+	if tr.Session != "" {
+		id := tr.Session
+		ev.Session = &id
+	}
+	b.publish("state", ev)
+	if d := tr.Decision; d != nil {
+		m.decisions.WithLabelValues(string(d.Outcome), string(d.Method)).Inc()
+		b.publish("decision", decisionEvent{Session: tr.Session, Outcome: string(d.Outcome),
+			Method: string(d.Method), User: d.User, Name: d.Name, At: at})
+	}
+}
+
+// heartbeat sends a comment to every client and schedules the next one.
+func (b *broker) heartbeat() {
+	b.fanout([]byte(": ping\n\n"))
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.closed {
+		b.beat = b.s.o.Clock.AfterFunc(b.s.o.Heartbeat, b.heartbeat)
+	}
+}
+
+// publish encodes one event once and fans it out.
+func (b *broker) publish(event string, data any) {
+	js, err := json.Marshal(data)
+	if err != nil { // cannot happen for the fixed types above
+		b.s.log.Error("encode event", "event", event, "err", err)
+		return
+	}
+	b.mu.Lock()
+	b.seq++
+	seq := b.seq
+	b.mu.Unlock()
+	b.fanout(fmt.Appendf(nil, "id: %d\nevent: %s\ndata: %s\n\n", seq, event, js))
+}
+
+// fanout hands msg to every client without blocking; clients that cannot take it are dropped.
+func (b *broker) fanout(msg []byte) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for c := range b.clients {
+		select {
+		case c.ch <- msg:
+		default:
+			b.dropLocked(c)
+			b.s.metrics.sseDropped.Inc()
+			b.s.log.Warn("event stream client too slow; dropped")
+		}
+	}
+}
+
+// dropLocked removes c and tells its handler to end. b.mu must be held.
+func (b *broker) dropLocked(c *sseClient) {
+	if _, ok := b.clients[c]; !ok {
+		return
+	}
+	delete(b.clients, c)
+	close(c.gone)
+	b.s.metrics.sseClients.Dec()
+}
+
+// add registers a new client, or returns nil after close.
+func (b *broker) add() *sseClient {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil
+	}
+	c := &sseClient{ch: make(chan []byte, clientBuffer), gone: make(chan struct{})}
+	b.clients[c] = struct{}{}
+	b.s.metrics.sseClients.Inc()
+	return c
+}
+
+// remove unregisters c (its handler returned).
+func (b *broker) remove(c *sseClient) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.dropLocked(c)
+}
+
+// close ends every stream, stops the heartbeat, unsubscribes and waits for run to return.
+func (b *broker) close() {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return
+	}
+	b.closed = true
+	if b.beat != nil {
+		b.beat.Stop()
+	}
+	for c := range b.clients {
+		b.dropLocked(c)
+	}
+	b.mu.Unlock()
+	b.unsub()
+	<-b.done
+}
+
+// PublishDoorEvent pushes a door hardware event to every event stream as "event: door". It never
+// blocks.
+func (s *Server) PublishDoorEvent(e DoorEvent) {
+	s.metrics.doorEvents.WithLabelValues(e.Kind).Inc()
+	s.broker.publish("door", doorEvent{Kind: e.Kind, At: e.At.UTC().Format(time.RFC3339Nano)})
+}
+
+// getEvents is the Server-Sent Events stream. It opens with "event: snapshot" (the current
+// state), then carries every state, decision and door event; ": ping" comments every Heartbeat.
+func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
+	c := s.broker.add()
+	if c == nil {
+		return errStopping
+	}
+	defer s.broker.remove(c)
+	s.log.Debug("event stream opened", "remote", r.RemoteAddr)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	rc := http.NewResponseController(w)
+	snap := s.state()
+	js, _ := json.Marshal(snap)
+	if err := s.writeEvent(w, rc, fmt.Appendf(nil, "retry: 2000\nevent: snapshot\ndata: %s\n\n", js)); err != nil {
+		return nil
+	}
+	for {
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-c.gone:
+			return nil
+		case msg := <-c.ch:
+			if err := s.writeEvent(w, rc, msg); err != nil {
+				s.log.Debug("event stream write failed", "err", err)
+				return nil
+			}
+		}
+	}
+}
+
+// writeEvent writes one frame under a write deadline and flushes it.
+func (s *Server) writeEvent(w http.ResponseWriter, rc *http.ResponseController, msg []byte) error {
+	_ = rc.SetWriteDeadline(time.Now().Add(s.o.WriteTimeout))
+	if _, err := w.Write(msg); err != nil {
+		return err
+	}
+	return rc.Flush()
+}

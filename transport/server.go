@@ -1,0 +1,409 @@
+package transport
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/doorface/doorface/clock"
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxBody         = 8<<20 + 64<<10 // an 8 MiB image plus slack
+	DefaultMaxJSON         = 64 << 10
+	DefaultQueueSize       = 4
+	DefaultHeartbeat       = 15 * time.Second
+	DefaultWriteTimeout    = 10 * time.Second
+	DefaultReadTimeout     = 30 * time.Second
+	DefaultShutdownTimeout = 5 * time.Second
+)
+
+// SessionHeader names the session a frame belongs to; answers to frames carry it too.
+const SessionHeader = "X-Door-Session"
+
+//go:embed openapi.yaml
+var openAPI []byte
+
+// OpenAPI returns the embedded OpenAPI 3 document (served at GET /openapi.yaml).
+func OpenAPI() []byte { return append([]byte(nil), openAPI...) }
+
+// Options configure a Server. Door, Frames, Users and Audit are required; Board may be nil (the
+// relay is then derived from the machine state and the door contact reported "unknown"). Zero
+// values of the rest take the defaults above.
+type Options struct {
+	Door   Door
+	Frames Frames
+	Users  Users
+	Audit  Audit
+	Board  Board
+	Tokens Tokens
+
+	// MaxBody limits image bodies (binary); base64 bodies may be 4/3 of it. Default 8 MiB + 64 KiB.
+	MaxBody int64
+	// MaxJSON limits JSON bodies. Default 64 KiB.
+	MaxJSON int64
+	// QueueSize is how many frames (and enrollments) may be read and analysed at once; more get
+	// 429. Default 4.
+	QueueSize int
+	// Heartbeat is the interval of the ": ping" comments on event streams. Default 15 s.
+	Heartbeat time.Duration
+	// WriteTimeout bounds each write to an event stream; a client that does not take the bytes
+	// in time is disconnected. Default 10 s.
+	WriteTimeout time.Duration
+	// ReadTimeout bounds reading one request body. Default 30 s.
+	ReadTimeout time.Duration
+	// ShutdownTimeout bounds Serve's graceful shutdown; then connections are closed. Default 5 s.
+	ShutdownTimeout time.Duration
+
+	Clock    clock.Clock
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+}
+
+// Server is the HTTP API. Create it with New; it is safe for concurrent use.
+type Server struct {
+	o        Options
+	log      *slog.Logger
+	doorHash [sha256.Size]byte
+	admHash  [sha256.Size]byte
+	mux      *http.ServeMux
+	metrics  *metrics
+	promH    http.Handler
+	broker   *broker
+	sem      chan struct{}
+	stopping atomic.Bool
+
+	closeOnce sync.Once
+}
+
+// New validates the options, registers the metrics, starts the event broker (subscribed to
+// Door) and builds the router from Routes(). Call Close (or Serve, which does) to stop it.
+func New(o Options) (*Server, error) {
+	switch {
+	case o.Door == nil:
+		return nil, fmt.Errorf("Options.Door is nil: %w", ErrMissingDependency)
+	case o.Frames == nil:
+		return nil, fmt.Errorf("Options.Frames is nil: %w", ErrMissingDependency)
+	case o.Users == nil:
+		return nil, fmt.Errorf("Options.Users is nil: %w", ErrMissingDependency)
+	case o.Audit == nil:
+		return nil, fmt.Errorf("Options.Audit is nil: %w", ErrMissingDependency)
+	}
+	if err := o.Tokens.validate(); err != nil {
+		return nil, err
+	}
+	if o.MaxBody <= 0 {
+		o.MaxBody = DefaultMaxBody
+	}
+	if o.MaxJSON <= 0 {
+		o.MaxJSON = DefaultMaxJSON
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = DefaultQueueSize
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = DefaultHeartbeat
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = DefaultReadTimeout
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	s := &Server{
+		o:        o,
+		log:      o.Logger.With("component", "transport"),
+		doorHash: sha256.Sum256([]byte(o.Tokens.Door)),
+		admHash:  sha256.Sum256([]byte(o.Tokens.Admin)),
+		mux:      http.NewServeMux(),
+		sem:      make(chan struct{}, o.QueueSize),
+	}
+	m, err := newMetrics(o.Registry, o.QueueSize)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+	s.promH = promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelError),
+	})
+	for _, rt := range routes {
+		s.mux.Handle(rt.String(), s.wrap(rt))
+	}
+	s.mux.HandleFunc("/", s.notFound)
+	m.setState(string(o.Door.Snapshot().State))
+	s.broker = newBroker(s)
+	return s, nil
+}
+
+// Handler returns the router.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// StopFrames is shutdown step 1: from now on frames, /save and enrollments are answered 503
+// {"error":"shutting_down"}; everything else keeps working.
+func (s *Server) StopFrames() { s.stopping.Store(true) }
+
+// Close ends every event stream, stops the broker and its heartbeat and unsubscribes from Door.
+// It is safe to call more than once.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		s.StopFrames()
+		s.broker.close()
+	})
+}
+
+// Serve answers HTTP on ln until ctx ends, then stops frames, ends the event streams and shuts
+// down gracefully within ShutdownTimeout (then closes what is left). It closes ln and calls
+// Close. It returns nil after a shutdown caused by ctx, else the error that stopped serving.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("serving", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		s.Close()
+		return fmt.Errorf("transport: serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.Close() // frames refused, event streams ended, so Shutdown does not wait on them
+	sctx, cancel := context.WithTimeout(context.Background(), s.o.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		s.log.Warn("graceful shutdown timed out; closing connections", "err", err)
+		_ = srv.Close()
+	}
+	<-errc
+	s.log.Info("stopped")
+	return nil
+}
+
+// reqInfo is filled by handlers for the adapter's log line.
+type reqInfo struct{ session string }
+
+type reqInfoKey struct{}
+
+// setSession records the session a request is about, for the log line of a rejection.
+func setSession(r *http.Request, id string) {
+	if ri, ok := r.Context().Value(reqInfoKey{}).(*reqInfo); ok && id != "" {
+		ri.session = id
+	}
+}
+
+// wrap is the one adapter from handlerFunc to http.Handler: authentication, error answers, logs
+// and request metrics.
+func (s *Server) wrap(rt Route) http.Handler {
+	label := rt.String()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ri := &reqInfo{}
+		r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, ri))
+		sw := &statusWriter{ResponseWriter: w}
+		err := s.authorize(sw, r, rt.Role)
+		if err == nil {
+			err = rt.h(s, sw, r)
+		}
+		if err != nil {
+			s.fail(sw, r, label, ri, err)
+		}
+		s.metrics.requests.WithLabelValues(label, strconv.Itoa(sw.code())).Inc()
+		s.metrics.requestSeconds.WithLabelValues(label).Observe(time.Since(start).Seconds())
+	})
+}
+
+// fail writes err as the JSON answer (unless the answer has started) and logs it.
+func (s *Server) fail(w *statusWriter, r *http.Request, route string, ri *reqInfo, err error) {
+	var he *HTTPError
+	if !errors.As(err, &he) {
+		he = &HTTPError{Code: errInternal.Code, Err: errInternal.Err, Msg: errInternal.Msg, Cause: err}
+	}
+	attrs := []any{"route", route, "status", he.Code, "code", he.Err}
+	if ri.session != "" {
+		attrs = append(attrs, "session", ri.session)
+	}
+	if he.Cause != nil {
+		attrs = append(attrs, "err", he.Cause)
+	}
+	if w.wrote {
+		// The answer is streaming already: all we can do is cut it so the client sees it is
+		// incomplete.
+		s.log.Error("request failed after the answer started", attrs...)
+		panic(http.ErrAbortHandler)
+	}
+	level := slog.LevelWarn
+	if he.Code >= 500 {
+		level = slog.LevelError
+	}
+	s.log.Log(r.Context(), level, "request rejected", attrs...)
+	if he.RetryAfter > 0 {
+		secs := (he.RetryAfter + time.Second - 1) / time.Second
+		w.Header().Set("Retry-After", strconv.FormatInt(int64(secs), 10))
+	}
+	body := make(map[string]any, 2+len(he.Fields))
+	for k, v := range he.Fields {
+		body[k] = v
+	}
+	body["error"] = he.Err
+	body["message"] = he.Msg
+	writeJSON(w, he.Code, body)
+}
+
+// authorize checks the bearer token against both tokens in constant time: 401 when it is
+// missing or matches neither, 403 when it belongs to the other role.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, need Role) error {
+	if need == RolePublic {
+		return nil
+	}
+	role := s.roleOf(r.Header.Get("Authorization"))
+	if role == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="doorface"`)
+		return httpErr(http.StatusUnauthorized, "unauthorized", "missing or invalid bearer token", nil)
+	}
+	if need != RoleAny && need != role {
+		return httpErr(http.StatusForbidden, "forbidden", "this token's role may not call this endpoint", nil)
+	}
+	return nil
+}
+
+// roleOf returns the role of an Authorization header value, or "" for none. Both tokens are
+// always compared, on hashes of equal length, so timing says nothing about either.
+func (s *Server) roleOf(header string) Role {
+	const prefix = "bearer "
+	if len(header) < len(prefix) || !strings.EqualFold(header[:len(prefix)], prefix) {
+		return ""
+	}
+	h := sha256.Sum256([]byte(strings.TrimSpace(header[len(prefix):])))
+	door := subtle.ConstantTimeCompare(h[:], s.doorHash[:])
+	adm := subtle.ConstantTimeCompare(h[:], s.admHash[:])
+	switch {
+	case door == 1:
+		return RoleDoor
+	case adm == 1:
+		return RoleAdmin
+	}
+	return ""
+}
+
+// notFound answers paths no route matches (404) and known paths with a wrong method (405), as
+// JSON like every other error.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method_not_allowed", "message": "method not allowed"})
+		return
+	}
+	writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "message": "no such endpoint"})
+}
+
+// writeJSON writes v as the JSON answer with the status code.
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	_ = enc.Encode(v) // a failed write means the client left; nothing to tell it
+}
+
+// statusWriter records the status code and whether the answer has started. Unwrap lets
+// http.ResponseController reach the connection (flush, deadlines).
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status = code
+		w.wrote = true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.status = http.StatusOK
+		w.wrote = true
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush implements http.Flusher.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		if !w.wrote {
+			w.status, w.wrote = http.StatusOK, true
+		}
+		f.Flush()
+	}
+}
+
+// Unwrap returns the underlying writer for http.ResponseController.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) code() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
+}
+
+// getHealthz answers liveness without a token and without saying anything about the door.
+func (s *Server) getHealthz(w http.ResponseWriter, _ *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+// getOpenAPI serves the embedded OpenAPI document.
+func (s *Server) getOpenAPI(w http.ResponseWriter, _ *http.Request) error {
+	w.Header().Set("Content-Type", "application/yaml")
+	_, _ = w.Write(openAPI)
+	return nil
+}
+
+// getMetrics serves the Prometheus text exposition of Options.Registry.
+func (s *Server) getMetrics(w http.ResponseWriter, r *http.Request) error {
+	s.promH.ServeHTTP(w, r)
+	return nil
+}
