@@ -13,13 +13,13 @@ import (
 func TestRetention(t *testing.T) {
 	const frame = 1000
 	for _, tc := range []struct {
-		name      string
-		maxAge    time.Duration
-		maxBytes  int64
-		pruneAt   time.Time
-		wantKept  []int // indexes (0..9) of the attempts whose frames survive
-		byAge     int
-		bySize    int
+		name     string
+		maxAge   time.Duration
+		maxBytes int64
+		pruneAt  time.Time
+		wantKept []int // indexes (0..9) of the attempts whose frames survive
+		byAge    int
+		bySize   int
 	}{
 		{"nothing to prune", 30 * 24 * time.Hour, 1 << 20, t0.Add(10 * time.Hour), []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, 0, 0},
 		// Frame i is stored at t0+i hours; at t0+13h with a 6h age limit, 0..6 are too old.

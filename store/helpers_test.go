@@ -111,3 +111,8 @@ func sampleAttempt(id string, start time.Time) Attempt {
 		Reason:    "wrong PIN",
 	}
 }
+
+// slogText logs text lines into w.
+func slogText(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}

@@ -131,7 +131,7 @@ func Open(path string, o Options) (*DB, error) {
 		return nil, fmt.Errorf("store: open %s read-only: %w", path, err)
 	}
 
-	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
+	bdb, err := openBolt(path, &bolt.Options{
 		Timeout:        o.OpenTimeout,
 		ReadOnly:       o.ReadOnly,
 		NoSync:         false, // every commit is fsync'd: never NoSync
@@ -139,6 +139,10 @@ func Open(path string, o Options) (*DB, error) {
 		NoFreelistSync: false,
 	})
 	if err != nil {
+		var p openPanic
+		if errors.As(err, &p) {
+			return nil, corruptError(path, err, logger)
+		}
 		switch {
 		case errors.Is(err, berrors.ErrTimeout):
 			return nil, fmt.Errorf("store: open %s: waited %s for the file lock: %w", path, o.OpenTimeout, ErrLocked)
@@ -164,6 +168,23 @@ func Open(path string, o Options) (*DB, error) {
 	}
 	logger.Info("database opened", "path", path, "read_only", o.ReadOnly, "schema", SchemaVersion)
 	return db, nil
+}
+
+// openPanic is a panic of bbolt.Open turned into an error.
+type openPanic struct{ v any }
+
+func (p openPanic) Error() string { return fmt.Sprintf("bbolt panicked reading the file: %v", p.v) }
+
+// openBolt is bolt.Open with its panics (bbolt panics on some damaged pages, for example a
+// corrupt freelist) turned into errors, so a damaged file refuses to start cleanly. After such
+// a panic bbolt's file descriptor and lock stay open in this process.
+func openBolt(path string, o *bolt.Options) (db *bolt.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, openPanic{r}
+		}
+	}()
+	return bolt.Open(path, 0o600, o)
 }
 
 // check runs bbolt's consistency check over the whole file and joins what it reports.
