@@ -210,7 +210,26 @@ type rig struct {
 	trans <-chan Transition
 }
 
+// leakyClock is a fake clock whose timers cannot be stopped, as when a real timer has already
+// fired and its function is waiting for the machine's mutex: only the generation check can keep
+// such a stale timer from acting.
+type leakyClock struct{ *clock.Fake }
+
+type unstoppable struct{}
+
+func (unstoppable) Stop() bool { return false }
+
+func (c leakyClock) AfterFunc(d time.Duration, f func()) clock.Timer {
+	c.Fake.AfterFunc(d, f)
+	return unstoppable{}
+}
+
 func newRig(t testing.TB, cfg Config, lo Lockout) *rig {
+	return newRigClock(t, cfg, lo, false)
+}
+
+// newRigClock is newRig, with timers that cannot be stopped if leaky.
+func newRigClock(t testing.TB, cfg Config, lo Lockout, leaky bool) *rig {
 	t.Helper()
 	r := &rig{
 		t:    t,
@@ -220,7 +239,11 @@ func newRig(t testing.TB, cfg Config, lo Lockout) *rig {
 		dir:  newFakeDir(),
 		lo:   &fakeLockouts{lo: lo},
 	}
-	m, err := New(cfg, Deps{Clock: r.clk, Lock: r.lock, Sink: r.sink, Directory: r.dir, Lockouts: r.lo})
+	var clk clock.Clock = r.clk
+	if leaky {
+		clk = leakyClock{r.clk}
+	}
+	m, err := New(cfg, Deps{Clock: clk, Lock: r.lock, Sink: r.sink, Directory: r.dir, Lockouts: r.lo})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

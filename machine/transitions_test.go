@@ -34,6 +34,7 @@ func TestTransitions(t *testing.T) {
 		name    string
 		cfg     func(*Config)
 		lockout Lockout
+		leaky   bool // timers cannot be stopped
 		run     func(t *testing.T, r *rig)
 		path    []State // targets of the published transitions, in order
 		outcome []Outcome
@@ -436,6 +437,25 @@ func TestTransitions(t *testing.T) {
 			outcome: []Outcome{Cancelled, Timeout},
 		},
 		{
+			name:  "a stale timer that could not be stopped never acts",
+			leaky: true,
+			run: func(t *testing.T, r *rig) {
+				r.mustFrame(good("alice")) // receive timer (t0+5s) and recognize timer (t0+4s) both left armed
+				r.mustFrame(good("alice")) // unlock timer at t0+3s
+				r.clk.Advance(3 * sec)
+				r.wantState(C) // cooldown timer at t0+5s
+				r.clk.Advance(sec)
+				r.wantState(C) // the recognize timer did nothing
+				r.clk.Advance(sec)
+				r.wantState(I)
+				r.mustFrame(FrameResult{Quality: "blurry"}) // receive timer at t0+10s
+				r.clk.Advance(4 * sec)
+				r.wantState(R)
+			},
+			path:    []State{R, G, U, C, I, R},
+			outcome: []Outcome{Granted},
+		},
+		{
 			name: "audit failure on grant keeps the door locked",
 			run: func(t *testing.T, r *rig) {
 				r.mustFrame(good("alice"))
@@ -533,7 +553,7 @@ func TestTransitions(t *testing.T) {
 			if tc.cfg != nil {
 				tc.cfg(&cfg)
 			}
-			r := newRig(t, cfg, tc.lockout)
+			r := newRigClock(t, cfg, tc.lockout, tc.leaky)
 			want(t, !r.lock.isOpen(), "New did not lock the door")
 			tc.run(t, r)
 			if got := r.path(); !slices.Equal(got, tc.path) {
