@@ -28,17 +28,17 @@ const (
 	DefaultMaxBytes      = 8 << 20
 	DefaultMaxWidth      = 4096
 	DefaultMaxHeight     = 4096
-	DefaultMinFaceSize   = 60
+	DefaultMinFaceSize   = 80
 	DefaultMinBrightness = 40
 	DefaultMaxBrightness = 220
 	DefaultMinSharpness  = 15
 	DefaultDetectWidth   = 640
 	// DefaultThreshold is the largest Euclidean distance accepted as a match. Chosen on
 	// enroll-test for a per-frame false accept rate of at most 1% (CALIBRATION.md).
-	DefaultThreshold = 0.45
+	DefaultThreshold = 0.40
 	// DefaultMinMargin is the least margin (distance to the nearest other user minus the match
 	// distance) for a match to count.
-	DefaultMinMargin = 0.0
+	DefaultMinMargin = 0.05
 )
 
 // Config holds every tunable of the vision pipeline. Start from DefaultConfig.
