@@ -125,7 +125,9 @@ func (s *Server) busyNow() error {
 	return nil
 }
 
-func (s *Server) postFrames(w http.ResponseWriter, r *http.Request) error { return s.frame(w, r, false) }
+func (s *Server) postFrames(w http.ResponseWriter, r *http.Request) error {
+	return s.frame(w, r, false)
+}
 
 // postImage is the prototype app's endpoint: base64 body, same answer as /v1/frames.
 func (s *Server) postImage(w http.ResponseWriter, r *http.Request) error { return s.frame(w, r, true) }

@@ -329,10 +329,12 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(allow) > 0 {
+		s.log.Warn("request rejected", "route", "", "method", r.Method, "path", r.URL.Path, "status", http.StatusMethodNotAllowed, "code", "method_not_allowed")
 		w.Header().Set("Allow", strings.Join(allow, ", "))
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method_not_allowed", "message": "method not allowed"})
 		return
 	}
+	s.log.Warn("request rejected", "route", "", "method", r.Method, "path", r.URL.Path, "status", http.StatusNotFound, "code", "not_found")
 	writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "message": "no such endpoint"})
 }
 

@@ -1,0 +1,502 @@
+package transport
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/doorface/doorface/clock"
+	"github.com/doorface/doorface/machine"
+	"github.com/doorface/doorface/store"
+)
+
+// The machine satisfies Door and the store Audit: checked here, where both are real.
+var (
+	_ Door  = (*machine.Machine)(nil)
+	_ Audit = (*store.DB)(nil)
+)
+
+const (
+	doorToken  = "door-token-0123456789abcdef"
+	adminToken = "admin-token-0123456789abcdef"
+	alicePIN   = "24680"
+)
+
+// Image widths the fake vision scripts (the frames are real PNG/JPEG bytes of that width).
+const (
+	wAlice    = 64 // ok, matches alice well within threshold and margin
+	wStranger = 65 // ok, nearest user is far away
+	wNoFace   = 66 // no_face
+	wNoMatch  = 67 // ok, empty gallery answer
+	wEnrollNo = 30 // enrollment: no_face
+	wEnrollMF = 31 // enrollment: multiple_faces
+)
+
+// recLock is the relay stand-in: it records opens and locks so tests can assert the door state.
+type recLock struct {
+	mu           sync.Mutex
+	open         bool
+	opens, locks int
+}
+
+func (l *recLock) Unlock(time.Duration) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.open, l.opens = true, l.opens+1
+	return nil
+}
+
+func (l *recLock) Lock() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.open, l.locks = false, l.locks+1
+	return nil
+}
+
+func (l *recLock) state() (open bool, opens int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.open, l.opens
+}
+
+// storeAdapter adapts the real store to the machine's collaborators, as main does.
+type storeAdapter struct{ db *store.DB }
+
+func (a storeAdapter) BeginAttempt(id string, start time.Time) error {
+	return a.db.BeginAttempt(id, start)
+}
+
+func (a storeAdapter) RecordAttempt(m machine.Attempt) error {
+	durs := map[string]float64{}
+	for st, d := range m.Durations {
+		durs[string(st)] = d.Seconds()
+	}
+	_, err := a.db.RecordAttempt(store.Attempt{ID: m.ID, Start: m.Start, End: m.End, Outcome: string(m.Outcome),
+		Method: string(m.Method), User: m.User, Name: m.Name, BestUser: m.BestUser, BestDistance: m.BestDistance,
+		BestMargin: m.BestMargin, Frames: m.Frames, PinTries: m.PinTries, Durations: durs, Reason: m.Reason}, m.Evidence)
+	return err
+}
+
+func (a storeAdapter) LookupPIN(pin string, at time.Time) (machine.Identity, bool, error) {
+	u, ok, err := a.db.LookupPIN(pin, at)
+	return machine.Identity{ID: u.ID, Name: u.Name}, ok, err
+}
+
+func (a storeAdapter) Active(id string, at time.Time) (machine.Identity, bool, error) {
+	u, ok, err := a.db.ActiveUser(id, at)
+	return machine.Identity{ID: u.ID, Name: u.Name}, ok, err
+}
+
+func (a storeAdapter) LoadLockout() (machine.Lockout, error) {
+	l, err := a.db.LoadLockout()
+	return machine.Lockout{Failures: l.Failures, Level: l.Level, Until: l.Until}, err
+}
+
+func (a storeAdapter) SaveLockout(l machine.Lockout) error {
+	return a.db.SaveLockout(store.Lockout{Failures: l.Failures, Level: l.Level, Until: l.Until})
+}
+
+// codeErr is an input error with an API code, like vision's.
+type codeErr string
+
+func (e codeErr) Error() string { return "fake vision: " + string(e) }
+func (e codeErr) Code() string  { return string(e) }
+
+// fakeFrame is a decoded image: only its header is read (image.DecodeConfig).
+type fakeFrame struct {
+	cfg    image.Config
+	jpeg   []byte // the original bytes when they were JPEG
+	closed *atomic.Int64
+}
+
+func (f *fakeFrame) Close() { f.closed.Add(1) }
+
+func (f *fakeFrame) JPEG() ([]byte, error) {
+	if f.jpeg == nil {
+		return nil, codeErr("bad_image")
+	}
+	return f.jpeg, nil
+}
+
+// fakeFrames stands in for vision only (cgo cannot be used here): it decodes real image headers
+// and answers a result scripted by the image's width.
+type fakeFrames struct {
+	user    string // alice's id, for the scripted match
+	decoded atomic.Int64
+	closed  atomic.Int64
+
+	// gate, when set, holds Analyze until it can receive from it; entered is told first.
+	gate    chan struct{}
+	entered chan struct{}
+}
+
+func (ff *fakeFrames) Decode(body []byte, ct string) (Frame, error) {
+	raw := body
+	switch ct {
+	case "image/jpeg", "image/png":
+	case "text/plain":
+		s := strings.TrimSpace(string(body))
+		if i := strings.Index(s, ";base64,"); strings.HasPrefix(s, "data:") && i > 0 {
+			s = s[i+len(";base64,"):]
+		}
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return nil, codeErr("bad_image")
+		}
+		raw = b
+	default:
+		return nil, codeErr("unsupported_media_type")
+	}
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(raw))
+	if err != nil {
+		return nil, codeErr("bad_image")
+	}
+	if cfg.Width > 4096 || cfg.Height > 4096 {
+		return nil, codeErr("too_large")
+	}
+	ff.decoded.Add(1)
+	f := &fakeFrame{cfg: cfg, closed: &ff.closed}
+	if format == "jpeg" {
+		f.jpeg = raw
+	}
+	return f, nil
+}
+
+func (ff *fakeFrames) Analyze(ctx context.Context, fr Frame) (machine.FrameResult, error) {
+	if ff.gate != nil {
+		ff.entered <- struct{}{}
+		select {
+		case <-ff.gate:
+		case <-ctx.Done():
+			return machine.FrameResult{}, ctx.Err()
+		}
+	}
+	f := fr.(*fakeFrame)
+	switch f.cfg.Width {
+	case wAlice:
+		return machine.FrameResult{Quality: "ok", Match: &machine.Candidate{User: ff.user, Name: "Alice", Distance: 0.31, Margin: 0.12}, Evidence: f.jpeg}, nil
+	case wStranger:
+		return machine.FrameResult{Quality: "ok", Match: &machine.Candidate{User: ff.user, Name: "Alice", Distance: 0.8, Margin: 0.2}, Evidence: f.jpeg}, nil
+	case wNoMatch:
+		return machine.FrameResult{Quality: "ok", Evidence: f.jpeg}, nil
+	}
+	return machine.FrameResult{Quality: "no_face", Evidence: f.jpeg}, nil
+}
+
+// fakeUsers is the real store plus a scripted enrollment.
+type fakeUsers struct {
+	*store.DB
+	frames *fakeFrames
+}
+
+func (u fakeUsers) AddFace(_ context.Context, userID string, body []byte, ct string) (string, []string, error) {
+	fr, err := u.frames.Decode(body, ct)
+	if err != nil {
+		return "", nil, err
+	}
+	defer fr.Close()
+	switch fr.(*fakeFrame).cfg.Width {
+	case wEnrollNo:
+		return "", nil, codeErr("no_face")
+	case wEnrollMF:
+		return "", nil, codeErr("multiple_faces")
+	}
+	desc := make([]float32, 128)
+	desc[0] = 0.5
+	tpl, err := u.DB.AddTemplate(userID, desc)
+	if err != nil {
+		return "", nil, err
+	}
+	return tpl.ID, []string{"face is small"}, nil
+}
+
+// board is a Board stand-in reading the relay from the recLock.
+type board struct{ l *recLock }
+
+func (b board) Relay() string {
+	if open, _ := b.l.state(); open {
+		return "unlocked"
+	}
+	return "locked"
+}
+func (b board) Door() string { return "closed" }
+
+// syncBuffer collects log output safely.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// env is one daemon: real machine (fake clock), real store, real HTTP on loopback.
+type env struct {
+	t      *testing.T
+	clk    *clock.Fake
+	m      *machine.Machine
+	db     *store.DB
+	lock   *recLock
+	frames *fakeFrames
+	srv    *Server
+	hs     *httptest.Server
+	reg    *prometheus.Registry
+	logs   *syncBuffer
+	alice  store.User
+}
+
+var epoch = time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
+
+// newEnv builds an env; mod may change the machine config and the options before New.
+func newEnv(t *testing.T, mod func(*machine.Config, *Options)) *env {
+	t.Helper()
+	e := &env{t: t, clk: clock.NewFake(epoch), lock: &recLock{}, frames: &fakeFrames{}, logs: &syncBuffer{},
+		reg: prometheus.NewRegistry()}
+	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	db, err := store.Open(filepath.Join(t.TempDir(), "doorface.db"), store.Options{Clock: e.clk, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.db = db
+	t.Cleanup(func() { _ = db.Close() })
+	if e.alice, err = db.CreateUser("Alice", alicePIN); err != nil {
+		t.Fatal(err)
+	}
+	e.frames.user = e.alice.ID
+	cfg := machine.DefaultConfig()
+	o := Options{Frames: e.frames, Users: fakeUsers{db, e.frames}, Audit: db, Board: board{e.lock},
+		Tokens: Tokens{Door: doorToken, Admin: adminToken}, Clock: e.clk, Logger: logger, Registry: e.reg}
+	if mod != nil {
+		mod(&cfg, &o)
+	}
+	sa := storeAdapter{db}
+	e.m, err = machine.New(cfg, machine.Deps{Clock: e.clk, Lock: e.lock, Sink: sa, Directory: sa, Lockouts: sa, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.m.Shutdown("test end") })
+	o.Door = e.m
+	if e.srv, err = New(o); err != nil {
+		t.Fatal(err)
+	}
+	e.hs = httptest.NewServer(e.srv.Handler())
+	t.Cleanup(func() {
+		e.srv.Close()
+		e.hs.Close()
+	})
+	return e
+}
+
+// img returns real PNG bytes of the given width.
+func img(t testing.TB, width int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, testImage(width)); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// jpg returns real JPEG bytes of the given width.
+func jpg(t testing.TB, width int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, testImage(width), nil); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func testImage(width int) image.Image {
+	m := image.NewGray(image.Rect(0, 0, width, 16))
+	for i := range m.Pix {
+		m.Pix[i] = uint8(i * 7)
+	}
+	m.Set(0, 0, color.Gray{Y: 200})
+	return m
+}
+
+// req is one request of a test.
+type req struct {
+	method, path, token, ct string
+	body                    []byte
+	hdr                     map[string]string
+}
+
+// resp is an answer with its decoded JSON body (when it is JSON).
+type resp struct {
+	code int
+	hdr  http.Header
+	raw  []byte
+	js   map[string]any
+}
+
+func (r resp) str(k string) string { s, _ := r.js[k].(string); return s }
+
+// do sends q and reads the whole answer.
+func (e *env) do(q req) resp {
+	e.t.Helper()
+	hr, err := http.NewRequest(q.method, e.hs.URL+q.path, bytes.NewReader(q.body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if q.token != "" {
+		hr.Header.Set("Authorization", "Bearer "+q.token)
+	}
+	if q.ct != "" {
+		hr.Header.Set("Content-Type", q.ct)
+	}
+	for k, v := range q.hdr {
+		hr.Header.Set(k, v)
+	}
+	res, err := e.hs.Client().Do(hr)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out := resp{code: res.StatusCode, hdr: res.Header, raw: raw}
+	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(raw, &out.js); err != nil {
+			e.t.Fatalf("%s %s: bad JSON answer %q: %v", q.method, q.path, raw, err)
+		}
+	}
+	return out
+}
+
+// frame posts a JPEG frame of width w, optionally naming a session.
+func (e *env) frame(w int, session string) resp {
+	e.t.Helper()
+	q := req{method: "POST", path: "/v1/frames", token: doorToken, ct: "image/jpeg", body: jpg(e.t, w)}
+	if session != "" {
+		q.hdr = map[string]string{SessionHeader: session}
+	}
+	return e.do(q)
+}
+
+// pin enters a PIN.
+func (e *env) pin(session, pin string) resp {
+	e.t.Helper()
+	b, _ := json.Marshal(map[string]string{"session": session, "pin": pin})
+	return e.do(req{method: "POST", path: "/v1/pin", token: doorToken, ct: "application/json", body: b})
+}
+
+// toPinFallback starts a session and drives it to PinFallback; it returns the session id.
+func (e *env) toPinFallback() string {
+	e.t.Helper()
+	r := e.frame(wNoMatch, "")
+	if r.code != 200 || r.str("state") != "Recognizing" {
+		e.t.Fatalf("first frame: %d %s", r.code, r.raw)
+	}
+	e.clk.Advance(machine.DefaultConfig().RecognizeTimeout)
+	if st := e.m.Snapshot(); st.State != machine.PinFallback {
+		e.t.Fatalf("state %s, want PinFallback", st.State)
+	}
+	return r.str("session")
+}
+
+// toUnlocking grants a session by face; it returns the session id.
+func (e *env) toUnlocking() string {
+	e.t.Helper()
+	r := e.frame(wAlice, "")
+	r = e.frame(wAlice, r.str("session"))
+	if r.code != 200 || r.str("state") != "Unlocking" {
+		e.t.Fatalf("second frame: %d %s", r.code, r.raw)
+	}
+	return r.str("session")
+}
+
+// sseEvent is one parsed Server-Sent Event.
+type sseEvent struct {
+	name string
+	data map[string]any
+}
+
+// openEvents connects to the event stream and returns a channel of its events (comments come
+// as events named ":" ), after the opening snapshot has arrived.
+func (e *env) openEvents(ctx context.Context) <-chan sseEvent {
+	e.t.Helper()
+	hr, _ := http.NewRequestWithContext(ctx, "GET", e.hs.URL+"/v1/events", nil)
+	hr.Header.Set("Authorization", "Bearer "+doorToken)
+	res, err := e.hs.Client().Do(hr)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/event-stream" {
+		e.t.Fatalf("events: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	ch := make(chan sseEvent, 1024)
+	go func() {
+		defer close(ch)
+		defer res.Body.Close()
+		sc := bufio.NewScanner(res.Body)
+		var ev sseEvent
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "":
+				if ev.name != "" {
+					ch <- ev
+				}
+				ev = sseEvent{}
+			case strings.HasPrefix(line, ":"):
+				ch <- sseEvent{name: ":", data: map[string]any{"comment": strings.TrimSpace(line[1:])}}
+			case strings.HasPrefix(line, "event: "):
+				ev.name = line[len("event: "):]
+			case strings.HasPrefix(line, "data: "):
+				_ = json.Unmarshal([]byte(line[len("data: "):]), &ev.data)
+			}
+		}
+	}()
+	first := next(e.t, ch)
+	if first.name != "snapshot" {
+		e.t.Fatalf("first event %q, want snapshot", first.name)
+	}
+	return ch
+}
+
+// next returns the next event, failing after a generous real-time bound (it waits for bytes on
+// a socket, never for a machine timeout).
+func next(t *testing.T, ch <-chan sseEvent) sseEvent {
+	t.Helper()
+	select {
+	case ev, ok := <-ch:
+		if !ok {
+			t.Fatal("event stream ended")
+		}
+		return ev
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event within 10s")
+	}
+	return sseEvent{}
+}
