@@ -163,7 +163,7 @@ func (m *Machine) EnterPIN(session, pin string) (PinResult, error) {
 			fmt.Errorf("%w: %w", ErrDirectory, err)
 	}
 	s.pinTries++
-	if ok && (!m.cfg.RequireFaceAndPIN || who.ID == s.faceUser.ID) {
+	if ok && (!m.cfg.RequireFaceAndPIN || (s.faceUser.ID != "" && who.ID == s.faceUser.ID)) {
 		m.lockout = Lockout{}
 		m.saveLockoutLocked()
 		method := MethodPIN
