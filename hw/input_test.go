@@ -251,11 +251,15 @@ func TestInputsStopOnHalt(t *testing.T) {
 		t.Fatal("no door_opened event on the real clock")
 	}
 	exit.Set(gpio.Low) // its event now blocks on out, like forced_open and held_open
-	if err := d.Halt(); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Halt(); err != nil {
-		t.Fatal(err)
+	halted := make(chan error, 1)
+	go func() { halted <- errors.Join(d.Halt(), b.Halt()) }()
+	select {
+	case err := <-halted:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Halt did not return: an input goroutine keeps running")
 	}
 	// Halt waited for every callback; their goroutines only have to return.
 	for i := 0; i < 1000 && runtime.NumGoroutine() > before; i++ {

@@ -145,6 +145,35 @@ func TestRelayWatchdogIsIndependent(t *testing.T) {
 	}
 }
 
+func TestRelayWatchdogWithoutExpiry(t *testing.T) {
+	// White box: lose the expiry timer (as a bug in the deadline bookkeeping would); the
+	// watchdog armed at the first energize still relocks at MaxOpen.
+	clk := newFake()
+	log, logs := newLogger()
+	p := &memPin{N: "R"}
+	r, err := NewRelay(p, RelayConfig{MaxOpen: 3 * time.Second}, clk, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Unlock(time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	r.mu.Lock()
+	r.expiry.Stop()
+	r.mu.Unlock()
+	clk.Advance(3*time.Second - time.Millisecond)
+	if !r.Unlocked() {
+		t.Fatal("relocked early")
+	}
+	clk.Advance(time.Millisecond)
+	if r.Unlocked() || p.Read() != gpio.Low {
+		t.Fatal("watchdog did not relock at MaxOpen")
+	}
+	if !strings.Contains(logs.String(), "reason=watchdog") {
+		t.Fatalf("watchdog relock not logged:\n%s", logs)
+	}
+}
+
 func TestRelayFailingWrites(t *testing.T) {
 	t.Run("initial lock fails", func(t *testing.T) {
 		p := &failPin{memPin: memPin{N: "R"}}
