@@ -127,6 +127,9 @@ func (r *Relay) Unlock(d time.Duration) error {
 	if !want.After(r.deadline) {
 		return nil // never shorten an opening
 	}
+	if !r.deadline.IsZero() {
+		r.log.Debug("relay unlock extended", "until_s", want.Sub(now).Seconds())
+	}
 	r.deadline = want
 	if r.expiry != nil {
 		r.expiry.Stop()

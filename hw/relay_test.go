@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"periph.io/x/conn/v3"
 	"periph.io/x/conn/v3/gpio"
 )
 
@@ -294,3 +295,12 @@ func TestRelayConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// *Relay satisfies machine.Lock structurally and periph's conn.Resource.
+var (
+	_ interface {
+		Unlock(time.Duration) error
+		Lock() error
+	} = (*Relay)(nil)
+	_ conn.Resource = (*Relay)(nil)
+)
