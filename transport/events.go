@@ -17,6 +17,7 @@ import (
 const (
 	subscribeBuffer = 256
 	clientBuffer    = 32
+	doorBuffer      = 64
 )
 
 // stateEvent is the data of "event: state".
@@ -57,7 +58,8 @@ type broker struct {
 	s     *Server
 	in    <-chan machine.Transition
 	unsub func()
-	done  chan struct{} // closed when run has returned
+	doors chan DoorEvent // PublishDoorEvent -> run
+	done  chan struct{}  // closed when run has returned
 
 	// mu guards everything that follows.
 	mu      sync.Mutex
@@ -70,7 +72,8 @@ type broker struct {
 // newBroker subscribes to the machine and starts the broker goroutine and the heartbeat.
 func newBroker(s *Server) *broker {
 	in, unsub := s.o.Door.Subscribe(subscribeBuffer)
-	b := &broker{s: s, in: in, unsub: unsub, done: make(chan struct{}), clients: map[*sseClient]struct{}{}}
+	b := &broker{s: s, in: in, unsub: unsub, doors: make(chan DoorEvent, doorBuffer), done: make(chan struct{}),
+		clients: map[*sseClient]struct{}{}}
 	b.mu.Lock()
 	b.beat = s.o.Clock.AfterFunc(s.o.Heartbeat, b.heartbeat)
 	b.mu.Unlock()
@@ -79,11 +82,31 @@ func newBroker(s *Server) *broker {
 }
 
 // run is the broker goroutine: it ends when the machine closes the subscription (Shutdown) or
-// close unsubscribes.
+// close unsubscribes. Before a door event it publishes every transition already waiting, so a
+// door that opens because of an Unlocking is never reported before that Unlocking.
 func (b *broker) run() {
 	defer close(b.done)
-	for tr := range b.in {
-		b.transition(tr)
+	for {
+		select {
+		case tr, ok := <-b.in:
+			if !ok {
+				return
+			}
+			b.transition(tr)
+		case de := <-b.doors:
+			for drained := false; !drained; {
+				select {
+				case tr, ok := <-b.in:
+					if !ok {
+						return
+					}
+					b.transition(tr)
+				default:
+					drained = true
+				}
+			}
+			b.publish("door", doorEvent{Kind: de.Kind, At: de.At.UTC().Format(time.RFC3339Nano)})
+		}
 	}
 }
 
@@ -193,11 +216,16 @@ func (b *broker) close() {
 	<-b.done
 }
 
-// PublishDoorEvent pushes a door hardware event to every event stream as "event: door". It never
-// blocks.
+// PublishDoorEvent pushes a door hardware event to every event stream as "event: door", after
+// the machine transitions already published. It never blocks: when the broker is that far
+// behind (or closed) the event is dropped and logged.
 func (s *Server) PublishDoorEvent(e DoorEvent) {
 	s.metrics.doorEvents.WithLabelValues(e.Kind).Inc()
-	s.broker.publish("door", doorEvent{Kind: e.Kind, At: e.At.UTC().Format(time.RFC3339Nano)})
+	select {
+	case s.broker.doors <- e:
+	default:
+		s.log.Warn("door event dropped: event broker behind or closed", "kind", e.Kind)
+	}
 }
 
 // getEvents is the Server-Sent Events stream. It opens with "event: snapshot" (the current
