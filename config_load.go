@@ -4,12 +4,20 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"runtime"
 	"time"
+
+	"github.com/doorface/doorface/hw"
+	"github.com/doorface/doorface/machine"
+	"github.com/doorface/doorface/store"
+	"github.com/doorface/doorface/vision"
 )
 
-// defaultConfig is the configuration with nothing set.
+// defaultConfig is the configuration with nothing set. The values come from each package's own
+// defaults, so there is one source for each number.
 func defaultConfig() Config {
+	m := machine.DefaultConfig()
+	v := vision.DefaultConfig()
+	b := hw.DefaultBoardConfig()
 	return Config{
 		Listen:    ":8080",
 		Data:      "./data",
@@ -18,41 +26,51 @@ func defaultConfig() Config {
 		LogFormat: "json",
 		LogLevel:  "info",
 		Machine: MachineCfg{
-			ReceiveTimeout:   5 * time.Second,
-			K:                2,
-			N:                3,
-			Threshold:        0.5,
-			MinMargin:        0.04,
-			MaxFrames:        10,
-			RecognizeTimeout: 4 * time.Second,
-			PinTimeout:       20 * time.Second,
-			MaxPinTries:      3,
-			LockoutAfter:     5,
-			LockoutBase:      60 * time.Second,
-			UnlockDuration:   3 * time.Second,
-			Cooldown:         2 * time.Second,
+			ReceiveTimeout:    m.ReceiveTimeout,
+			K:                 m.K,
+			N:                 m.N,
+			Threshold:         v.Threshold, // calibrated in vision (see vision/CALIBRATION.md)
+			MinMargin:         v.MinMargin,
+			MaxFrames:         m.MaxFrames,
+			RecognizeTimeout:  m.RecognizeTimeout,
+			PinTimeout:        m.PinTimeout,
+			MaxPinTries:       m.MaxPinTries,
+			LockoutAfter:      m.LockoutAfter,
+			LockoutBase:       m.LockoutBase,
+			UnlockDuration:    m.UnlockDuration,
+			Cooldown:          m.Cooldown,
+			RequireFaceAndPIN: m.RequireFaceAndPIN,
+			EvidenceOnUnknown: m.EvidenceOnUnknown,
 		},
 		Vision: VisionCfg{
-			MaxBytes:      8 << 20,
-			MaxWidth:      4096,
-			MaxHeight:     4096,
-			MultiFace:     "largest",
-			MinFaceSize:   60,
-			MinBrightness: 40,
-			MaxBrightness: 220,
-			MinSharpness:  20,
-			Workers:       runtime.NumCPU(),
-			Detector:      "hog",
-			DetectWidth:   640,
+			MaxBytes:      v.MaxBytes,
+			MaxWidth:      v.MaxWidth,
+			MaxHeight:     v.MaxHeight,
+			MultiFace:     v.MultiFace,
+			MinFaceSize:   v.MinFaceSize,
+			MinBrightness: v.MinBrightness,
+			MaxBrightness: v.MaxBrightness,
+			MinSharpness:  v.MinSharpness,
+			Workers:       v.Workers,
+			Detector:      v.Detector,
+			DetectWidth:   v.DetectWidth,
 		},
-		PIN:       PINCfg{MinLength: 5},
-		Retention: RetainCfg{MaxAge: 30 * 24 * time.Hour, MaxBytes: 512 << 20},
+		PIN:       PINCfg{MinLength: store.DefaultPinMinLen},
+		Retention: RetainCfg{MaxAge: store.DefaultMaxEvidenceAge, MaxBytes: store.DefaultMaxEvidenceBytes},
 		Pins: PinsCfg{
-			Relay:    "GPIO17",
-			MaxOpen:  10 * time.Second,
-			LED:      "GPIO27",
-			HeldOpen: 30 * time.Second,
-			Debounce: 50 * time.Millisecond,
+			Relay:          b.Relay,
+			RelayActiveLow: b.RelayActiveLow,
+			MaxOpen:        b.MaxOpen,
+			LED:            b.LED,
+			LEDRed:         b.LEDRed,
+			LEDGreen:       b.LEDGreen,
+			LEDBlue:        b.LEDBlue,
+			Door:           b.Door,
+			DoorOpenHigh:   b.DoorOpenHigh,
+			HeldOpen:       b.HeldOpen,
+			Exit:           b.Exit,
+			ExitPressedLow: b.ExitPressedLow,
+			Debounce:       b.Debounce,
 		},
 		HTTP: HTTPCfg{QueueSize: 4, Heartbeat: 15 * time.Second, MaxJSON: 64 << 10},
 	}
@@ -60,10 +78,15 @@ func defaultConfig() Config {
 
 // loadConfig builds the effective configuration of `serve` (and of the subcommands that share its
 // flags): defaults, then the config file, then DOORFACE_* variables, then flags.
-func loadConfig(name string, args []string, environ []string, stderr io.Writer) (Config, *flag.FlagSet, error) {
+//
+// extra, when not nil, adds the subcommand's own flags before parsing.
+func loadConfig(name string, args []string, environ []string, stderr io.Writer, extra ...func(*flag.FlagSet)) (Config, *flag.FlagSet, error) {
 	c := defaultConfig()
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	for _, e := range extra {
+		e(fs)
+	}
 	listen := fs.String("listen", "", "address to listen on (default :8080)")
 	data := fs.String("data", "", "data directory (default ./data)")
 	models := fs.String("models", "", "models directory (default ./models)")

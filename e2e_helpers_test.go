@@ -55,7 +55,7 @@ func freePort(t *testing.T) string {
 }
 
 // daemon is a running `doorface serve` child process.
-type daemon struct {
+type daemonProc struct {
 	cmd  *exec.Cmd
 	addr string
 	logs *lockedBuffer
@@ -80,12 +80,12 @@ func (l *lockedBuffer) String() string {
 }
 
 // startDaemon runs the binary with args plus --listen on a free port and waits for /healthz.
-func startDaemon(t *testing.T, env []string, args ...string) *daemon {
+func startDaemon(t *testing.T, env []string, args ...string) *daemonProc {
 	t.Helper()
 	addr := freePort(t)
 	cmd := exec.Command(doorfaceBinary(t), append([]string{"serve", "--listen", addr}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
-	d := &daemon{cmd: cmd, addr: addr, logs: &lockedBuffer{}, done: make(chan error, 1)}
+	d := &daemonProc{cmd: cmd, addr: addr, logs: &lockedBuffer{}, done: make(chan error, 1)}
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw
 	cmd.Stdout = d.logs
@@ -132,4 +132,4 @@ func startDaemon(t *testing.T, env []string, args ...string) *daemon {
 	return nil
 }
 
-func (d *daemon) url(path string) string { return "http://" + d.addr + path }
+func (d *daemonProc) url(path string) string { return "http://" + d.addr + path }

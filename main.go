@@ -1,25 +1,31 @@
 // Command doorface is the door daemon: it recognizes faces in frames posted by the door tablet, drives
 // the door relay and status LED, falls back to a PIN, and keeps an exportable audit history.
 //
-// Usage:
-//
-//	doorface serve [--listen :8080] [--data ./data] [--models ./models] [--hw sim|gpio|auto]
+// Run `doorface help` for the subcommands.
 package main
 
 import (
-	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
-	"time"
 )
+
+const usage = `doorface — face-recognition door daemon
+
+usage: doorface COMMAND [flags]
+
+  serve          run the daemon (--listen :8080 --data ./data --models ./models --hw sim|gpio|auto --config FILE)
+  config print   show the effective configuration (secrets masked)
+  enroll         --name NAME [--pin PIN] PHOTO...   add a user from photos (daemon stopped)
+  users          list | delete ID | pin ID PIN       manage users (daemon stopped)
+  audit          export [--since --until --outcome --user] --format csv|jsonl --out DIR | verify
+  calibrate DIR  FAR/FRR table for labelled photos (identity = file name without trailing digits)
+  db compact     shrink the database file (daemon stopped)
+  models check   check the three model files
+  replay         --server URL --token T [--fps N] [--pin PIN] FRAME...   play the door tablet
+
+Every command that reads the configuration takes --config, --data and --models, and DOORFACE_* variables.
+`
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -28,53 +34,34 @@ func main() {
 // run dispatches a subcommand and returns the process exit code.
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: doorface serve [flags]")
+		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	switch args[0] {
+	cmd, rest := args[0], args[1:]
+	switch cmd {
 	case "serve":
-		return serve(args[1:], stderr)
+		return serveMain(rest, stdout, stderr)
+	case "config":
+		return configMain(rest, stdout, stderr)
+	case "enroll":
+		return enrollMain(rest, stdout, stderr)
+	case "users":
+		return usersMain(rest, stdout, stderr)
+	case "audit":
+		return auditMain(rest, stdout, stderr)
+	case "calibrate":
+		return calibrateMain(rest, stdout, stderr)
+	case "db":
+		return dbMain(rest, stdout, stderr)
+	case "models":
+		return modelsMain(rest, stdout, stderr)
+	case "replay":
+		return replayMain(rest, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
 	default:
-		fmt.Fprintf(stderr, "doorface: unknown command %q\n", args[0])
+		fmt.Fprintf(stderr, "doorface: unknown command %q\n\n%s", cmd, usage)
 		return 2
 	}
-}
-
-func serve(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	listen := fs.String("listen", ":8080", "address to listen on")
-	_ = fs.String("data", "./data", "data directory")
-	_ = fs.String("models", "./models", "models directory")
-	_ = fs.String("hw", "auto", "hardware: sim, gpio or auto")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintln(w, `{"status":"ok"}`)
-	})
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		log.Error("listen", "err", err)
-		return 1
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
-	log.Info("listening", "addr", ln.Addr().String())
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Error("serve", "err", err)
-		return 1
-	}
-	return 0
 }

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/doorface/doorface/hw"
+	"github.com/doorface/doorface/machine"
+	"github.com/doorface/doorface/store"
+	"github.com/doorface/doorface/transport"
+	"github.com/doorface/doorface/vision"
+)
+
+// The adapters in this file are the only places where packages meet: each package defines the small
+// interface it needs, and main satisfies it from the others.
+
+// directory answers the machine's user questions from the store.
+type directory struct{ db *store.DB }
+
+func (d directory) LookupPIN(pin string, at time.Time) (machine.Identity, bool, error) {
+	u, ok, err := d.db.LookupPIN(pin, at)
+	return machine.Identity{ID: u.ID, Name: u.Name}, ok, err
+}
+
+func (d directory) Active(id string, at time.Time) (machine.Identity, bool, error) {
+	u, ok, err := d.db.ActiveUser(id, at)
+	return machine.Identity{ID: u.ID, Name: u.Name}, ok, err
+}
+
+// lockouts keeps the machine's PIN lockout counter in the store, so it survives a restart.
+type lockouts struct{ db *store.DB }
+
+func (l lockouts) LoadLockout() (machine.Lockout, error) {
+	s, err := l.db.LoadLockout()
+	return machine.Lockout{Failures: s.Failures, Level: s.Level, Until: s.Until}, err
+}
+
+func (l lockouts) SaveLockout(m machine.Lockout) error {
+	return l.db.SaveLockout(store.Lockout{Failures: m.Failures, Level: m.Level, Until: m.Until})
+}
+
+// attempts writes the machine's attempt records to the store (durably, before the machine goes on).
+type attempts struct{ db *store.DB }
+
+func (a attempts) BeginAttempt(id string, start time.Time) error { return a.db.BeginAttempt(id, start) }
+
+func (a attempts) RecordAttempt(m machine.Attempt) error {
+	_, err := a.db.RecordAttempt(storeAttempt(m), m.Evidence)
+	return err
+}
+
+// storeAttempt converts the machine's record to the persisted schema (durations in seconds).
+func storeAttempt(m machine.Attempt) store.Attempt {
+	d := make(map[string]float64, len(m.Durations))
+	for s, v := range m.Durations {
+		d[string(s)] = v.Seconds()
+	}
+	return store.Attempt{
+		ID: m.ID, Start: m.Start, End: m.End,
+		Outcome: string(m.Outcome), Method: string(m.Method),
+		User: m.User, Name: m.Name, BestUser: m.BestUser,
+		BestDistance: m.BestDistance, BestMargin: m.BestMargin,
+		Frames: m.Frames, PinTries: m.PinTries, Durations: d, Reason: m.Reason,
+	}
+}
+
+// codedError gives a vision enrollment error the API code transport answers with.
+type codedError struct {
+	code string
+	err  error
+}
+
+func (e *codedError) Error() string { return e.err.Error() }
+func (e *codedError) Code() string  { return e.code }
+func (e *codedError) Unwrap() error { return e.err }
+
+// frames serves transport's frame path from vision: decode, analyse, match against the gallery.
+type frames struct {
+	cfg     vision.Config
+	pipe    *vision.Pipeline
+	gallery *vision.Gallery
+}
+
+func (f frames) Decode(body []byte, contentType string) (transport.Frame, error) {
+	fr, err := vision.Decode(body, contentType, f.cfg)
+	if err != nil {
+		return nil, err
+	}
+	return fr, nil
+}
+
+func (f frames) Analyze(ctx context.Context, tf transport.Frame) (machine.FrameResult, error) {
+	fr, ok := tf.(*vision.Frame)
+	if !ok {
+		return machine.FrameResult{}, fmt.Errorf("analyze: frame of type %T", tf)
+	}
+	a, err := f.pipe.Analyze(ctx, fr)
+	if err != nil {
+		return machine.FrameResult{}, fmt.Errorf("analyze: %w", err)
+	}
+	res := machine.FrameResult{Quality: a.Quality}
+	if a.Quality == vision.QualityOK {
+		if m, ok := f.gallery.Match(a.Descriptor); ok {
+			res.Match = &machine.Candidate{User: m.UserID, Name: m.Name, Distance: m.Distance, Margin: m.Margin}
+		}
+	}
+	// Only frames with a face can become evidence; JPEG bodies are kept as sent (no re-encoding).
+	if a.Faces > 0 {
+		if jpg, err := fr.JPEG(); err == nil {
+			res.Evidence = jpg
+		}
+	}
+	return res, nil
+}
+
+// users serves transport's admin user endpoints from the store, keeping the vision gallery in step.
+type users struct {
+	db      *store.DB
+	cfg     vision.Config
+	pipe    *vision.Pipeline
+	gallery *vision.Gallery
+}
+
+func (u users) CreateUser(name, pin string) (store.User, error) { return u.db.CreateUser(name, pin) }
+func (u users) ListUsers() ([]store.User, error)                { return u.db.ListUsers() }
+func (u users) GetUser(id string) (store.User, error)           { return u.db.GetUser(id) }
+func (u users) SetPIN(id, pin string) error                     { return u.db.SetPIN(id, pin) }
+
+func (u users) DeleteUser(id string) error {
+	if err := u.db.DeleteUser(id); err != nil {
+		return err
+	}
+	u.gallery.RemoveUser(id)
+	return nil
+}
+
+func (u users) AddFace(ctx context.Context, userID string, body []byte, contentType string) (string, []string, error) {
+	usr, err := u.db.GetUser(userID)
+	if err != nil {
+		return "", nil, err
+	}
+	fr, err := vision.Decode(body, contentType, u.cfg)
+	if err != nil {
+		return "", nil, err
+	}
+	defer fr.Close()
+	d, err := u.pipe.Enroll(ctx, fr)
+	if err != nil {
+		return "", nil, enrollError(err)
+	}
+	warnings := u.gallery.Check(userID, d)
+	t, err := u.db.AddTemplate(userID, d[:])
+	if err != nil {
+		return "", nil, err
+	}
+	u.gallery.Add(vision.Entry{UserID: userID, Name: usr.Name, TemplateID: t.ID, Descriptor: d})
+	return t.ID, warnings, nil
+}
+
+// enrollError maps vision's enrollment refusals to the API's 422 codes.
+func enrollError(err error) error {
+	for _, c := range []struct {
+		target error
+		code   string
+	}{{vision.ErrNoFace, "no_face"}, {vision.ErrMultipleFaces, "multiple_faces"}, {vision.ErrLowQuality, "low_quality"}} {
+		if errors.Is(err, c.target) {
+			return &codedError{code: c.code, err: err}
+		}
+	}
+	return err
+}
+
+// loadGallery fills the gallery with every enrolled template.
+func loadGallery(db *store.DB, g *vision.Gallery) (int, error) {
+	us, err := db.ListUsers()
+	if err != nil {
+		return 0, err
+	}
+	names := make(map[string]string, len(us))
+	for _, u := range us {
+		names[u.ID] = u.Name
+	}
+	ts, err := db.Templates()
+	if err != nil {
+		return 0, err
+	}
+	entries := make([]vision.Entry, 0, len(ts))
+	for _, t := range ts {
+		if len(t.Descriptor) != len(vision.Descriptor{}) {
+			return 0, fmt.Errorf("template %s: %d values, want %d", t.ID, len(t.Descriptor), len(vision.Descriptor{}))
+		}
+		var d vision.Descriptor
+		copy(d[:], t.Descriptor)
+		entries = append(entries, vision.Entry{UserID: t.UserID, Name: names[t.UserID], TemplateID: t.ID, Descriptor: d})
+	}
+	g.Set(entries)
+	return len(entries), nil
+}
+
+// board reports the hardware state to transport.
+type board struct{ b *hw.Board }
+
+func (b board) Relay() string {
+	if b.b.Relay.Unlocked() {
+		return "unlocked"
+	}
+	return "locked"
+}
+
+func (b board) Door() string {
+	if b.b.Door == nil {
+		return "unknown"
+	}
+	return b.b.Door.State()
+}
