@@ -1,6 +1,7 @@
 package vision
 
 import (
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -97,3 +98,5 @@ func newTestPipeline(t testing.TB, cfg Config) *Pipeline {
 	t.Cleanup(p.Close)
 	return p
 }
+
+func encodeB64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
