@@ -1,0 +1,109 @@
+package vision
+
+import (
+	"context"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+// benchFrame is a 1024x683 JPEG from enroll-test: scaled to 640 wide for detection.
+func benchFrame(b *testing.B) (string, []byte) {
+	path := filepath.Join(facesDir(b), "enroll-test", "bona3.jpg")
+	return path, readFile(b, path)
+}
+
+// BenchmarkDecode: JPEG bytes to a BGR Mat, header checks included.
+func BenchmarkDecode(b *testing.B) {
+	_, body := benchFrame(b)
+	cfg := DefaultConfig()
+	b.SetBytes(int64(len(body)))
+	for i := 0; i < b.N; i++ {
+		f, err := Decode(body, "image/jpeg", cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
+}
+
+func benchPipeline(b *testing.B) (*Pipeline, *Frame) {
+	cfg := DefaultConfig()
+	cfg.Workers = 1
+	p := newTestPipeline(b, cfg)
+	_, body := benchFrame(b)
+	f, err := Decode(body, "image/jpeg", cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(f.Close)
+	return p, f
+}
+
+// BenchmarkDetect: scale, pad, encode and go-face's detection pass.
+func BenchmarkDetect(b *testing.B) {
+	p, f := benchPipeline(b)
+	rec, _ := p.acquire(context.Background())
+	defer func() { p.pool <- rec }()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if faces, _, err := p.detect(rec, f); err != nil || len(faces) != 1 {
+			b.Fatal(len(faces), err)
+		}
+	}
+}
+
+// BenchmarkDescribe: crop from the full frame, scale, encode and go-face's landmarks+descriptor.
+func BenchmarkDescribe(b *testing.B) {
+	p, f := benchPipeline(b)
+	rec, _ := p.acquire(context.Background())
+	defer func() { p.pool <- rec }()
+	faces, _, err := p.detect(rec, f)
+	if err != nil || len(faces) != 1 {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, ok, err := p.describeCrop(rec, f, faces[0].box); err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+	}
+}
+
+// BenchmarkAnalyze: the whole per-frame path on one recognizer.
+func BenchmarkAnalyze(b *testing.B) {
+	p, f := benchPipeline(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if a, err := p.Analyze(context.Background(), f); err != nil || a.Quality != QualityOK {
+			b.Fatal(a.Quality, err)
+		}
+	}
+}
+
+// TestRecognizerMemory measures the resident memory one go-face recognizer costs (doc.go).
+func TestRecognizerMemory(t *testing.T) {
+	dir := modelsDir(t)
+	runtime.GC()
+	base := rssBytes(t)
+	cfg := DefaultConfig()
+	cfg.Workers = 1
+	p1, err := NewPipeline(dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := rssBytes(t) - base
+	cfg.Workers = 2
+	p2, err := NewPipeline(dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	three := rssBytes(t) - base
+	p1.Close()
+	p2.Close()
+	perRec := three / 3
+	t.Logf("RSS: +%d MiB for 1 recognizer, +%d MiB for 3 (%d MiB each)", one>>20, three>>20, perRec>>20)
+	if perRec > 600<<20 || perRec < 10<<20 {
+		t.Errorf("%d MiB per recognizer is outside the documented range", perRec>>20)
+	}
+}

@@ -1,0 +1,40 @@
+//go:build matprofile
+
+package vision
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"testing"
+
+	"gocv.io/x/gocv"
+)
+
+// TestNoLeakedMats: run with `go test -tags matprofile -run TestNoLeakedMats ./vision`.
+func TestNoLeakedMats(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Workers = 1
+	p := newTestPipeline(t, cfg)
+	before := gocv.MatProfile.Count()
+	paths := append(listImages(t, filepath.Join(facesDir(t), "enroll-test"))[:6], listImages(t, filepath.Join(facesDir(t), "groups"))...)
+	for _, path := range paths {
+		f, err := Decode(readFile(t, path), contentTypeOf(path), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Analyze(context.Background(), f); err != nil {
+			t.Fatal(err)
+		}
+		p.Enroll(context.Background(), f)
+		f.JPEG()
+		f.Close()
+	}
+	// Rejected inputs too.
+	Decode([]byte("\x89PNG\r\n\x1a\nxx"), "image/png", cfg)
+	if after := gocv.MatProfile.Count(); after != before {
+		var b bytes.Buffer
+		gocv.MatProfile.WriteTo(&b, 1)
+		t.Errorf("%d Mats leaked:\n%s", after-before, b.String())
+	}
+}
