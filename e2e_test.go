@@ -1,0 +1,418 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// apiClient talks to a daemon with one token.
+type apiClient struct {
+	t     *testing.T
+	base  string
+	token string
+}
+
+func (c apiClient) do(method, path, contentType string, body []byte, header ...string) (int, []byte) {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}
+
+func (c apiClient) json(method, path string, in any, want int, out any) {
+	c.t.Helper()
+	var body []byte
+	if in != nil {
+		body, _ = json.Marshal(in)
+	}
+	code, got := c.do(method, path, "application/json", body)
+	if code != want {
+		c.t.Fatalf("%s %s = %d, want %d: %s", method, path, code, want, got)
+	}
+	if out != nil {
+		if err := json.Unmarshal(got, out); err != nil {
+			c.t.Fatalf("%s %s: %v: %s", method, path, err, got)
+		}
+	}
+}
+
+type frameAnswer struct {
+	Session string `json:"session"`
+	State   string `json:"state"`
+	Frame   struct {
+		Seq     int             `json:"seq"`
+		Quality string          `json:"quality"`
+		Match   json.RawMessage `json:"match"`
+	} `json:"frame"`
+	Decision *struct {
+		Outcome, Method, User, Name string
+	} `json:"decision"`
+	Error string `json:"error"`
+}
+
+func (c apiClient) postFrame(frame []byte, session string) (int, frameAnswer) {
+	c.t.Helper()
+	var h []string
+	if session != "" {
+		h = []string{"X-Door-Session", session}
+	}
+	code, body := c.do(http.MethodPost, "/v1/frames", "image/jpeg", frame, h...)
+	var a frameAnswer
+	_ = json.Unmarshal(body, &a)
+	return code, a
+}
+
+type stateAnswer struct {
+	State   string  `json:"state"`
+	Session *string `json:"session"`
+	Relay   string  `json:"relay"`
+}
+
+func (c apiClient) state() stateAnswer {
+	c.t.Helper()
+	var s stateAnswer
+	c.json(http.MethodGet, "/v1/state", nil, http.StatusOK, &s)
+	return s
+}
+
+// waitState polls /v1/state until the state is want.
+func (c apiClient) waitState(want string, within time.Duration) stateAnswer {
+	c.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		s := c.state()
+		if s.State == want {
+			return s
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("state %s not reached within %v (now %+v)", want, within, s)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+type sseEvent struct{ Event, Data string }
+
+// events follows /v1/events and sends every event on the returned channel.
+func (c apiClient) events(ctx context.Context) <-chan sseEvent {
+	c.t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/events", nil)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		c.t.Fatalf("events: %v %v", err, resp)
+	}
+	ch := make(chan sseEvent, 256)
+	go func() {
+		defer resp.Body.Close()
+		defer close(ch)
+		sc := bufio.NewScanner(resp.Body)
+		ev := ""
+		for sc.Scan() {
+			line := sc.Text()
+			if strings.HasPrefix(line, "event: ") {
+				ev = strings.TrimPrefix(line, "event: ")
+			} else if strings.HasPrefix(line, "data: ") {
+				ch <- sseEvent{ev, strings.TrimPrefix(line, "data: ")}
+			}
+		}
+	}()
+	return ch
+}
+
+// statesOf collects the "state" events of one session until Idle.
+func statesOf(t *testing.T, ch <-chan sseEvent, session string, within time.Duration) []string {
+	t.Helper()
+	var got []string
+	timeout := time.After(within)
+	for {
+		select {
+		case e, ok := <-ch:
+			if !ok {
+				t.Fatalf("event stream closed; states so far %v", got)
+			}
+			if e.Event != "state" {
+				continue
+			}
+			var s struct{ State, Session string }
+			_ = json.Unmarshal([]byte(e.Data), &s)
+			if s.Session != session {
+				continue
+			}
+			got = append(got, s.State)
+			if s.State == "Idle" {
+				return got
+			}
+		case <-timeout:
+			t.Fatalf("session %s did not reach Idle on the event stream within %v: %v", session, within, got)
+		}
+	}
+}
+
+// playUntil posts frames (cycling) until the answer satisfies stop, and returns that answer.
+func playUntil(t *testing.T, c apiClient, frames [][]byte, max int, stop func(frameAnswer) bool) frameAnswer {
+	t.Helper()
+	session := ""
+	for i := 0; i < max; i++ {
+		code, a := c.postFrame(frames[i%len(frames)], session)
+		if code == http.StatusTooManyRequests {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		if code != http.StatusOK {
+			t.Fatalf("frame %d: %d %+v", i, code, a)
+		}
+		if stop(a) {
+			return a
+		}
+		session = a.Session
+		time.Sleep(100 * time.Millisecond) // 10 fps, as a tablet sends
+	}
+	t.Fatalf("no stop condition after %d frames", max)
+	return frameAnswer{}
+}
+
+func (d *daemonProc) signal(t *testing.T, sig syscall.Signal) error {
+	t.Helper()
+	if err := d.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-d.done:
+		return err
+	case <-time.After(20 * time.Second):
+		t.Fatal("daemon did not exit within 20s of the signal")
+		return nil
+	}
+}
+
+// lastRelayLine is the last relay log line of the daemon.
+func lastRelayLine(logs string) string {
+	last := ""
+	for _, l := range strings.Split(logs, "\n") {
+		if strings.Contains(l, `"device":"relay"`) && strings.Contains(l, `"msg":"relay `) {
+			last = l
+		}
+	}
+	return last
+}
+
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test runs the real daemon with the real models")
+	}
+	facesDir(t)
+	models, _ := filepath.Abs("models")
+	if _, err := os.Stat(filepath.Join(models, "dlib_face_recognition_resnet_model_v1.dat")); err != nil {
+		t.Skipf("models not installed (run make models): %v", err)
+	}
+	data := t.TempDir()
+	env := []string{
+		"DOORFACE_DOOR_TOKEN=door-token-e2e-0123456789", "DOORFACE_ADMIN_TOKEN=admin-token-e2e-0123456789",
+		"DOORFACE_MACHINE_UNLOCK_DURATION=1500ms", "DOORFACE_MACHINE_COOLDOWN=1s",
+		"DOORFACE_MACHINE_MAX_FRAMES=4", "DOORFACE_LOG_LEVEL=debug",
+	}
+	args := []string{"--data", data, "--models", models, "--hw", "sim"}
+	d := startDaemon(t, env, args...)
+	door := apiClient{t, d.url(""), "door-token-e2e-0123456789"}
+	admin := apiClient{t, d.url(""), "admin-token-e2e-0123456789"}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := door.events(ctx)
+
+	// 2. Enroll two people with PINs through the admin API.
+	type user struct{ ID, Name string }
+	enroll := func(name, pin string, photos ...string) user {
+		var u user
+		admin.json(http.MethodPost, "/v1/users", map[string]string{"name": name, "pin": pin}, http.StatusCreated, &u)
+		for _, p := range photos {
+			ct := "image/png"
+			code, body := admin.do(http.MethodPost, "/v1/users/"+u.ID+"/faces", ct, readPhoto(t, p))
+			if code != http.StatusCreated {
+				t.Fatalf("enroll %s from %s: %d %s", name, p, code, body)
+			}
+		}
+		return u
+	}
+	sheldon := enroll("Sheldon", "31415", "sheldon1.png", "sheldon2.png", "sheldon3.png")
+	enroll("Leonard", "27182", "leonard1.png", "leonard2.png", "leonard3.png")
+
+	// 3. The enrolled person, other photos, in camera-sized frames → granted within k-of-n.
+	sheldonFrames := [][]byte{
+		cameraFrame(t, readPhoto(t, "sheldon4.png"), 1280, 720, 360),
+		cameraFrame(t, readPhoto(t, "sheldon5.png"), 1280, 720, 360),
+	}
+	granted := playUntil(t, door, sheldonFrames, 10, func(a frameAnswer) bool { return a.Decision != nil })
+	if granted.Decision.Outcome != "granted" || granted.Decision.Method != "face" || granted.Decision.User != sheldon.ID {
+		t.Fatalf("decision = %+v, want granted by face for %s", granted.Decision, sheldon.ID)
+	}
+	if granted.Frame.Seq > 4 {
+		t.Errorf("granted at frame %d; k-of-n (2 of 3) should decide within the first frames", granted.Frame.Seq)
+	}
+	if s := door.state(); s.State != "Unlocking" || s.Relay != "unlocked" {
+		t.Fatalf("right after the grant: %+v, want Unlocking with the relay unlocked", s)
+	}
+	opened := time.Now()
+	door.waitState("Cooldown", 5*time.Second)
+	if held := time.Since(opened); held < 1200*time.Millisecond {
+		t.Errorf("relay open for %v, want the unlock duration (1.5s)", held)
+	}
+	if s := door.state(); s.Relay != "locked" {
+		t.Fatalf("in Cooldown the relay is %s", s.Relay)
+	}
+	if code, a := door.postFrame(sheldonFrames[0], ""); code != http.StatusConflict || a.Error != "busy" {
+		t.Fatalf("frame during Cooldown = %d %+v, want 409 busy", code, a)
+	}
+	got := statesOf(t, events, granted.Session, 10*time.Second)
+	want := []string{"Receiving", "Recognizing", "Unlocking", "Cooldown", "Idle"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("event stream states = %v, want %v", got, want)
+	}
+
+	// 4. A stranger → PinFallback; wrong PIN → denied with evidence; correct PIN → granted.
+	stranger := [][]byte{cameraFrame(t, readPhoto(t, "joy.jpg"), 1280, 720, 420)}
+	fallback := playUntil(t, door, stranger, 20, func(a frameAnswer) bool { return a.State == "PinFallback" })
+	if fallback.Decision != nil {
+		t.Fatalf("stranger got a decision by face: %+v", fallback.Decision)
+	}
+	type pinAnswer struct {
+		Outcome      string `json:"outcome"`
+		State        string `json:"state"`
+		AttemptsLeft int    `json:"attempts_left"`
+	}
+	var pa pinAnswer
+	door.json(http.MethodPost, "/v1/pin", map[string]string{"session": fallback.Session, "pin": "00000"}, http.StatusOK, &pa)
+	if pa.Outcome != "denied" || pa.State != "PinFallback" || pa.AttemptsLeft != 2 {
+		t.Fatalf("wrong PIN = %+v", pa)
+	}
+	door.json(http.MethodPost, "/v1/pin", map[string]string{"session": fallback.Session, "pin": "31415"}, http.StatusOK, &pa)
+	if pa.Outcome != "granted" {
+		t.Fatalf("correct PIN = %+v", pa)
+	}
+	door.waitState("Idle", 10*time.Second)
+	var rec struct {
+		Outcome, Method, User, Evidence string
+		PinTries                        int `json:"pin_tries"`
+	}
+	admin.json(http.MethodGet, "/v1/audit/"+fallback.Session, nil, http.StatusOK, &rec)
+	if rec.Outcome != "granted" || rec.Method != "pin" || rec.User != sheldon.ID || rec.Evidence == "" {
+		t.Fatalf("audit of the PIN session = %+v, want granted by pin with the wrong PIN's evidence frame", rec)
+	}
+	code, frame := admin.do(http.MethodGet, "/v1/audit/"+fallback.Session+"/frame", "", nil)
+	if code != http.StatusOK || !bytes.HasPrefix(frame, []byte{0xff, 0xd8}) {
+		t.Fatalf("evidence frame = %d, %d bytes", code, len(frame))
+	}
+
+	// 5. A frame carrying the previous session's id is refused with 410 and opens nothing.
+	if code, _ := door.postFrame(sheldonFrames[0], granted.Session); code != http.StatusGone {
+		t.Fatalf("stale session frame = %d, want 410", code)
+	}
+	if s := door.state(); s.State != "Idle" || s.Relay != "locked" || s.Session != nil {
+		t.Fatalf("after the stale frame: %+v", s)
+	}
+
+	// 6. Five wrong PINs across sessions → locked_out; it survives a restart.
+	wrongPINs := func(n int) (pinAnswer, string) {
+		fb := playUntil(t, door, stranger, 20, func(a frameAnswer) bool { return a.State == "PinFallback" })
+		var last pinAnswer
+		for i := 0; i < n; i++ {
+			door.json(http.MethodPost, "/v1/pin", map[string]string{"session": fb.Session, "pin": "99999"}, http.StatusOK, &last)
+		}
+		return last, fb.Session
+	}
+	denied, deniedSession := wrongPINs(3)
+	if denied.Outcome != "denied" || denied.State != "Idle" {
+		t.Fatalf("third wrong PIN of a session = %+v, want denied and back to Idle", denied)
+	}
+	lockedOut, lockedSession := wrongPINs(2)
+	if lockedOut.Outcome != "locked_out" {
+		t.Fatalf("fifth wrong PIN = %+v, want locked_out", lockedOut)
+	}
+	door.waitState("Idle", 5*time.Second)
+	if err := d.signal(t, syscall.SIGTERM); err != nil {
+		t.Fatalf("daemon exit after SIGTERM: %v", err)
+	}
+	d = startDaemon(t, env, args...)
+	door = apiClient{t, d.url(""), "door-token-e2e-0123456789"}
+	admin = apiClient{t, d.url(""), "admin-token-e2e-0123456789"}
+	fb := playUntil(t, door, stranger, 20, func(a frameAnswer) bool { return a.State == "PinFallback" })
+	door.json(http.MethodPost, "/v1/pin", map[string]string{"session": fb.Session, "pin": "31415"}, http.StatusOK, &pa)
+	if pa.Outcome != "locked_out" {
+		t.Fatalf("correct PIN after restart during lockout = %+v, want locked_out", pa)
+	}
+	door.waitState("Idle", 5*time.Second)
+
+	// 8. SIGTERM while Unlocking → the relay ends locked and the process exits 0.
+	last := playUntil(t, door, sheldonFrames, 10, func(a frameAnswer) bool { return a.Decision != nil })
+	if s := door.state(); s.State != "Unlocking" || s.Relay != "unlocked" {
+		t.Fatalf("before SIGTERM: %+v", s)
+	}
+	if err := d.signal(t, syscall.SIGTERM); err != nil {
+		t.Fatalf("exit after SIGTERM while Unlocking: %v (want 0)", err)
+	}
+	if l := lastRelayLine(d.logs.String()); !strings.Contains(l, `"msg":"relay locked"`) {
+		t.Fatalf("last relay log line after SIGTERM while Unlocking: %s", l)
+	}
+
+	// 7. Offline audit export and verify: every session once, with the right outcome; the chain verifies.
+	out := t.TempDir()
+	cmd := exec.Command(doorfaceBinary(t), "audit", "export", "--data", data, "--format", "jsonl", "--out", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("audit export: %v\n%s", err, b)
+	}
+	records, err := os.ReadFile(filepath.Join(out, "audit.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string][]string{}
+	for _, line := range bytes.Split(bytes.TrimSpace(records), []byte("\n")) {
+		var r struct{ ID, Outcome, Method string }
+		if err := json.Unmarshal(line, &r); err != nil {
+			t.Fatalf("export line %q: %v", line, err)
+		}
+		seen[r.ID] = append(seen[r.ID], r.Outcome+"/"+r.Method)
+	}
+	for id, wantRec := range map[string]string{
+		granted.Session:  "granted/face",
+		fallback.Session: "granted/pin",
+		deniedSession:    "denied/",
+		lockedSession:    "locked_out/",
+		fb.Session:       "locked_out/",
+		last.Session:     "granted/face",
+	} {
+		if len(seen[id]) != 1 || !strings.HasPrefix(seen[id][0], strings.TrimSuffix(wantRec, "/")) {
+			t.Errorf("session %s in the export: %v, want exactly one %s", id, seen[id], wantRec)
+		}
+	}
+	v, err := exec.Command(doorfaceBinary(t), "audit", "verify", "--data", data).CombinedOutput()
+	if err != nil || !bytes.HasPrefix(v, []byte("OK: ")) {
+		t.Fatalf("audit verify: %v\n%s", err, v)
+	}
+}
