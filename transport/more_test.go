@@ -249,3 +249,30 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		t.Fatalf("openapi.yaml differs from the embedded document: %v", err)
 	}
 }
+
+// TestRealPhotos posts real photos of ../shared/faces (read in place) through the frame,
+// compatibility and enrollment paths.
+func TestRealPhotos(t *testing.T) {
+	e := newEnv(t, nil)
+	dir := filepath.Join("..", "..", "shared", "faces", "enroll-test")
+	jpegPhoto, err := os.ReadFile(filepath.Join(dir, "bona.jpg"))
+	if err != nil {
+		t.Fatalf("real photos are required: %v", err)
+	}
+	pngPhoto, err := os.ReadFile(filepath.Join(dir, "howard1.png"))
+	if err != nil {
+		t.Fatalf("real photos are required: %v", err)
+	}
+	r := e.do(req{method: "POST", path: "/v1/frames", token: doorToken, ct: "image/jpeg", body: jpegPhoto})
+	if r.code != 200 || r.str("session") == "" {
+		t.Fatalf("real JPEG frame: %d %s", r.code, r.raw)
+	}
+	r = e.do(req{method: "POST", path: "/image", token: doorToken, body: []byte(base64.StdEncoding.EncodeToString(pngPhoto))})
+	if r.code != 200 || r.str("session") == "" {
+		t.Fatalf("real PNG via /image: %d %s", r.code, r.raw)
+	}
+	r = e.do(req{method: "POST", path: "/v1/users/" + e.alice.ID + "/faces", token: adminToken, ct: "image/jpeg", body: jpegPhoto})
+	if r.code != 201 || r.str("template") == "" {
+		t.Fatalf("real JPEG enrollment: %d %s", r.code, r.raw)
+	}
+}
