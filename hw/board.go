@@ -10,6 +10,7 @@ import (
 
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpioreg"
+	"periph.io/x/conn/v3/gpio/gpiotest"
 	"periph.io/x/host/v3"
 	"periph.io/x/host/v3/gpioioctl"
 
@@ -173,7 +174,7 @@ func build(mode string, cfg BoardConfig, ps pinSet, needInputs bool, clk clock.C
 		}
 	default:
 		b.log.Warn("no LED pin configured: the LED is tracked in memory only")
-		lp.Mono = &memPin{N: "LED(none)"}
+		lp.Mono = &gpiotest.Pin{N: "LED(none)", Num: -1}
 	}
 	if b.LED, err = NewLED(lp, clk, log); err != nil {
 		return fail(err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpiotest"
 )
 
 // next receives one event or fails.
@@ -188,5 +189,32 @@ func TestOpenBoardModes(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "using the simulated board") {
 		t.Fatalf("auto did not log its choice:\n%s", logs)
+	}
+}
+
+func TestWiredPinKeepsLevel(t *testing.T) {
+	for _, tc := range []struct {
+		pull  gpio.Pull
+		level gpio.Level
+	}{
+		{gpio.PullUp, gpio.Low}, {gpio.PullDown, gpio.High}, {gpio.PullUp, gpio.High}, {gpio.Float, gpio.Low},
+	} {
+		t.Run(tc.pull.String()+"/"+tc.level.String(), func(t *testing.T) {
+			// Plain gpiotest.Pin takes the pull's level; a wired pin keeps what the switch holds.
+			w := &wiredPin{Pin: gpiotest.Pin{N: "DOOR", L: tc.level}}
+			if err := w.In(tc.pull, gpio.NoEdge); err != nil {
+				t.Fatal(err)
+			}
+			if w.Read() != tc.level || w.Pull() != tc.pull {
+				t.Fatalf("after In: level %v pull %v, want %v %v", w.Read(), w.Pull(), tc.level, tc.pull)
+			}
+			w.set(!tc.level)
+			if w.Read() != !tc.level {
+				t.Fatal("set did not change the level")
+			}
+			if err := w.In(tc.pull, gpio.BothEdges); err == nil {
+				t.Fatal("edge detection without EdgesChan accepted")
+			}
+		})
 	}
 }

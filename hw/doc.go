@@ -43,6 +43,8 @@
 //     halted; the events of one input leave in order.
 //   - [Relay.OnChange] observers run with the relay's lock held: quick, no calls back into it.
 //   - Halt is final for every device: a halted relay refuses Unlock, a halted LED ignores Show.
-//   - The fakes are hw's own memPin, modeled on periph's gpiotest.Pin: gpiotest itself needs
-//     github.com/jonboulle/clockwork, which doorface's go.mod does not list.
+//   - The simulated board's pins (and the LED pin tracked in memory when none is configured)
+//     are periph's gpiotest.Pin; the Sim's door and exit inputs embed it so that configuring
+//     the input keeps the level the simulated switch holds (see wiredPin). The tests use
+//     gpiotest.Pin too.
 package hw

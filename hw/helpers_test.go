@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpiotest"
 
 	"github.com/doorface/doorface/clock"
 )
@@ -18,10 +19,10 @@ var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 // errStuck is the error a failPin returns.
 var errStuck = errors.New("line stuck")
 
-// failPin is a memPin whose writes fail on demand, in the manner of periph's
-// devices/tm1637 tests (embed the fake pin, override Out).
+// failPin is a periph gpiotest.Pin whose writes fail on demand, in the manner of periph's
+// devices/tm1637 tests (embed gpiotest.Pin, override Out).
 type failPin struct {
-	memPin
+	gpiotest.Pin
 	// fmu guards everything that follows.
 	fmu      sync.Mutex
 	failAll  bool
@@ -34,7 +35,7 @@ func (f *failPin) setFail(all, high bool) {
 	f.failAll, f.failHigh = all, high
 }
 
-// Out fails as configured, else writes like memPin.
+// Out fails as configured, else writes like gpiotest.Pin.
 func (f *failPin) Out(l gpio.Level) error {
 	f.fmu.Lock()
 	fail := f.failAll || (f.failHigh && l == gpio.High)
@@ -42,7 +43,15 @@ func (f *failPin) Out(l gpio.Level) error {
 	if fail {
 		return errStuck
 	}
-	return f.memPin.Out(l)
+	return f.Pin.Out(l)
+}
+
+// wire sets the level an input pin reads, as what is wired to it would. gpiotest.Pin.In sets
+// the level to the pull (a floating line), so tests wire an input after its driver configured it.
+func wire(p *gpiotest.Pin, l gpio.Level) {
+	p.Lock()
+	defer p.Unlock()
+	p.L = l
 }
 
 // logBuf is a goroutine-safe log sink.

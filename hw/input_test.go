@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpiotest"
 
 	"github.com/doorface/doorface/clock"
 )
@@ -82,7 +83,7 @@ func TestDoorContact(t *testing.T) {
 			clk := newFake()
 			log, _ := newLogger()
 			level := func(open bool) gpio.Level { return gpio.Level(open == tc.openHigh) }
-			p := &memPin{N: "DOOR", L: level(tc.start)}
+			p := &gpiotest.Pin{N: "DOOR"}
 			out := make(chan Event, 16)
 			var unlocked atomic.Bool
 			unlocked.Store(tc.unlocked)
@@ -90,6 +91,7 @@ func TestDoorContact(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			wire(p, level(tc.start)) // at t0, before the first poll
 			if s := d.State(); s != "unknown" {
 				t.Fatalf("State before debounce = %q", s)
 			}
@@ -98,7 +100,7 @@ func TestDoorContact(t *testing.T) {
 			}
 			for _, a := range tc.acts {
 				clk.Set(t0.Add(a.at))
-				p.Set(level(a.open))
+				wire(p, level(a.open))
 			}
 			clk.Set(t0.Add(tc.until))
 			if got := drain(out); !sameKinds(got, tc.want) {
@@ -113,7 +115,7 @@ func TestDoorContact(t *testing.T) {
 			if clk.Pending() != 0 {
 				t.Fatalf("%d timers left after Halt", clk.Pending())
 			}
-			p.Set(level(!tc.start))
+			wire(p, level(!tc.start))
 			clk.Advance(time.Minute)
 			if got := drain(out); len(got) != 0 {
 				t.Fatalf("events after Halt: %v", got)
@@ -127,15 +129,16 @@ func TestDoorContact(t *testing.T) {
 
 func TestDoorEventTimes(t *testing.T) {
 	clk := newFake()
-	p := &memPin{N: "DOOR"}
+	p := &gpiotest.Pin{N: "DOOR"}
 	out := make(chan Event, 4)
 	d, err := NewDoorContact(p, DoorConfig{OpenHigh: true, Debounce: 50 * time.Millisecond, HeldOpen: time.Second}, clk, nil, out, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Halt()
+	wire(p, gpio.Low) // closed, at t0, before the first poll
 	clk.Set(t0.Add(200 * time.Millisecond))
-	p.Set(gpio.High)
+	wire(p, gpio.High)
 	clk.Set(t0.Add(249 * time.Millisecond))
 	if got := drain(out); len(got) != 0 {
 		t.Fatalf("event %v before the debounce time", got)
@@ -176,7 +179,7 @@ func TestExitButton(t *testing.T) {
 			if tc.pressedLow {
 				pressed, released = gpio.Low, gpio.High
 			}
-			p := &memPin{N: "EXIT", L: released}
+			p := &gpiotest.Pin{N: "EXIT", L: released}
 			out := make(chan Event, 8)
 			b, err := NewExitButton(p, ButtonConfig{PressedLow: tc.pressedLow}, clk, out, log)
 			if err != nil {
@@ -185,9 +188,9 @@ func TestExitButton(t *testing.T) {
 			defer b.Close()
 			for _, pr := range tc.presses {
 				clk.Set(t0.Add(pr[0]))
-				p.Set(pressed)
+				wire(p, pressed)
 				clk.Set(t0.Add(pr[1]))
-				p.Set(released)
+				wire(p, released)
 			}
 			clk.Advance(time.Second)
 			got := drain(out)
@@ -209,24 +212,26 @@ func TestInputConfigErrors(t *testing.T) {
 	if _, err := NewDoorContact(nil, DoorConfig{}, clk, nil, out, nil); !errors.Is(err, ErrConfig) {
 		t.Errorf("nil pin: %v", err)
 	}
-	if _, err := NewDoorContact(&memPin{}, DoorConfig{}, clk, nil, nil, nil); !errors.Is(err, ErrConfig) {
+	if _, err := NewDoorContact(&gpiotest.Pin{}, DoorConfig{}, clk, nil, nil, nil); !errors.Is(err, ErrConfig) {
 		t.Errorf("nil channel: %v", err)
 	}
-	if _, err := NewDoorContact(&memPin{}, DoorConfig{HeldOpen: -1}, clk, nil, out, nil); !errors.Is(err, ErrConfig) {
+	if _, err := NewDoorContact(&gpiotest.Pin{}, DoorConfig{HeldOpen: -1}, clk, nil, out, nil); !errors.Is(err, ErrConfig) {
 		t.Errorf("negative HeldOpen: %v", err)
 	}
-	if _, err := NewExitButton(&memPin{}, ButtonConfig{Debounce: -1}, clk, out, nil); !errors.Is(err, ErrConfig) {
+	if _, err := NewExitButton(&gpiotest.Pin{}, ButtonConfig{Debounce: -1}, clk, out, nil); !errors.Is(err, ErrConfig) {
 		t.Errorf("negative debounce: %v", err)
 	}
 }
 
 // TestInputsStopOnHalt runs the inputs on the real clock and checks that Halt leaves no
-// goroutine behind, even with an event stuck on a channel nobody reads.
+// goroutine behind, even with events stuck on a channel nobody reads.
 func TestInputsStopOnHalt(t *testing.T) {
 	before := runtime.NumGoroutine()
-	door := &memPin{N: "DOOR"}
-	exit := &memPin{N: "EXIT", L: gpio.High}
-	out := make(chan Event) // unbuffered and, after the first event, unread
+	// On gpiotest pins, In sets the level to the pull: the door reads open (pull-up, open high)
+	// and the exit button released (pull-up, pressed low) from the first sample on.
+	door := &gpiotest.Pin{N: "DOOR"}
+	exit := &gpiotest.Pin{N: "EXIT"}
+	out := make(chan Event) // unbuffered and, at the end, unread
 	cfgD := DoorConfig{OpenHigh: true, Debounce: 2 * time.Millisecond, Poll: time.Millisecond, HeldOpen: time.Millisecond}
 	d, err := NewDoorContact(door, cfgD, clock.Real{}, nil, out, nil)
 	if err != nil {
@@ -236,21 +241,29 @@ func TestInputsStopOnHalt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for start := time.Now(); d.State() == "unknown"; time.Sleep(time.Millisecond) {
-		if time.Since(start) > 10*time.Second {
-			t.Fatal("door state never debounced on the real clock")
+	if door.Read() != gpio.High || exit.Read() != gpio.High {
+		t.Fatalf("gpiotest pins after In: door %v exit %v, want High High", door.Read(), exit.Read())
+	}
+	recv := func(want EventKind) {
+		t.Helper()
+		select {
+		case ev := <-out:
+			if ev.Kind != want {
+				t.Fatalf("event %v, want %v", ev.Kind, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no %v event on the real clock", want)
 		}
 	}
-	door.Set(gpio.High)
-	select {
-	case ev := <-out:
-		if ev.Kind != EventDoorOpened {
-			t.Fatalf("first event %v", ev.Kind)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no door_opened event on the real clock")
+	recv(EventHeldOpen) // open at start: no door_opened, but held open after 1ms
+	if s := d.State(); s != "open" {
+		t.Fatalf("door state %q, want open", s)
 	}
-	exit.Set(gpio.Low) // its event now blocks on out, like forced_open and held_open
+	wire(door, gpio.Low)
+	recv(EventDoorClosed)
+	wire(door, gpio.High)
+	recv(EventDoorOpened) // forced_open and held_open now block on out
+	wire(exit, gpio.Low)  // and so does exit_pressed
 	halted := make(chan error, 1)
 	go func() { halted <- errors.Join(d.Halt(), b.Halt()) }()
 	select {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpiotest"
 )
 
 // ledSample is what the LED must show at a time since the start of a test.
@@ -69,7 +70,7 @@ func TestLEDSequences(t *testing.T) {
 				clk := newFake()
 				log, _ := newLogger()
 				pins := LEDPins{}
-				var r, g, b, m memPin
+				var r, g, b, m gpiotest.Pin
 				if mode == "mono" {
 					pins.Mono = &m
 				} else {
@@ -140,7 +141,7 @@ func TestLEDSequences(t *testing.T) {
 func TestLEDWriteFailureIsLoggedAndSurvived(t *testing.T) {
 	clk := newFake()
 	log, logs := newLogger()
-	p := &failPin{memPin: memPin{N: "LED"}}
+	p := &failPin{Pin: gpiotest.Pin{N: "LED"}}
 	led, err := NewLED(LEDPins{Mono: p}, clk, log)
 	if err != nil {
 		t.Fatal(err)
@@ -171,8 +172,8 @@ func TestLEDConfigErrors(t *testing.T) {
 		pins LEDPins
 	}{
 		{"no pins", LEDPins{}},
-		{"mono and rgb", LEDPins{Mono: &memPin{}, R: &memPin{}, G: &memPin{}, B: &memPin{}}},
-		{"partial rgb", LEDPins{R: &memPin{}, G: &memPin{}}},
+		{"mono and rgb", LEDPins{Mono: &gpiotest.Pin{}, R: &gpiotest.Pin{}, G: &gpiotest.Pin{}, B: &gpiotest.Pin{}}},
+		{"partial rgb", LEDPins{R: &gpiotest.Pin{}, G: &gpiotest.Pin{}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := NewLED(tc.pins, clk, nil); !errors.Is(err, ErrConfig) {

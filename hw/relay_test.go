@@ -8,6 +8,7 @@ import (
 
 	"periph.io/x/conn/v3"
 	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpiotest"
 )
 
 func TestRelayLevels(t *testing.T) {
@@ -22,7 +23,7 @@ func TestRelayLevels(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newFake()
 			log, logs := newLogger()
-			p := &memPin{N: "GPIO17", L: tc.on} // energized before we start: must lock first
+			p := &gpiotest.Pin{N: "GPIO17", L: tc.on} // energized before we start: must lock first
 			r, err := NewRelay(p, RelayConfig{ActiveLow: tc.activeLow}, clk, log)
 			if err != nil {
 				t.Fatal(err)
@@ -93,7 +94,7 @@ func TestRelayTimeouts(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newFake()
 			log, _ := newLogger()
-			p := &memPin{N: "R"}
+			p := &gpiotest.Pin{N: "R"}
 			r, err := NewRelay(p, RelayConfig{MaxOpen: tc.maxOpen}, clk, log)
 			if err != nil {
 				t.Fatal(err)
@@ -124,7 +125,7 @@ func TestRelayWatchdogIsIndependent(t *testing.T) {
 	// MaxOpen from the first energize; the watchdog's relock is logged.
 	clk := newFake()
 	log, logs := newLogger()
-	p := &memPin{N: "R"}
+	p := &gpiotest.Pin{N: "R"}
 	r, err := NewRelay(p, RelayConfig{MaxOpen: 2 * time.Second}, clk, log)
 	if err != nil {
 		t.Fatal(err)
@@ -151,7 +152,7 @@ func TestRelayWatchdogWithoutExpiry(t *testing.T) {
 	// watchdog armed at the first energize still relocks at MaxOpen.
 	clk := newFake()
 	log, logs := newLogger()
-	p := &memPin{N: "R"}
+	p := &gpiotest.Pin{N: "R"}
 	r, err := NewRelay(p, RelayConfig{MaxOpen: 3 * time.Second}, clk, log)
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +178,7 @@ func TestRelayWatchdogWithoutExpiry(t *testing.T) {
 
 func TestRelayFailingWrites(t *testing.T) {
 	t.Run("initial lock fails", func(t *testing.T) {
-		p := &failPin{memPin: memPin{N: "R"}}
+		p := &failPin{Pin: gpiotest.Pin{N: "R"}}
 		p.setFail(true, false)
 		r, err := NewRelay(p, RelayConfig{}, newFake(), nil)
 		if r != nil || !errors.Is(err, ErrWrite) || !errors.Is(err, errStuck) {
@@ -186,7 +187,7 @@ func TestRelayFailingWrites(t *testing.T) {
 	})
 	t.Run("unlock write fails", func(t *testing.T) {
 		clk := newFake()
-		p := &failPin{memPin: memPin{N: "R"}}
+		p := &failPin{Pin: gpiotest.Pin{N: "R"}}
 		r, err := NewRelay(p, RelayConfig{}, clk, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -210,7 +211,7 @@ func TestRelayFailingWrites(t *testing.T) {
 	})
 	t.Run("lock write fails then is retried", func(t *testing.T) {
 		clk := newFake()
-		p := &failPin{memPin: memPin{N: "R"}}
+		p := &failPin{Pin: gpiotest.Pin{N: "R"}}
 		r, err := NewRelay(p, RelayConfig{}, clk, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -245,7 +246,7 @@ func TestRelayFailingWrites(t *testing.T) {
 	})
 	t.Run("unlock while a retry is pending is not relocked by the retry", func(t *testing.T) {
 		clk := newFake()
-		p := &failPin{memPin: memPin{N: "R"}}
+		p := &failPin{Pin: gpiotest.Pin{N: "R"}}
 		r, err := NewRelay(p, RelayConfig{}, clk, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -277,7 +278,7 @@ func TestRelayConfigErrors(t *testing.T) {
 		cfg  RelayConfig
 	}{
 		{"nil pin", nil, RelayConfig{}},
-		{"negative MaxOpen", &memPin{}, RelayConfig{MaxOpen: -time.Second}},
+		{"negative MaxOpen", &gpiotest.Pin{}, RelayConfig{MaxOpen: -time.Second}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := NewRelay(tc.pin, tc.cfg, clk, nil); !errors.Is(err, ErrConfig) {
@@ -285,7 +286,7 @@ func TestRelayConfigErrors(t *testing.T) {
 			}
 		})
 	}
-	r, err := NewRelay(&memPin{}, RelayConfig{}, clk, nil)
+	r, err := NewRelay(&gpiotest.Pin{}, RelayConfig{}, clk, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

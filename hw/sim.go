@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpiotest"
 
 	"github.com/doorface/doorface/clock"
 )
@@ -14,31 +15,64 @@ import (
 type Sim struct {
 	clk        clock.Clock
 	cfg        BoardConfig
-	relay      *memPin
-	led        []*memPin // [mono] or [R, G, B]
-	door, exit *memPin
+	relay      *gpiotest.Pin
+	led        []*gpiotest.Pin // [mono] or [R, G, B]
+	door, exit *wiredPin
 	log        *slog.Logger
 }
 
-// memPins hands out named memory pins and records them for the Sim.
-type memPins struct {
-	pins map[string]*memPin
+// wiredPin is a periph gpiotest.Pin held by what is wired to it, like a door contact or a
+// button: In records the pull but keeps the level. gpiotest.Pin.In sets the level to the pull
+// (a floating line), which would make the simulated door read open between the driver's In and
+// the Sim setting it closed, and on the real clock the driver samples the pin right away. This is
+// the only behavior the Sim adds to gpiotest.Pin.
+type wiredPin struct {
+	gpiotest.Pin
 }
 
-func (m memPins) pin(name string) *memPin {
-	p, ok := m.pins[name]
-	if !ok {
-		p = &memPin{N: name}
-		m.pins[name] = p
+// In implements gpio.PinIn: gpiotest.Pin.In (pull, edges), then the wired level again.
+func (p *wiredPin) In(pull gpio.Pull, edge gpio.Edge) error {
+	l := p.Read()
+	if err := p.Pin.In(pull, edge); err != nil {
+		return err
 	}
-	return p
+	p.set(l)
+	return nil
 }
 
-func (m memPins) out(name string) (gpio.PinOut, error) { return m.pin(name), nil }
-func (m memPins) in(name string) (gpio.PinIn, error)   { return m.pin(name), nil }
+// set sets the level the wiring holds the line at.
+func (p *wiredPin) set(l gpio.Level) {
+	p.Lock()
+	defer p.Unlock()
+	p.L = l
+}
 
-// openSim builds the simulated board: the real drivers over memory pins, door closed and exit
-// button released at start.
+// simPins hands out named in-memory pins (periph gpiotest pins) and records them for the Sim.
+type simPins struct {
+	outs map[string]*gpiotest.Pin
+	ins  map[string]*wiredPin
+}
+
+func (m simPins) out(name string) (gpio.PinOut, error) {
+	p, ok := m.outs[name]
+	if !ok {
+		p = &gpiotest.Pin{N: name, Num: -1}
+		m.outs[name] = p
+	}
+	return p, nil
+}
+
+func (m simPins) in(name string) (gpio.PinIn, error) {
+	p, ok := m.ins[name]
+	if !ok {
+		p = &wiredPin{Pin: gpiotest.Pin{N: name, Num: -1}}
+		m.ins[name] = p
+	}
+	return p, nil
+}
+
+// openSim builds the simulated board: the real drivers over periph gpiotest pins, door closed and
+// exit button released at start.
 func openSim(cfg BoardConfig, clk clock.Clock, log *slog.Logger) (*Board, error) {
 	if cfg.Relay == "" {
 		cfg.Relay = "GPIO17"
@@ -46,20 +80,20 @@ func openSim(cfg BoardConfig, clk clock.Clock, log *slog.Logger) (*Board, error)
 	if cfg.Debounce <= 0 {
 		cfg.Debounce = DefaultDebounce
 	}
-	ms := memPins{pins: map[string]*memPin{}}
+	ms := simPins{outs: map[string]*gpiotest.Pin{}, ins: map[string]*wiredPin{}}
 	s := &Sim{clk: clk, cfg: cfg, log: componentLogger(log).With("device", "sim")}
-	s.door, s.exit = ms.pin("DOOR"), ms.pin("EXIT")
-	s.door.L = gpio.Level(!cfg.DoorOpenHigh)  // closed
-	s.exit.L = gpio.Level(cfg.ExitPressedLow) // released
+	s.door = &wiredPin{Pin: gpiotest.Pin{N: "DOOR", Num: -1, L: gpio.Level(!cfg.DoorOpenHigh)}}  // closed
+	s.exit = &wiredPin{Pin: gpiotest.Pin{N: "EXIT", Num: -1, L: gpio.Level(cfg.ExitPressedLow)}} // released
+	ms.ins["DOOR"], ms.ins["EXIT"] = s.door, s.exit
 	b, err := build(ModeSim, cfg, ms, true, clk, log)
 	if err != nil {
 		return nil, fmt.Errorf("simulated board: %w", err)
 	}
-	s.relay = ms.pins[cfg.Relay]
+	s.relay = ms.outs[cfg.Relay]
 	if cfg.LED != "" {
-		s.led = []*memPin{ms.pins[cfg.LED]}
+		s.led = []*gpiotest.Pin{ms.outs[cfg.LED]}
 	} else if cfg.LEDRed != "" {
-		s.led = []*memPin{ms.pins[cfg.LEDRed], ms.pins[cfg.LEDGreen], ms.pins[cfg.LEDBlue]}
+		s.led = []*gpiotest.Pin{ms.outs[cfg.LEDRed], ms.outs[cfg.LEDGreen], ms.outs[cfg.LEDBlue]}
 	}
 	b.Sim = s
 	b.log.Info("board opened", "mode", ModeSim)
@@ -70,16 +104,16 @@ func openSim(cfg BoardConfig, clk clock.Clock, log *slog.Logger) (*Board, error)
 // (Debounce plus two poll periods later, on the board's clock).
 func (s *Sim) PressExit() {
 	s.log.Info("sim: exit button pressed")
-	s.exit.Set(gpio.Level(!s.cfg.ExitPressedLow))
+	s.exit.set(gpio.Level(!s.cfg.ExitPressedLow))
 	s.clk.AfterFunc(s.cfg.Debounce+2*DefaultPoll, func() {
-		s.exit.Set(gpio.Level(s.cfg.ExitPressedLow))
+		s.exit.set(gpio.Level(s.cfg.ExitPressedLow))
 	})
 }
 
 // SetDoor opens or closes the simulated door.
 func (s *Sim) SetDoor(open bool) {
 	s.log.Info("sim: door", "open", open)
-	s.door.Set(gpio.Level(open == s.cfg.DoorOpenHigh))
+	s.door.set(gpio.Level(open == s.cfg.DoorOpenHigh))
 }
 
 // RelayLevel returns the level the relay driver last wrote.
