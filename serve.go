@@ -193,7 +193,7 @@ func newDaemon(cfg Config, b *hw.Board, log *slog.Logger, stdout io.Writer) (*da
 	srv, err := transport.New(transport.Options{
 		Door: m, Frames: frames{cfg: vcfg, pipe: pipe, gallery: gallery},
 		Users: users{db: db, cfg: vcfg, pipe: pipe, gallery: gallery}, Audit: db, Board: board{b},
-		Tokens: tokens, MaxBody: cfg.Vision.MaxBytes*4/3 + 64<<10, MaxJSON: cfg.HTTP.MaxJSON,
+		Tokens: tokens, MaxBody: cfg.Vision.MaxBytes + 64<<10, MaxJSON: cfg.HTTP.MaxJSON,
 		QueueSize: cfg.HTTP.QueueSize, Heartbeat: cfg.HTTP.Heartbeat, Logger: log,
 	})
 	if err != nil {
