@@ -18,6 +18,19 @@ import (
 // the daemon stopped (crash, power cut, kill).
 const OutcomeInterrupted = "interrupted"
 
+// OutcomeGranted is the outcome of a session that opened the door. RecordAttempt of a granted
+// record also sets the durable "door unlocked" marker, cleared by EndUnlock.
+const OutcomeGranted = "granted"
+
+// MethodDoor is the Method of the door-event record RecoverInterrupted writes when the daemon
+// stopped while a granted session had the door unlocked. It is not an attempt: the session
+// keeps its own single (granted) record, and this one has the id UnlockInterruptedID(session).
+const MethodDoor = "door"
+
+// UnlockInterruptedID is the id of the door-event record for a granted session whose unlocking
+// was interrupted by a stop of the daemon: the session id with "-unlock" appended.
+func UnlockInterruptedID(session string) string { return session + "-unlock" }
+
 // genesisHash is the PrevHash of the first record of the chain.
 var genesisHash = strings.Repeat("0", 64)
 
@@ -120,6 +133,24 @@ func (db *DB) BeginAttempt(id string, start time.Time) error {
 	return nil
 }
 
+// EndUnlock clears the "door unlocked" marker that RecordAttempt set for the granted session id,
+// durably (fsync'd). Call it once the relay is locked again. A marker of another session, or no
+// marker, is left as it is and is not an error.
+func (db *DB) EndUnlock(id string) error {
+	err := db.update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if string(meta.Get(keyUnlocking)) != id {
+			return nil
+		}
+		return meta.Delete(keyUnlocking)
+	})
+	if err != nil {
+		db.log.Error("end unlock failed", "session", id, "err", err)
+		return wrapf(err, "end unlock")
+	}
+	return nil
+}
+
 // RecordAttempt appends a to the chain, with its evidence frame if any, and clears the
 // in-progress marker of a.ID, in one transaction that is fsync'd before it returns. It assigns
 // Seq, PrevHash, Hash and Evidence (fields of a with those names are ignored) and returns the
@@ -141,6 +172,13 @@ func (db *DB) RecordAttempt(a Attempt, evidence []byte) (Attempt, error) {
 		var err error
 		if stored, err = appendAttempt(tx, a, evidence); err != nil {
 			return err
+		}
+		if a.Outcome == OutcomeGranted {
+			// The door is about to open: keep a marker until EndUnlock, so a crash while it is
+			// open shows in the audit.
+			if err := tx.Bucket(bucketMeta).Put(keyUnlocking, []byte(a.ID)); err != nil {
+				return err
+			}
 		}
 		if len(evidence) > 0 {
 			pruned, err = pruneTx(tx, time.Time{}, 0, db.opts.MaxEvidenceBytes)
@@ -246,8 +284,10 @@ func decodeAttempt(tx *bolt.Tx, v []byte) (Attempt, error) {
 }
 
 // RecoverInterrupted turns every leftover in-progress marker into a record with Outcome
-// "interrupted" ending at now, and returns those records. Call it once at start, before the
-// machine runs.
+// "interrupted" ending at now, and a leftover "door unlocked" marker (the daemon stopped while a
+// granted session had the door open) into a door-event record: id UnlockInterruptedID(session),
+// Outcome "interrupted", Method MethodDoor, Start the granted record's End. It returns the records
+// written. Call it once at start, after the relay is locked and before the machine runs.
 func (db *DB) RecoverInterrupted(now time.Time) ([]Attempt, error) {
 	var out []Attempt
 	err := db.update(func(tx *bolt.Tx) error {
@@ -280,6 +320,28 @@ func (db *DB) RecoverInterrupted(now time.Time) ([]Attempt, error) {
 				return fmt.Errorf("store: recover session %q: %w", m.id, err)
 			}
 			out = append(out, a)
+		}
+		meta := tx.Bucket(bucketMeta)
+		if sess := string(meta.Get(keyUnlocking)); sess != "" {
+			start := now
+			if g, err := getAttemptTx(tx, sess); err == nil {
+				start = g.End
+			}
+			if tx.Bucket(bucketByID).Get([]byte(UnlockInterruptedID(sess))) == nil {
+				a, err := appendAttempt(tx, Attempt{
+					ID: UnlockInterruptedID(sess), Start: start, End: now, Outcome: OutcomeInterrupted,
+					Method: MethodDoor, BestDistance: -1, BestMargin: -1,
+					Reason: "daemon stopped while the door was unlocked for granted session " + sess +
+						"; the relay was locked at start",
+				}, nil)
+				if err != nil {
+					return fmt.Errorf("store: recover unlocking of session %q: %w", sess, err)
+				}
+				out = append(out, a)
+			}
+			if err := meta.Delete(keyUnlocking); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

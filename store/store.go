@@ -50,6 +50,7 @@ var (
 	keyChainHead     = []byte("chain_head") // seq (8 bytes BE) || sha256 (32 bytes) of the last record
 	keyLockout       = []byte("lockout")
 	keyEvidenceBytes = []byte("evidence_bytes")
+	keyUnlocking     = []byte("unlocking")  // session id of a granted session whose door may be open
 	keyPinKeyID      = []byte("pin_key_id") // HMAC(key, keyIDLabel): tells whether a key file belongs here
 )
 
