@@ -74,6 +74,8 @@ func (m *Machine) Shutdown(reason string) {
 	case Unlocking, Cooldown:
 		if err := m.lock.Lock(); err != nil {
 			m.log.Error("lock at shutdown failed", "session", m.sessionIDLocked(), "err", err)
+		} else if m.stateLocked() == Unlocking {
+			m.endUnlockLocked()
 		}
 		_ = m.fireLocked(evShutdown, why, nil)
 	}

@@ -168,6 +168,8 @@ func (m *Machine) pinTimeoutLocked() {
 func (m *Machine) unlockDoneLocked() {
 	if err := m.lock.Lock(); err != nil {
 		m.log.Error("relock after unlock failed", "session", m.sessionIDLocked(), "err", err)
+	} else {
+		m.endUnlockLocked()
 	}
 	_ = m.fireLocked(evUnlockDone, "unlock time over", nil)
 }
@@ -268,11 +270,25 @@ func (m *Machine) openLocked(ev event, reason string, dec *Decision) error {
 		m.log.Error("unlock failed; locking", "session", m.sessionIDLocked(), "err", err)
 		if lerr := m.lock.Lock(); lerr != nil {
 			m.log.Error("lock after failed unlock failed", "session", m.sessionIDLocked(), "err", lerr)
+		} else {
+			m.endUnlockLocked()
 		}
 		_ = m.fireLocked(evUnlockFailed, "unlock failed", nil)
 		return fmt.Errorf("%w: %w", ErrUnlockFailed, err)
 	}
 	return nil
+}
+
+// endUnlockLocked tells the sink (if it is an UnlockEnder) that the current session's door is
+// locked again.
+func (m *Machine) endUnlockLocked() {
+	ue, ok := m.sink.(UnlockEnder)
+	if !ok || m.sess == nil {
+		return
+	}
+	if err := ue.EndUnlock(m.sess.id); err != nil {
+		m.log.Error("end unlock marker failed", "session", m.sess.id, "err", err)
+	}
 }
 
 func (m *Machine) logDecision(sid string, dec *Decision, reason string) {
