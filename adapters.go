@@ -44,7 +44,12 @@ func (l lockouts) SaveLockout(m machine.Lockout) error {
 // attempts writes the machine's attempt records to the store (durably, before the machine goes on).
 type attempts struct{ db *store.DB }
 
+var _ machine.UnlockEnder = attempts{}
+
 func (a attempts) BeginAttempt(id string, start time.Time) error { return a.db.BeginAttempt(id, start) }
+
+// EndUnlock clears the store's "door unlocked" marker once the machine has locked the relay again.
+func (a attempts) EndUnlock(id string) error { return a.db.EndUnlock(id) }
 
 func (a attempts) RecordAttempt(m machine.Attempt) error {
 	_, err := a.db.RecordAttempt(storeAttempt(m), m.Evidence)
