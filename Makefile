@@ -58,8 +58,12 @@ test-pure:
 test-cgo:
 	$(GO) test -count=1 -timeout 30m $(CGO_PKGS)
 
-bench: deps models
-	$(GO) test -run '^$$' -bench . -benchmem $(PURE_PKGS) $(CGO_PKGS)
+# One run: the naive go-face baseline and the doorface pipeline on the same frames, the BLAS
+# libraries, and the real daemon end to end (bench/main.go). JSON lands in bench/out/ (git-ignored).
+bench: deps models build
+	@mkdir -p bench/out
+	$(GO) build -o bench/out/bench ./bench
+	./bench/out/bench -models $(MODELS_DIR) -doorface ./$(BIN)
 
 fuzz:
 	@echo "fuzz targets are added by the packages that own them"

@@ -1,0 +1,912 @@
+// Command bench measures doorface's frame pipeline against the naive go-face baseline in one run
+// (`make bench`, issue 8) and prints a table; the numbers are also written as JSON to
+// bench/out/<timestamp>.json for comparison between commits.
+//
+// What it measures, all on the same frames (photos of ../shared/faces placed in 1280x720 and
+// 640x480 camera frames with the face at realistic sizes):
+//
+//   - per-frame time of the baseline (go-face RecognizeSingle on the whole JPEG, then the 1:N match)
+//     and of the pipeline (vision.Decode, Pipeline.Analyze, Gallery.Match), interleaved frame by
+//     frame, with p50/p95 and their ratio, and the pipeline's stages;
+//   - whether both reach the same decision (leave-one-out against the other enrolled photos);
+//   - frames per second with one caller and with one caller per recognizer;
+//   - 1:N match time at 10,000 templates;
+//   - the BLAS library dlib runs on (child processes with LD_LIBRARY_PATH pointing at each
+//     Debian alternative, so the system setting is never changed);
+//   - end to end through the real daemon (`doorface serve --hw sim`): first frame posted to the
+//     relay's "relay unlocked" log line, at 10 fps, for an enrolled person; and the daemon's peak
+//     RSS (VmHWM).
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"image"
+	_ "image/jpeg"
+	_ "image/png"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/doorface/doorface/bench/camframe"
+	"github.com/doorface/doorface/vision"
+)
+
+// Face sizes (side of the face box in frame pixels) per frame size: a tablet at a door sees a
+// face from about 0.5 m (large) to 1 m (small).
+var sizes = []struct {
+	W, H  int
+	Faces []int
+}{
+	{1280, 720, []int{180, 240, 300}},
+	{640, 480, []int{100, 130, 160}},
+}
+
+// frame is one composed camera frame.
+type frame struct {
+	Photo string // file name in enroll-test
+	ID    string // identity
+	W, H  int
+	Face  int
+	JPEG  []byte
+}
+
+// Stats summarizes durations in milliseconds.
+type Stats struct {
+	N    int     `json:"n"`
+	P50  float64 `json:"p50_ms"`
+	P95  float64 `json:"p95_ms"`
+	Mean float64 `json:"mean_ms"`
+}
+
+func summarize(ds []time.Duration) Stats {
+	if len(ds) == 0 {
+		return Stats{}
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	var sum time.Duration
+	for _, d := range s {
+		sum += d
+	}
+	q := func(p float64) float64 {
+		i := int(p*float64(len(s)) + 0.5)
+		i = min(max(i-1, 0), len(s)-1)
+		return ms(s[i])
+	}
+	return Stats{N: len(s), P50: q(0.5), P95: q(0.95), Mean: ms(sum / time.Duration(len(s)))}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// Report is the JSON written to bench/out.
+type Report struct {
+	Time       time.Time               `json:"time"`
+	Commit     string                  `json:"commit"`
+	CPUs       int                     `json:"cpus"`
+	Workers    int                     `json:"workers"`
+	BLAS       string                  `json:"blas"`
+	PerFrame   map[string]*FrameReport `json:"per_frame"`
+	Decisions  Decisions               `json:"decisions"`
+	FPS1       float64                 `json:"fps_1_worker"`
+	FPSAll     float64                 `json:"fps_all_workers"`
+	Match10k   Stats                   `json:"match_10k"`
+	BLASProbes []BLASProbe             `json:"blas_probes,omitempty"`
+	E2E        map[string]*E2EReport   `json:"e2e,omitempty"`
+	DaemonRSS  int64                   `json:"daemon_peak_rss_kib,omitempty"`
+	Notes      []string                `json:"notes,omitempty"`
+}
+
+// FrameReport is the per-frame comparison at one frame size.
+type FrameReport struct {
+	Baseline Stats `json:"baseline"`
+	Pipeline Stats `json:"pipeline"`
+	Ratio    float64
+	Decode   Stats `json:"decode"`
+	Detect   Stats `json:"detect"`
+	Describe Stats `json:"describe"`
+	Match    Stats `json:"match"`
+	// Faces: frames where each found exactly the one face.
+	BaselineFaces, PipelineFaces int
+}
+
+// Decisions compares the two pipelines' decisions on the 1280x720 and 640x480 frames.
+type Decisions struct {
+	Frames, Same                        int
+	BaselineAccepts, PipelineAccepts    int
+	BaselineCorrect, PipelineCorrect    int
+	BaselineFalseAccept, PipelineFalseA int
+}
+
+// E2EReport is the end-to-end latency at one frame size.
+type E2EReport struct {
+	Trials, Granted int
+	Latency         Stats `json:"first_frame_to_relay"`
+	FramesPerGrant  float64
+	FrameRTT        Stats `json:"frame_round_trip"`
+}
+
+// BLASProbe is one child-process measurement with a given BLAS library.
+type BLASProbe struct {
+	Name     string  `json:"name"`
+	Loaded   string  `json:"loaded"`
+	Describe Stats   `json:"describe"`
+	Analyze  Stats   `json:"analyze"`
+	FPS1     float64 `json:"fps_1"`
+	FPSAll   float64 `json:"fps_all"`
+	Err      string  `json:"err,omitempty"`
+}
+
+func main() {
+	models := flag.String("models", envOr("DOORFACE_MODELS", "models"), "model directory")
+	faces := flag.String("faces", envOr("DOORFACE_FACES", filepath.Join("..", "shared", "faces")), "face photos (enroll-test inside)")
+	outDir := flag.String("out", filepath.Join("bench", "out"), "directory for the JSON report")
+	daemon := flag.String("doorface", "./doorface", "doorface binary for the end-to-end run (empty: skip)")
+	trials := flag.Int("trials", 12, "end-to-end sessions per frame size")
+	fpsFrames := flag.Int("fps-frames", 40, "frames per throughput run")
+	blas := flag.Bool("blas", true, "measure each BLAS library in a child process")
+	child := flag.String("child", "", "internal: measure the frames in this directory and print JSON")
+	flag.Parse()
+	if *child != "" {
+		if err := childMain(*models, *child, *fpsFrames); err != nil {
+			fmt.Fprintln(os.Stderr, "bench child:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(*models, *faces, *outDir, *daemon, *trials, *fpsFrames, *blas); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func logf(format string, a ...any) { fmt.Fprintf(os.Stderr, "bench: "+format+"\n", a...) }
+
+func run(models, faces, outDir, daemon string, trials, fpsFrames int, blas bool) error {
+	start := time.Now()
+	rep := &Report{Time: start.UTC(), CPUs: runtime.NumCPU(), PerFrame: map[string]*FrameReport{}, BLAS: loadedBLAS()}
+	if out, err := exec.Command("git", "describe", "--always", "--dirty").Output(); err == nil {
+		rep.Commit = strings.TrimSpace(string(out))
+	}
+	cfg := vision.DefaultConfig()
+	rep.Workers = cfg.Workers
+	pipe, err := vision.NewPipeline(models, cfg)
+	if err != nil {
+		return err
+	}
+	defer pipe.Close()
+	base, err := vision.NewBaseline(models)
+	if err != nil {
+		return err
+	}
+	defer base.Close()
+
+	enrollDir := filepath.Join(faces, "enroll-test")
+	frames, templates, err := compose(pipe, base, cfg, enrollDir)
+	if err != nil {
+		return err
+	}
+	logf("%d frames composed from %s, %d templates (%.1fs)", len(frames), enrollDir, len(templates), time.Since(start).Seconds())
+
+	decideAll(rep, pipe, base, cfg, frames, templates)
+	logf("per-frame comparison done (%.1fs)", time.Since(start).Seconds())
+
+	var big [][]byte
+	for _, f := range frames {
+		if f.W == 1280 {
+			big = append(big, f.JPEG)
+		}
+	}
+	gal := vision.NewGallery()
+	gal.Set(templates)
+	rep.FPS1 = throughput(pipe, gal, cfg, big, fpsFrames, 1)
+	rep.FPSAll = throughput(pipe, gal, cfg, big, fpsFrames, cfg.Workers)
+	logf("throughput done (%.1fs)", time.Since(start).Seconds())
+	rep.Match10k = match10k(pipe, cfg, big)
+
+	if blas {
+		rep.BLASProbes = probeBLAS(models, big, fpsFrames)
+		logf("BLAS probes done (%.1fs)", time.Since(start).Seconds())
+	}
+	pipe.Close()
+	base.Close()
+	if daemon != "" {
+		e2e, rss, err := endToEnd(daemon, models, enrollDir, trials)
+		if err != nil {
+			rep.Notes = append(rep.Notes, "end-to-end: "+err.Error())
+			logf("end-to-end: %v", err)
+		}
+		rep.E2E, rep.DaemonRSS = e2e, rss
+	}
+	printTable(os.Stdout, rep)
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(rep, "", "  ")
+	path := filepath.Join(outDir, start.UTC().Format("20060102T150405Z")+".json")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("\nJSON: %s (total %.0fs)\n", path, time.Since(start).Seconds())
+	return nil
+}
+
+// compose enrolls every photo of enroll-test (the templates of the decision check) and places
+// each photo's face in camera frames of every size.
+func compose(pipe *vision.Pipeline, base *vision.Baseline, cfg vision.Config, dir string) ([]frame, []vision.Entry, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	var frames []frame
+	var templates []vision.Entry
+	i := 0
+	for _, e := range ents {
+		name := e.Name()
+		ext := strings.ToLower(filepath.Ext(name))
+		if ext != ".jpg" && ext != ".jpeg" && ext != ".png" {
+			continue
+		}
+		body, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return nil, nil, err
+		}
+		img, _, err := image.Decode(bytes.NewReader(body))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", name, err)
+		}
+		ct := "image/jpeg"
+		if ext == ".png" {
+			ct = "image/png"
+		}
+		vf, err := vision.Decode(body, ct, cfg)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", name, err)
+		}
+		a, err := pipe.Analyze(context.Background(), vf)
+		vf.Close()
+		if err != nil {
+			return nil, nil, err
+		}
+		if a.Faces != 1 {
+			logf("skipping %s: %d faces found", name, a.Faces)
+			continue
+		}
+		id := vision.IdentityOf(name)
+		if a.Quality == vision.QualityOK {
+			templates = append(templates, vision.Entry{UserID: id, Name: id, TemplateID: name, Descriptor: a.Descriptor})
+		}
+		region := camframe.FaceRegion(img.Bounds(), a.Box, 1.0)
+		for _, sz := range sizes {
+			side := sz.Faces[i%len(sz.Faces)]
+			scale := float64(side) / float64(max(a.Box.Dx(), a.Box.Dy()))
+			jpg, err := camframe.Frame(img, region, scale, sz.W, sz.H)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", name, err)
+			}
+			frames = append(frames, frame{Photo: name, ID: id, W: sz.W, H: sz.H, Face: side, JPEG: jpg})
+		}
+		i++
+	}
+	_ = base
+	return frames, templates, nil
+}
+
+// decision is who a descriptor is accepted as ("" for nobody) against the gallery.
+func decision(g *vision.Gallery, cfg vision.Config, d vision.Descriptor, ok bool) string {
+	if !ok {
+		return ""
+	}
+	m, found := g.Match(d)
+	if !found || m.Distance > cfg.Threshold || m.Margin < cfg.MinMargin {
+		return ""
+	}
+	return m.UserID
+}
+
+// decideAll runs baseline and pipeline on every frame, interleaved, and compares their decisions
+// against a gallery of all the other photos (leave-one-out).
+func decideAll(rep *Report, pipe *vision.Pipeline, base *vision.Baseline, cfg vision.Config, frames []frame, templates []vision.Entry) {
+	type acc struct{ base, pipe, dec, det, desc, match []time.Duration }
+	accs := map[string]*acc{}
+	faceCounts := map[string][2]int{}
+	galleries := map[string]*vision.Gallery{}
+	for _, f := range frames {
+		key := fmt.Sprintf("%dx%d", f.W, f.H)
+		a := accs[key]
+		if a == nil {
+			a = &acc{}
+			accs[key] = a
+		}
+		g := galleries[f.Photo]
+		if g == nil {
+			var others []vision.Entry
+			for _, t := range templates {
+				if t.TemplateID != f.Photo {
+					others = append(others, t)
+				}
+			}
+			g = vision.NewGallery()
+			g.Set(others)
+			galleries[f.Photo] = g
+		}
+		fc := faceCounts[key]
+		// Baseline: RecognizeSingle on the whole JPEG, then the match.
+		t0 := time.Now()
+		_, bd, bok, err := base.Recognize(f.JPEG)
+		bdec := decision(g, cfg, bd, bok && err == nil)
+		a.base = append(a.base, time.Since(t0))
+		if bok {
+			fc[0]++
+		}
+		// Pipeline: decode, analyze, match.
+		t0 = time.Now()
+		vf, err := vision.Decode(f.JPEG, "image/jpeg", cfg)
+		if err != nil {
+			logf("decode %s: %v", f.Photo, err)
+			continue
+		}
+		tDec := time.Since(t0)
+		an, err := pipe.Analyze(context.Background(), vf)
+		vf.Close()
+		if err != nil {
+			logf("analyze %s: %v", f.Photo, err)
+			continue
+		}
+		t1 := time.Now()
+		pdec := decision(g, cfg, an.Descriptor, an.Quality == vision.QualityOK)
+		tMatch := time.Since(t1)
+		a.pipe = append(a.pipe, time.Since(t0))
+		a.dec = append(a.dec, tDec)
+		a.det = append(a.det, an.Timings.Detect)
+		if an.Timings.Describe > 0 {
+			a.desc = append(a.desc, an.Timings.Describe)
+		}
+		a.match = append(a.match, tMatch)
+		if an.Faces == 1 {
+			fc[1]++
+		}
+		faceCounts[key] = fc
+		d := &rep.Decisions
+		d.Frames++
+		if bdec == pdec {
+			d.Same++
+		}
+		if bdec != "" {
+			d.BaselineAccepts++
+			if bdec == f.ID {
+				d.BaselineCorrect++
+			} else {
+				d.BaselineFalseAccept++
+			}
+		}
+		if pdec != "" {
+			d.PipelineAccepts++
+			if pdec == f.ID {
+				d.PipelineCorrect++
+			} else {
+				d.PipelineFalseA++
+			}
+		}
+	}
+	for key, a := range accs {
+		fr := &FrameReport{
+			Baseline: summarize(a.base), Pipeline: summarize(a.pipe), Decode: summarize(a.dec),
+			Detect: summarize(a.det), Describe: summarize(a.desc), Match: summarize(a.match),
+			BaselineFaces: faceCounts[key][0], PipelineFaces: faceCounts[key][1],
+		}
+		if fr.Pipeline.P50 > 0 {
+			fr.Ratio = fr.Baseline.P50 / fr.Pipeline.P50
+		}
+		rep.PerFrame[key] = fr
+	}
+}
+
+// throughput runs the whole frame path (decode, analyze, match) over n frames with the given
+// number of concurrent callers and returns frames per second.
+func throughput(pipe *vision.Pipeline, g *vision.Gallery, cfg vision.Config, frames [][]byte, n, callers int) float64 {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for c := 0; c < callers; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				vf, err := vision.Decode(frames[i%len(frames)], "image/jpeg", cfg)
+				if err != nil {
+					continue
+				}
+				if a, err := pipe.Analyze(context.Background(), vf); err == nil && a.Quality == vision.QualityOK {
+					g.Match(a.Descriptor)
+				}
+				vf.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n) / time.Since(start).Seconds()
+}
+
+// match10k times Gallery.Match at 10,000 templates (2,500 users of 4) for real descriptors.
+func match10k(pipe *vision.Pipeline, cfg vision.Config, frames [][]byte) Stats {
+	rng := rand.New(rand.NewPCG(1, 2))
+	entries := make([]vision.Entry, 10000)
+	for i := range entries {
+		var d vision.Descriptor
+		var n float64
+		for j := range d {
+			d[j] = float32(rng.NormFloat64())
+			n += float64(d[j]) * float64(d[j])
+		}
+		// dlib descriptors have a norm of about 1.
+		for j := range d {
+			d[j] /= float32(sqrt(n))
+		}
+		entries[i] = vision.Entry{UserID: "u" + strconv.Itoa(i/4), TemplateID: strconv.Itoa(i), Descriptor: d}
+	}
+	g := vision.NewGallery()
+	g.Set(entries)
+	var ds []vision.Descriptor
+	for _, f := range frames {
+		vf, err := vision.Decode(f, "image/jpeg", cfg)
+		if err != nil {
+			continue
+		}
+		if a, err := pipe.Analyze(context.Background(), vf); err == nil && a.Quality == vision.QualityOK {
+			ds = append(ds, a.Descriptor)
+		}
+		vf.Close()
+		if len(ds) >= 10 {
+			break
+		}
+	}
+	var times []time.Duration
+	for r := 0; r < 20; r++ {
+		for _, d := range ds {
+			t0 := time.Now()
+			g.Match(d)
+			times = append(times, time.Since(t0))
+		}
+	}
+	return summarize(times)
+}
+
+func sqrt(x float64) float64 {
+	z := x / 2
+	for i := 0; i < 30; i++ {
+		z -= (z*z - x) / (2 * z)
+	}
+	return z
+}
+
+// loadedBLAS names the libblas.so.3 this process mapped.
+func loadedBLAS() string {
+	b, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if i := strings.Index(line, "/"); i >= 0 && strings.Contains(line, "libblas.so.3") {
+			p, err := filepath.EvalSymlinks(line[i:])
+			if err != nil {
+				p = line[i:]
+			}
+			return filepath.Base(filepath.Dir(p))
+		}
+	}
+	return "unknown"
+}
+
+// probeBLAS runs this program as a child once per BLAS library (via LD_LIBRARY_PATH, without
+// touching the system's alternatives) and collects its measurements.
+func probeBLAS(models string, frames [][]byte, n int) []BLASProbe {
+	dir, err := os.MkdirTemp("", "doorface-bench-frames-")
+	if err != nil {
+		return []BLASProbe{{Name: "all", Err: err.Error()}}
+	}
+	defer os.RemoveAll(dir)
+	for i, f := range frames[:min(len(frames), 20)] {
+		_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("%03d.jpg", i)), f, 0o644)
+	}
+	lib := "/usr/lib/x86_64-linux-gnu"
+	variants := []struct{ name, ldpath, threads string }{
+		{"openblas (threads=auto)", lib + "/openblas-pthread", ""},
+		{"openblas (threads=1)", lib + "/openblas-pthread", "1"},
+		{"atlas", lib + "/atlas", ""},
+		{"reference", lib + "/blas:" + lib + "/lapack", ""},
+	}
+	self, _ := os.Executable()
+	var out []BLASProbe
+	for _, v := range variants {
+		p := BLASProbe{Name: v.name}
+		first := strings.Split(v.ldpath, ":")[0]
+		if _, err := os.Stat(filepath.Join(first, "libblas.so.3")); err != nil {
+			p.Err = "not installed"
+			out = append(out, p)
+			continue
+		}
+		cmd := exec.Command(self, "-models", models, "-child", dir, "-fps-frames", strconv.Itoa(n))
+		env := append(os.Environ(), "LD_LIBRARY_PATH="+v.ldpath)
+		if v.threads != "" {
+			env = append(env, "OPENBLAS_NUM_THREADS="+v.threads)
+		}
+		cmd.Env = env
+		cmd.Stderr = os.Stderr
+		b, err := cmd.Output()
+		if err == nil {
+			err = json.Unmarshal(b, &p)
+			p.Name = v.name
+		}
+		if err != nil {
+			p.Err = err.Error()
+		}
+		out = append(out, p)
+		logf("BLAS %s: describe p50 %.1f ms, analyze p50 %.1f ms, fps %.1f / %.1f", v.name, p.Describe.P50, p.Analyze.P50, p.FPS1, p.FPSAll)
+	}
+	return out
+}
+
+// childMain measures the frames in dir with this process's BLAS and prints a BLASProbe.
+func childMain(models, dir string, n int) error {
+	cfg := vision.DefaultConfig()
+	pipe, err := vision.NewPipeline(models, cfg)
+	if err != nil {
+		return err
+	}
+	defer pipe.Close()
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.jpg"))
+	var frames [][]byte
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		frames = append(frames, b)
+	}
+	if len(frames) == 0 {
+		return fmt.Errorf("no frames in %s", dir)
+	}
+	var desc, an []time.Duration
+	for r := 0; r < 2; r++ {
+		for _, f := range frames {
+			vf, err := vision.Decode(f, "image/jpeg", cfg)
+			if err != nil {
+				return err
+			}
+			t0 := time.Now()
+			a, err := pipe.Analyze(context.Background(), vf)
+			d := time.Since(t0)
+			vf.Close()
+			if err != nil {
+				return err
+			}
+			if r == 0 {
+				continue // warm-up
+			}
+			an = append(an, d)
+			if a.Timings.Describe > 0 {
+				desc = append(desc, a.Timings.Describe)
+			}
+		}
+	}
+	g := vision.NewGallery()
+	p := BLASProbe{Loaded: loadedBLAS(), Describe: summarize(desc), Analyze: summarize(an)}
+	p.FPS1 = throughput(pipe, g, cfg, frames, n, 1)
+	p.FPSAll = throughput(pipe, g, cfg, frames, n, cfg.Workers)
+	return json.NewEncoder(os.Stdout).Encode(p)
+}
+
+// endToEnd starts the daemon, enrolls Sheldon (and Leonard as a lookalike competitor) through the
+// admin API, and plays sessions of Sheldon's other photos at 10 fps per frame size, timing the
+// first frame posted to the daemon's "relay unlocked" log line.
+func endToEnd(bin, models, enrollDir string, trials int) (map[string]*E2EReport, int64, error) {
+	data, err := os.MkdirTemp("", "doorface-bench-data-")
+	if err != nil {
+		return nil, 0, err
+	}
+	defer os.RemoveAll(data)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, 0, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	const doorTok, adminTok = "door-token-bench-0123456789", "admin-token-bench-0123456789"
+	absModels, _ := filepath.Abs(models)
+	cmd := exec.Command(bin, "serve", "--listen", addr, "--data", data, "--models", absModels, "--hw", "sim")
+	cmd.Env = append(os.Environ(), "DOORFACE_DOOR_TOKEN="+doorTok, "DOORFACE_ADMIN_TOKEN="+adminTok,
+		"DOORFACE_MACHINE_UNLOCK_DURATION=300ms", "DOORFACE_MACHINE_COOLDOWN=200ms", "DOORFACE_LOG_FORMAT=json")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, 0, err
+	}
+	cmd.Stdout = io.Discard
+	if err := cmd.Start(); err != nil {
+		return nil, 0, err
+	}
+	defer func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	}()
+	unlocked := make(chan time.Time, 64)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var l struct {
+				Time time.Time `json:"time"`
+				Msg  string    `json:"msg"`
+			}
+			if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "relay unlocked" {
+				unlocked <- l.Time
+			}
+		}
+	}()
+	base := "http://" + addr
+	client := &http.Client{Timeout: 30 * time.Second}
+	do := func(method, path, token, ct string, body []byte, hdr ...string) (int, []byte, error) {
+		req, err := http.NewRequest(method, base+path, bytes.NewReader(body))
+		if err != nil {
+			return 0, nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		for i := 0; i+1 < len(hdr); i += 2 {
+			if hdr[i+1] != "" {
+				req.Header.Set(hdr[i], hdr[i+1])
+			}
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, nil, err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, b, err
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if code, _, err := do(http.MethodGet, "/healthz", doorTok, "", nil); err == nil && code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, 0, fmt.Errorf("daemon not healthy within 60s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	enroll := func(name, pin string, photos ...string) error {
+		code, b, err := do(http.MethodPost, "/v1/users", adminTok, "application/json", []byte(fmt.Sprintf(`{"name":%q,"pin":%q}`, name, pin)))
+		if err != nil || code != http.StatusCreated {
+			return fmt.Errorf("create %s: %d %s %v", name, code, b, err)
+		}
+		var u struct{ ID string }
+		_ = json.Unmarshal(b, &u)
+		for _, p := range photos {
+			body, err := os.ReadFile(filepath.Join(enrollDir, p))
+			if err != nil {
+				return err
+			}
+			code, b, err := do(http.MethodPost, "/v1/users/"+u.ID+"/faces", adminTok, "image/png", body)
+			if err != nil || code != http.StatusCreated {
+				return fmt.Errorf("enroll %s from %s: %d %s %v", name, p, code, b, err)
+			}
+		}
+		return nil
+	}
+	if err := enroll("Sheldon", "31415", "sheldon1.png", "sheldon2.png", "sheldon3.png"); err != nil {
+		return nil, 0, err
+	}
+	if err := enroll("Leonard", "27182", "leonard1.png", "leonard2.png", "leonard3.png"); err != nil {
+		return nil, 0, err
+	}
+	// Sheldon's other photos, face at the sizes of the per-frame run.
+	var photos []image.Image
+	var boxes []image.Rectangle
+	for _, p := range []string{"sheldon4.png", "sheldon5.png"} {
+		f, err := os.Open(filepath.Join(enrollDir, p))
+		if err != nil {
+			return nil, 0, err
+		}
+		img, _, err := image.Decode(f)
+		f.Close()
+		if err != nil {
+			return nil, 0, err
+		}
+		photos = append(photos, img)
+		// The western photos are 150 px face crops: the face is about the middle 60%.
+		b := img.Bounds()
+		boxes = append(boxes, image.Rect(b.Dx()/5, b.Dy()/5, b.Dx()*4/5, b.Dy()*4/5))
+	}
+	out := map[string]*E2EReport{}
+	for _, sz := range sizes {
+		key := fmt.Sprintf("%dx%d", sz.W, sz.H)
+		var seq [][]byte
+		for i, img := range photos {
+			for _, side := range sz.Faces {
+				scale := float64(side) / float64(boxes[i].Dx())
+				jpg, err := camframe.Frame(img, img.Bounds(), scale, sz.W, sz.H)
+				if err != nil {
+					return nil, 0, err
+				}
+				seq = append(seq, jpg)
+			}
+		}
+		r := &E2EReport{}
+		out[key] = r
+		var lat, rtt []time.Duration
+		frames := 0
+		for t := 0; t < trials; t++ {
+			// Wait for Idle (the previous session's unlock and cooldown).
+			for w := 0; w < 100; w++ {
+				_, b, _ := do(http.MethodGet, "/v1/state", doorTok, "", nil)
+				if bytes.Contains(b, []byte(`"state":"Idle"`)) {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			for len(unlocked) > 0 {
+				<-unlocked
+			}
+			r.Trials++
+			first := time.Now()
+			session := ""
+			tick := time.NewTicker(100 * time.Millisecond)
+			decided := false
+			for i := 0; i < 30 && !decided; i++ {
+				t0 := time.Now()
+				code, b, err := do(http.MethodPost, "/v1/frames", doorTok, "image/jpeg", seq[(t+i)%len(seq)], "X-Door-Session", session)
+				rtt = append(rtt, time.Since(t0))
+				frames++
+				if err != nil || code != http.StatusOK {
+					logf("e2e %s trial %d frame %d: %d %s %v", key, t, i, code, b, err)
+					break
+				}
+				var a struct {
+					Session  string          `json:"session"`
+					State    string          `json:"state"`
+					Decision json.RawMessage `json:"decision"`
+				}
+				_ = json.Unmarshal(b, &a)
+				session = a.Session
+				if len(a.Decision) > 0 && string(a.Decision) != "null" {
+					decided = true
+					if bytes.Contains(a.Decision, []byte(`"granted"`)) {
+						r.Granted++
+						select {
+						case at := <-unlocked:
+							lat = append(lat, at.Sub(first))
+						case <-time.After(3 * time.Second):
+							logf("e2e %s trial %d: granted but no relay line", key, t)
+						}
+					}
+					break
+				}
+				if a.State == "PinFallback" {
+					break
+				}
+				<-tick.C
+			}
+			tick.Stop()
+			if !decided {
+				// End the session so the next trial starts from Idle.
+				_, _, _ = do(http.MethodDelete, "/v1/session", doorTok, "", nil, "X-Door-Session", session)
+			}
+		}
+		r.Latency = summarize(lat)
+		r.FrameRTT = summarize(rtt)
+		if r.Trials > 0 {
+			r.FramesPerGrant = float64(frames) / float64(r.Trials)
+		}
+		logf("e2e %s: %d/%d granted, first frame to relay p50 %.0f ms p95 %.0f ms", key, r.Granted, r.Trials, r.Latency.P50, r.Latency.P95)
+	}
+	return out, vmHWM(cmd.Process.Pid), nil
+}
+
+// vmHWM reads a process's peak resident set size in KiB.
+func vmHWM(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				n, _ := strconv.ParseInt(f[1], 10, 64)
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+func printTable(w io.Writer, r *Report) {
+	fmt.Fprintf(w, "\ndoorface bench  commit %s  %d CPUs  %d workers  BLAS %s\n\n", r.Commit, r.CPUs, r.Workers, r.BLAS)
+	fmt.Fprintf(w, "per frame (same frames, interleaved)   baseline p50/p95     doorface p50/p95    ratio(p50)  one face found (base/doorface)\n")
+	for _, key := range []string{"1280x720", "640x480"} {
+		f := r.PerFrame[key]
+		if f == nil {
+			continue
+		}
+		fmt.Fprintf(w, "  %-36s %7.1f / %7.1f ms   %6.1f / %6.1f ms   %6.2fx    %d/%d of %d\n", key,
+			f.Baseline.P50, f.Baseline.P95, f.Pipeline.P50, f.Pipeline.P95, f.Ratio, f.BaselineFaces, f.PipelineFaces, f.Pipeline.N)
+	}
+	fmt.Fprintf(w, "\ndoorface stages p50/p95 (ms)      decode          detect          landmarks+descriptor   match\n")
+	for _, key := range []string{"1280x720", "640x480"} {
+		f := r.PerFrame[key]
+		if f == nil {
+			continue
+		}
+		fmt.Fprintf(w, "  %-30s %5.1f / %5.1f   %5.1f / %5.1f   %5.1f / %5.1f          %.3f / %.3f\n", key,
+			f.Decode.P50, f.Decode.P95, f.Detect.P50, f.Detect.P95, f.Describe.P50, f.Describe.P95, f.Match.P50, f.Match.P95)
+	}
+	d := r.Decisions
+	fmt.Fprintf(w, "\ndecisions (leave-one-out, threshold %.2f): same %d of %d frames; accepted baseline %d (correct %d, wrong %d), doorface %d (correct %d, wrong %d)\n",
+		vision.DefaultThreshold, d.Same, d.Frames, d.BaselineAccepts, d.BaselineCorrect, d.BaselineFalseAccept, d.PipelineAccepts, d.PipelineCorrect, d.PipelineFalseA)
+	speed := 0.0
+	if r.FPS1 > 0 {
+		speed = r.FPSAll / r.FPS1
+	}
+	fmt.Fprintf(w, "throughput 1280x720: %.1f fps with 1 worker, %.1f fps with %d workers (%.2fx)\n", r.FPS1, r.FPSAll, r.Workers, speed)
+	fmt.Fprintf(w, "1:N match at 10,000 templates: p50 %.3f ms, p95 %.3f ms\n", r.Match10k.P50, r.Match10k.P95)
+	if len(r.BLASProbes) > 0 {
+		fmt.Fprintf(w, "\nBLAS (child processes, 1280x720)  loaded              describe p50   analyze p50   fps 1 / all\n")
+		for _, p := range r.BLASProbes {
+			if p.Err != "" {
+				fmt.Fprintf(w, "  %-32s %s\n", p.Name, p.Err)
+				continue
+			}
+			fmt.Fprintf(w, "  %-32s %-18s %8.1f ms   %8.1f ms   %5.1f / %5.1f\n", p.Name, p.Loaded, p.Describe.P50, p.Analyze.P50, p.FPS1, p.FPSAll)
+		}
+	}
+	if len(r.E2E) > 0 {
+		fmt.Fprintf(w, "\nend to end (doorface serve --hw sim, 10 fps, enrolled person)   first frame -> relay p50/p95   granted   frames/session   frame round trip p50\n")
+		for _, key := range []string{"1280x720", "640x480"} {
+			e := r.E2E[key]
+			if e == nil {
+				continue
+			}
+			fmt.Fprintf(w, "  %-62s %6.0f / %6.0f ms      %2d/%-2d     %5.1f          %5.1f ms\n", key, e.Latency.P50, e.Latency.P95, e.Granted, e.Trials, e.FramesPerGrant, e.FrameRTT.P50)
+		}
+		fmt.Fprintf(w, "daemon peak RSS (VmHWM): %.0f MiB\n", float64(r.DaemonRSS)/1024)
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+}
