@@ -40,14 +40,14 @@ func benchPipeline(b *testing.B) (*Pipeline, *Frame) {
 	return p, f
 }
 
-// BenchmarkDetect: scale, pad, encode and go-face's detection pass.
+// BenchmarkDetect: gray, scale, pad and dlib's HOG detector.
 func BenchmarkDetect(b *testing.B) {
 	p, f := benchPipeline(b)
 	rec, _ := p.acquire(context.Background())
 	defer func() { p.pool <- rec }()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if faces, _, err := p.detect(rec, f); err != nil || len(faces) != 1 {
+		if faces, err := p.detect(rec, f); err != nil || len(faces) != 1 {
 			b.Fatal(len(faces), err)
 		}
 	}
@@ -58,13 +58,13 @@ func BenchmarkDescribe(b *testing.B) {
 	p, f := benchPipeline(b)
 	rec, _ := p.acquire(context.Background())
 	defer func() { p.pool <- rec }()
-	faces, _, err := p.detect(rec, f)
+	faces, err := p.detect(rec, f)
 	if err != nil || len(faces) != 1 {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, ok, err := p.describeCrop(rec, f, faces[0].box); err != nil || !ok {
+		if _, ok, err := p.describeCrop(rec, f, faces[0].box, true); err != nil || !ok {
 			b.Fatal(ok, err)
 		}
 	}

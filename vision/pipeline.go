@@ -50,12 +50,11 @@ type Descriptor [128]float32
 
 // Timings are the durations of the two expensive stages of Analyze.
 type Timings struct {
-	// Detect covers scaling, encoding and go-face detection (which, go-face having no
-	// detect-only call, also computes landmarks and a descriptor per detected face).
+	// Detect covers scaling to gray and dlib's HOG detector run directly on the pixels (with
+	// DetectorCNN: encoding and go-face's CNN pass, which also computes descriptors).
 	Detect time.Duration
-	// Describe covers cropping the full-resolution face, encoding it and go-face's landmarks
-	// and descriptor; zero when the frame was not scaled for detection (the detection pass's
-	// descriptor is then already at full resolution).
+	// Describe covers cropping the face, encoding the crop and go-face's landmarks and
+	// descriptor on it; zero when the frame was refused before it.
 	Describe time.Duration
 }
 
@@ -82,12 +81,19 @@ type Analysis struct {
 type Pipeline struct {
 	cfg    Config
 	logger *slog.Logger
-	pool   chan *face.Recognizer
+	pool   chan *worker
 	done   chan struct{}
 
 	// mu guards everything that follows.
 	mu     sync.Mutex
 	closed bool
+}
+
+// worker is what one Analyze call holds: a go-face recognizer (landmarks and descriptor, and the
+// CNN detector) and a HOG detector of its own.
+type worker struct {
+	rec *face.Recognizer
+	hog *hogDetector
 }
 
 // NewPipeline checks the model files in modelsDir (CheckModels) and loads cfg.Workers go-face
@@ -106,9 +112,11 @@ func NewPipeline(modelsDir string, cfg Config) (*Pipeline, error) {
 	p := &Pipeline{
 		cfg:    cfg,
 		logger: logger.With("component", "vision"),
-		pool:   make(chan *face.Recognizer, cfg.Workers),
+		pool:   make(chan *worker, cfg.Workers),
 		done:   make(chan struct{}),
 	}
+	// One recognizer per core, one BLAS thread per recognizer (see setBLASThreads).
+	openblas := setBLASThreads(1)
 	start := time.Now()
 	for i := 0; i < cfg.Workers; i++ {
 		rec, err := face.NewRecognizer(modelsDir)
@@ -116,10 +124,16 @@ func NewPipeline(modelsDir string, cfg Config) (*Pipeline, error) {
 			p.closeRecognizers(i)
 			return nil, fmt.Errorf("%w: loading models from %s: %v", ErrModelCorrupt, modelsDir, err)
 		}
-		p.pool <- rec
+		hog, err := newHOGDetector()
+		if err != nil {
+			rec.Close()
+			p.closeRecognizers(i)
+			return nil, err
+		}
+		p.pool <- &worker{rec: rec, hog: hog}
 	}
 	p.logger.Info("recognizers loaded", "workers", cfg.Workers, "detector", cfg.Detector,
-		"seconds", time.Since(start).Seconds())
+		"openblas_single_thread", openblas, "seconds", time.Since(start).Seconds())
 	return p, nil
 }
 
@@ -142,13 +156,14 @@ func (p *Pipeline) Close() {
 
 func (p *Pipeline) closeRecognizers(n int) {
 	for i := 0; i < n; i++ {
-		rec := <-p.pool
-		rec.Close()
+		w := <-p.pool
+		w.rec.Close()
+		w.hog.close()
 	}
 }
 
 // acquire takes a recognizer from the pool, or fails when ctx ends or the pipeline closes.
-func (p *Pipeline) acquire(ctx context.Context) (*face.Recognizer, error) {
+func (p *Pipeline) acquire(ctx context.Context) (*worker, error) {
 	select {
 	case <-p.done:
 		return nil, ErrClosed
@@ -201,77 +216,124 @@ func (p *Pipeline) Enroll(ctx context.Context, f *Frame) (Descriptor, error) {
 // run holds a recognizer for one analysis. With gate false the descriptor is computed even
 // for a face that fails the quality gate (calibration measures every photo).
 func (p *Pipeline) run(ctx context.Context, f *Frame, multi string, gate bool) (Analysis, error) {
-	rec, err := p.acquire(ctx)
+	w, err := p.acquire(ctx)
 	if err != nil {
 		return Analysis{}, err
 	}
-	defer func() { p.pool <- rec }()
+	defer func() { p.pool <- w }()
 	f.mu.Lock()
 	closed := f.closed
 	f.mu.Unlock()
 	if closed {
 		return Analysis{}, fmt.Errorf("vision: analyze: frame %w", ErrClosed)
 	}
-	return p.analyzeWith(rec, f, multi, gate)
+	return p.analyzeWith(w, f, multi, gate)
 }
 
-func (p *Pipeline) recognize(rec *face.Recognizer, jpg []byte) ([]face.Face, error) {
-	if p.cfg.Detector == DetectorCNN {
-		return rec.RecognizeCNN(jpg)
-	}
-	return rec.Recognize(jpg)
-}
-
-// detected is one face from the detection pass, in frame coordinates.
+// detected is one face from the detection pass, in frame coordinates. desc is set only by the
+// go-face passes (DetectorCNN, and the fallback of describeWhole).
 type detected struct {
-	box  image.Rectangle
-	desc face.Descriptor
+	box     image.Rectangle
+	desc    face.Descriptor
+	hasDesc bool
 }
 
-// detect scales f down to cfg.DetectWidth, pads it, and runs go-face on it.
-func (p *Pipeline) detect(rec *face.Recognizer, f *Frame) (faces []detected, scaled bool, err error) {
+// detectScale returns the factor f is scaled by for detection and the scaled size.
+func (p *Pipeline) detectScale(f *Frame) (float64, image.Point) {
 	w, h := f.size.X, f.size.Y
-	scale := 1.0
-	src := f.mat
-	if w > p.cfg.DetectWidth {
-		scale = float64(p.cfg.DetectWidth) / float64(w)
+	if w <= p.cfg.DetectWidth {
+		return 1, f.size
+	}
+	scale := float64(p.cfg.DetectWidth) / float64(w)
+	return scale, image.Pt(p.cfg.DetectWidth, max(1, int(float64(h)*scale+0.5)))
+}
+
+// toFrame maps a box found at detection scale, on an image padded by pad, back to f.
+func toFrame(r image.Rectangle, pad int, scale float64, size image.Point) image.Rectangle {
+	r = r.Sub(image.Pt(pad, pad))
+	return image.Rect(int(float64(r.Min.X)/scale), int(float64(r.Min.Y)/scale),
+		int(float64(r.Max.X)/scale), int(float64(r.Max.Y)/scale)).Intersect(image.Rectangle{Max: size})
+}
+
+// detect finds the faces of f. A frame wider than cfg.DetectWidth, with DetectorHOG, goes to
+// dlib's HOG detector as a gray copy scaled to cfg.DetectWidth and padded: no JPEG, no
+// descriptors (describe crops the face from the full frame). Other frames go to go-face whole,
+// as a padded JPEG, whose one pass gives the boxes and the descriptors at the frame's own
+// resolution (the calibration photos take this path).
+func (p *Pipeline) detect(w *worker, f *Frame) ([]detected, error) {
+	scale, sz := p.detectScale(f)
+	if p.cfg.Detector == DetectorCNN || scale == 1 {
+		return p.detectGoFace(w, f)
+	}
+	gray := gocv.NewMat()
+	defer gray.Close()
+	gocv.CvtColor(f.mat, &gray, gocv.ColorBGRToGray)
+	if scale != 1 {
 		small := gocv.NewMat()
 		defer small.Close()
-		gocv.Resize(f.mat, &small, image.Pt(p.cfg.DetectWidth, max(1, int(float64(h)*scale+0.5))), 0, 0, gocv.InterpolationArea)
-		src = small
-		scaled = true
+		gocv.Resize(gray, &small, sz, 0, 0, gocv.InterpolationArea)
+		gray, small = small, gray
 	}
-	pad := int(float64(min(src.Cols(), src.Rows())) * detectPadFrac)
+	pad := int(float64(min(sz.X, sz.Y)) * detectPadFrac)
+	padded := gocv.NewMat()
+	defer padded.Close()
+	gocv.CopyMakeBorder(gray, &padded, pad, pad, pad, pad, gocv.BorderConstant, color.RGBA{})
+	boxes, err := w.hog.detect(padded)
+	if err != nil {
+		return nil, err
+	}
+	var faces []detected
+	for _, r := range boxes {
+		if box := toFrame(r, pad, scale, f.size); !box.Empty() {
+			faces = append(faces, detected{box: box})
+		}
+	}
+	return faces, nil
+}
+
+// detectGoFace runs go-face (with the configured detector) on a padded JPEG of f scaled to
+// cfg.DetectWidth: the faces come with go-face's landmarks and descriptors.
+func (p *Pipeline) detectGoFace(w *worker, f *Frame) ([]detected, error) {
+	scale, sz := p.detectScale(f)
+	src := f.mat
+	if scale != 1 {
+		small := gocv.NewMat()
+		defer small.Close()
+		gocv.Resize(f.mat, &small, sz, 0, 0, gocv.InterpolationArea)
+		src = small
+	}
+	pad := int(float64(min(sz.X, sz.Y)) * detectPadFrac)
 	padded := gocv.NewMat()
 	defer padded.Close()
 	gocv.CopyMakeBorder(src, &padded, pad, pad, pad, pad, gocv.BorderConstant, color.RGBA{})
 	jpg, err := encodeJPEG(padded, detectJPEGQuality)
 	if err != nil {
-		return nil, scaled, err
+		return nil, err
 	}
-	found, err := p.recognize(rec, jpg)
+	var found []face.Face
+	if p.cfg.Detector == DetectorCNN {
+		found, err = w.rec.RecognizeCNN(jpg)
+	} else {
+		found, err = w.rec.Recognize(jpg)
+	}
 	if err != nil {
-		return nil, scaled, fmt.Errorf("vision: detect: %w", err)
+		return nil, fmt.Errorf("vision: detect: %w", err)
 	}
-	frame := image.Rect(0, 0, w, h)
+	var faces []detected
 	for _, fc := range found {
-		r := fc.Rectangle.Sub(image.Pt(pad, pad))
-		box := image.Rect(int(float64(r.Min.X)/scale), int(float64(r.Min.Y)/scale),
-			int(float64(r.Max.X)/scale), int(float64(r.Max.Y)/scale)).Intersect(frame)
-		if box.Empty() {
-			continue
+		if box := toFrame(fc.Rectangle, pad, scale, f.size); !box.Empty() {
+			faces = append(faces, detected{box: box, desc: fc.Descriptor, hasDesc: true})
 		}
-		faces = append(faces, detected{box: box, desc: fc.Descriptor})
 	}
-	return faces, scaled, nil
+	return faces, nil
 }
 
 func area(r image.Rectangle) int { return r.Dx() * r.Dy() }
 
-func (p *Pipeline) analyzeWith(rec *face.Recognizer, f *Frame, multi string, gate bool) (Analysis, error) {
+func (p *Pipeline) analyzeWith(w *worker, f *Frame, multi string, gate bool) (Analysis, error) {
 	var a Analysis
 	t0 := time.Now()
-	faces, scaled, err := p.detect(rec, f)
+	faces, err := p.detect(w, f)
 	a.Timings.Detect = time.Since(t0)
 	if err != nil {
 		return a, err
@@ -309,21 +371,47 @@ func (p *Pipeline) analyzeWith(rec *face.Recognizer, f *Frame, multi string, gat
 	if gate && a.Quality != QualityOK {
 		return a, nil
 	}
-	a.Descriptor = Descriptor(best.desc)
-	if scaled {
-		t1 := time.Now()
-		d, ok, err := p.describeCrop(rec, f, best.box)
-		a.Timings.Describe = time.Since(t1)
+	t1 := time.Now()
+	d, ok, err := p.describe(w, f, best)
+	a.Timings.Describe = time.Since(t1)
+	if err != nil {
+		return a, err
+	}
+	if !ok {
+		p.logger.Debug("face not described: go-face did not find it again", "box", best.box.String())
+		a.Quality = QualityNoFace
+		return a, nil
+	}
+	a.Descriptor = d
+	return a, nil
+}
+
+// describe computes the descriptor of the detected face: from a crop (describeCrop), or, when
+// go-face does not find the face again in its crop, from the whole detection-scaled frame, as
+// the pipeline did before it had a detector of its own. ok is false when go-face finds it in
+// neither.
+func (p *Pipeline) describe(w *worker, f *Frame, best detected) (Descriptor, bool, error) {
+	scale, _ := p.detectScale(f)
+	if scale == 1 && best.hasDesc {
+		return Descriptor(best.desc), true, nil
+	}
+	d, ok, err := p.describeCrop(w, f, best.box, scale != 1)
+	if err != nil || ok {
+		return d, ok, err
+	}
+	if !best.hasDesc {
+		all, err := p.detectGoFace(w, f)
 		if err != nil {
-			return a, err
+			return Descriptor{}, false, err
 		}
-		if ok {
-			a.Descriptor = d
-		} else {
-			p.logger.Debug("face not found again in its crop; using the detection pass's descriptor", "box", best.box.String())
+		bestOverlap := 0
+		for _, fc := range all {
+			if ov := area(fc.box.Intersect(best.box)); ov > bestOverlap {
+				bestOverlap, best = ov, fc
+			}
 		}
 	}
-	return a, nil
+	return Descriptor(best.desc), best.hasDesc, nil
 }
 
 // cropRect returns the face box grown by cropMarginFrac per side, clamped to the frame.
@@ -333,26 +421,33 @@ func cropRect(box image.Rectangle, size image.Point) image.Rectangle {
 	return image.Rect(box.Min.X-mx, box.Min.Y-my, box.Max.X+mx, box.Max.Y+my).Intersect(image.Rectangle{Max: size})
 }
 
-// describeCrop crops the face with a margin from the full-resolution frame, scales the crop so
-// the face is about cropFaceSide pixels, and lets go-face describe the face nearest the crop's
-// expected box. ok is false when go-face does not find the face again.
-func (p *Pipeline) describeCrop(rec *face.Recognizer, f *Frame, box image.Rectangle) (Descriptor, bool, error) {
+// describeCrop crops the face with a margin from the full-resolution frame and lets go-face
+// describe the face nearest the crop's expected box. When resize is set (frames scaled for
+// detection) the crop is scaled so the face is about cropFaceSide pixels; otherwise it keeps the
+// frame's resolution, so the descriptor is the one go-face computes on the whole frame. ok is
+// false when go-face does not find the face again.
+func (p *Pipeline) describeCrop(w *worker, f *Frame, box image.Rectangle, resize bool) (Descriptor, bool, error) {
 	cr := cropRect(box, f.size)
 	roi := f.mat.Region(cr)
 	defer roi.Close()
-	s := float64(cropFaceSide) / float64(max(box.Dx(), box.Dy()))
-	crop := gocv.NewMat()
-	defer crop.Close()
-	interp := gocv.InterpolationArea
-	if s > 1 {
-		interp = gocv.InterpolationCubic
+	s := 1.0
+	crop := roi
+	if resize {
+		s = float64(cropFaceSide) / float64(max(box.Dx(), box.Dy()))
+		scaled := gocv.NewMat()
+		defer scaled.Close()
+		interp := gocv.InterpolationArea
+		if s > 1 {
+			interp = gocv.InterpolationCubic
+		}
+		gocv.Resize(roi, &scaled, image.Pt(max(1, int(float64(cr.Dx())*s+0.5)), max(1, int(float64(cr.Dy())*s+0.5))), 0, 0, interp)
+		crop = scaled
 	}
-	gocv.Resize(roi, &crop, image.Pt(max(1, int(float64(cr.Dx())*s+0.5)), max(1, int(float64(cr.Dy())*s+0.5))), 0, 0, interp)
 	jpg, err := encodeJPEG(crop, cropJPEGQuality)
 	if err != nil {
 		return Descriptor{}, false, err
 	}
-	found, err := rec.Recognize(jpg)
+	found, err := w.rec.Recognize(jpg)
 	if err != nil {
 		return Descriptor{}, false, fmt.Errorf("vision: describe: %w", err)
 	}
