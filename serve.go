@@ -14,6 +14,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/doorface/doorface/clock"
 	"github.com/doorface/doorface/hw"
 	"github.com/doorface/doorface/machine"
@@ -190,11 +193,15 @@ func newDaemon(cfg Config, b *hw.Board, log *slog.Logger, stdout io.Writer) (*da
 		fmt.Fprintf(stdout, "doorface: generated API tokens (stored in %s, shown only now)\n  door:  %s\n  admin: %s\n",
 			filepath.Join(cfg.Data, transport.TokenFile), tokens.Door, tokens.Admin)
 	}
+	// The registry carries the Go and process collectors too (go_goroutines, process_resident_memory_bytes):
+	// the load test reads them to show the daemon returns to its baseline.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv, err := transport.New(transport.Options{
 		Door: m, Frames: frames{cfg: vcfg, pipe: pipe, gallery: gallery},
 		Users: users{db: db, cfg: vcfg, pipe: pipe, gallery: gallery}, Audit: db, Board: board{b},
 		Tokens: tokens, MaxBody: cfg.Vision.MaxBytes + 64<<10, MaxJSON: cfg.HTTP.MaxJSON,
-		QueueSize: cfg.HTTP.QueueSize, Heartbeat: cfg.HTTP.Heartbeat, Logger: log,
+		QueueSize: cfg.HTTP.QueueSize, Heartbeat: cfg.HTTP.Heartbeat, Logger: log, Registry: reg,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("transport: %w", err)

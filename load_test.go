@@ -1,0 +1,293 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// loadDuration is how long the tablets post: 20 s in the suite, DOORFACE_LOAD_DURATION in `make soak`.
+func loadDuration(t *testing.T) time.Duration {
+	t.Helper()
+	if v := os.Getenv("DOORFACE_LOAD_DURATION"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("DOORFACE_LOAD_DURATION: %v", err)
+		}
+		return d
+	}
+	return 20 * time.Second
+}
+
+// procStatus reads a field (in kB) of /proc/PID/status.
+func procStatus(t *testing.T, pid int, field string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) >= 2 && f[0] == field+":" {
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			return n
+		}
+	}
+	t.Fatalf("%s not in /proc/%d/status", field, pid)
+	return 0
+}
+
+// metric reads one unlabelled gauge from /metrics.
+func (r *relRig) metric(name string) float64 {
+	r.t.Helper()
+	code, body := r.admin.do(http.MethodGet, "/metrics", "", nil)
+	if code != http.StatusOK {
+		r.t.Fatalf("/metrics: %d", code)
+	}
+	for _, l := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				r.t.Fatalf("%s: %v", l, err)
+			}
+			return f
+		}
+	}
+	r.t.Fatalf("metric %s not exposed", name)
+	return 0
+}
+
+// TestLoadRealDaemon: 20 tablets post 1280x720 frames as fast as they can (one a stranger, the
+// others an enrolled person) to the real binary. Meanwhile /v1/state answers with p99 < 100 ms;
+// the queue sheds load with 429; peak RSS stays bounded; goroutines return to the baseline after
+// the load; every session that answered a frame ends in exactly one audit record.
+func TestLoadRealDaemon(t *testing.T) {
+	r := newRelRig(t, "DOORFACE_MACHINE_RECEIVE_TIMEOUT=2s", "DOORFACE_MACHINE_PIN_TIMEOUT=2s",
+		"DOORFACE_MACHINE_UNLOCK_DURATION=300ms", "DOORFACE_MACHINE_COOLDOWN=200ms", "DOORFACE_LOG_LEVEL=warn")
+	uid := r.createUser("Sheldon", "31415")
+	for _, p := range []string{"sheldon1.png", "sheldon2.png", "sheldon3.png"} {
+		if code, b := r.admin.do(http.MethodPost, "/v1/users/"+uid+"/faces", "image/png", readPhoto(t, p)); code != http.StatusCreated {
+			t.Fatalf("enroll %s: %d %s", p, code, b)
+		}
+	}
+	frames := [][]byte{
+		cameraFrame(t, readPhoto(t, "sheldon4.png"), 1280, 720, 360),
+		cameraFrame(t, readPhoto(t, "joy.jpg"), 1280, 720, 420),
+	}
+	pid := r.d.cmd.Process.Pid
+	// Warm up once so the baseline includes the vision workers and the admin connection.
+	r.door.postFrame(frames[1], "")
+	r.door.waitState("Idle", 30*time.Second)
+	baseG := r.metric("go_goroutines")
+	baseRSS := procStatus(t, pid, "VmRSS")
+
+	dur := loadDuration(t)
+	ctx, cancel := context.WithTimeout(context.Background(), dur)
+	defer cancel()
+	tr := &http.Transport{MaxIdleConnsPerHost: 32}
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	var (
+		mu        sync.Mutex
+		sessions  = map[string]bool{}
+		codes     = map[int]int{}
+		qualities = map[string]int{}
+		errs      atomic.Int64
+	)
+	post := func(frame []byte, session string) (int, frameAnswer, error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, r.d.url("/v1/frames"), bytes.NewReader(frame))
+		req.Header.Set("Authorization", "Bearer "+relDoorToken)
+		req.Header.Set("Content-Type", "image/jpeg")
+		if session != "" {
+			req.Header.Set("X-Door-Session", session)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, frameAnswer{}, err
+		}
+		defer resp.Body.Close()
+		var a frameAnswer
+		b, _ := io.ReadAll(resp.Body)
+		_ = json.Unmarshal(b, &a)
+		return resp.StatusCode, a, nil
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			session := ""
+			for ctx.Err() == nil {
+				frame := frames[0] // Sheldon
+				if i == 0 {
+					frame = frames[1] // tablet 0 shows a stranger
+				}
+				code, a, err := post(frame, session)
+				if err != nil {
+					if ctx.Err() == nil {
+						errs.Add(1)
+					}
+					continue
+				}
+				mu.Lock()
+				codes[code]++
+				if code == http.StatusOK && a.Session != "" {
+					sessions[a.Session] = true
+					qualities[a.State+"/"+a.Frame.Quality]++
+				}
+				mu.Unlock()
+				switch code {
+				case http.StatusOK:
+					session = a.Session
+					if a.State == "PinFallback" {
+						// No PIN at this door: the tablet cancels (recorded cancelled), unless
+						// another tablet did already.
+						req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, r.d.url("/v1/session"), nil)
+						req.Header.Set("Authorization", "Bearer "+relDoorToken)
+						req.Header.Set("X-Door-Session", a.Session)
+						if resp, err := client.Do(req); err == nil {
+							io.Copy(io.Discard, resp.Body)
+							resp.Body.Close()
+						}
+					}
+					if a.Decision != nil || a.State == "PinFallback" {
+						session = "" // that session is decided; the next frame starts a new one
+					}
+				case http.StatusGone:
+					session = ""
+				case http.StatusTooManyRequests, http.StatusConflict:
+					// As fast as they can, but not a busy loop: a short pause instead of Retry-After.
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+		}(i)
+	}
+	// The installer's view while the tablets hammer: /v1/state latency.
+	var lat []time.Duration
+	sc := &http.Client{Timeout: 10 * time.Second}
+	for ctx.Err() == nil {
+		req, _ := http.NewRequest(http.MethodGet, r.d.url("/v1/state"), nil)
+		req.Header.Set("Authorization", "Bearer "+relAdminToken)
+		t0 := time.Now()
+		resp, err := sc.Do(req)
+		if err != nil {
+			t.Fatalf("/v1/state during load: %v", err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("/v1/state during load: %d", resp.StatusCode)
+		}
+		lat = append(lat, time.Since(t0))
+		time.Sleep(20 * time.Millisecond)
+	}
+	wg.Wait()
+	tr.CloseIdleConnections()
+	hwm := procStatus(t, pid, "VmHWM")
+
+	slices.Sort(lat)
+	p := func(q float64) time.Duration { return lat[min(len(lat)-1, int(q*float64(len(lat))))] }
+	total := 0
+	for _, n := range codes {
+		total += n
+	}
+	t.Logf("load: 20 tablets x %v: %d frame requests (%.0f/s), status counts %v, client errors %d, sessions %d",
+		dur, total, float64(total)/dur.Seconds(), codes, errs.Load(), len(sessions))
+	t.Logf("analysed frames by state/quality: %v", qualities)
+	t.Logf("/v1/state: %d probes, p50 %v, p99 %v, max %v", len(lat), p(0.5), p(0.99), lat[len(lat)-1])
+	t.Logf("memory: RSS before %d MiB, peak (VmHWM) %d MiB", baseRSS>>10, hwm>>10)
+	if p99 := p(0.99); p99 > 100*time.Millisecond {
+		t.Errorf("/v1/state p99 %v under load, want < 100ms", p99)
+	}
+	if codes[http.StatusTooManyRequests] == 0 {
+		t.Errorf("no 429 under 20 tablets: the frame queue did not shed load")
+	}
+	if codes[http.StatusOK] == 0 {
+		t.Errorf("no frame was analysed under load")
+	}
+	for c := range codes {
+		if c >= 500 {
+			t.Errorf("%d answers %d under load", codes[c], c)
+		}
+	}
+	if limit := int64(1536 << 10); hwm > limit { // kB
+		t.Errorf("peak RSS %d MiB, want < %d MiB", hwm>>10, limit>>10)
+	}
+
+	// After the load: back to Idle, goroutines back to the baseline.
+	r.door.waitState("Idle", 30*time.Second)
+	deadline := time.Now().Add(15 * time.Second)
+	g := r.metric("go_goroutines")
+	for g > baseG+2 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		g = r.metric("go_goroutines")
+	}
+	t.Logf("goroutines: baseline %.0f, after the load %.0f; RSS after %d MiB", baseG, g, procStatus(t, pid, "VmRSS")>>10)
+	if g > baseG+2 {
+		t.Errorf("goroutines %v after the load, baseline %v: leak", g, baseG)
+	}
+
+	// Every session ends in exactly one record: stop, export offline, compare.
+	if err := r.d.signal(t, syscall.SIGTERM); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+	out := t.TempDir()
+	if b, err := exec.Command(doorfaceBinary(t), "audit", "export", "--data", r.data, "--format", "jsonl", "--out", out).CombinedOutput(); err != nil {
+		t.Fatalf("audit export: %v\n%s", err, b)
+	}
+	recs, err := os.ReadFile(filepath.Join(out, "audit.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	outcomes := map[string]int{}
+	for _, line := range bytes.Split(bytes.TrimSpace(recs), []byte("\n")) {
+		var rec struct{ ID, Outcome string }
+		if err := json.Unmarshal(line, &rec); err != nil {
+			t.Fatalf("export line %q: %v", line, err)
+		}
+		seen[rec.ID]++
+		outcomes[rec.Outcome]++
+	}
+	lost, dup := 0, 0
+	for id := range sessions {
+		switch seen[id] {
+		case 1:
+		case 0:
+			lost++
+		default:
+			dup++
+		}
+	}
+	for id, n := range seen {
+		if n > 1 {
+			dup++
+			t.Errorf("session %s has %d records", id, n)
+		}
+	}
+	t.Logf("audit: %d records for %d sessions seen by the tablets, outcomes %v; lost %d, duplicated %d",
+		len(seen), len(sessions), outcomes, lost, dup)
+	if lost != 0 || dup != 0 {
+		t.Fatalf("records lost %d, duplicated %d", lost, dup)
+	}
+	if outcomes["interrupted"] != 0 {
+		t.Errorf("%d interrupted records after a clean stop", outcomes["interrupted"])
+	}
+	if b, err := exec.Command(doorfaceBinary(t), "audit", "verify", "--data", r.data).CombinedOutput(); err != nil {
+		t.Fatalf("audit verify: %v\n%s", err, b)
+	}
+}
