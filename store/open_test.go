@@ -269,6 +269,11 @@ func TestOpenCorrupt(t *testing.T) {
 				}
 			}
 		}},
+		{"truncated after the meta pages", func(t *testing.T, path string) {
+			if err := os.Truncate(path, 2*4096); err != nil {
+				t.Fatal(err)
+			}
+		}},
 		{"a data page", func(t *testing.T, path string) {
 			st, _ := os.Stat(path)
 			f, err := os.OpenFile(path, os.O_RDWR, 0)

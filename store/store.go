@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -179,7 +180,11 @@ func (p openPanic) Error() string { return fmt.Sprintf("bbolt panicked reading t
 // openBolt is bolt.Open with its panics (bbolt panics on some damaged pages, for example a
 // corrupt freelist) turned into errors, so a damaged file refuses to start cleanly. After such
 // a panic bbolt's file descriptor and lock stay open in this process.
+//
+// A truncated file makes bbolt read past the end of its memory map (SIGBUS), which would kill
+// the process; with SetPanicOnFault that fault is a panic here too, and refused the same way.
 func openBolt(path string, o *bolt.Options) (db *bolt.DB, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
 			db, err = nil, openPanic{r}
@@ -190,6 +195,7 @@ func openBolt(path string, o *bolt.Options) (db *bolt.DB, err error) {
 
 // check runs bbolt's consistency check over the whole file and joins what it reports.
 func (db *DB) check() (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil { // bbolt may panic on pages it cannot parse
 			err = fmt.Errorf("consistency check panicked: %v", r)
