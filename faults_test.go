@@ -1,0 +1,317 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// pinAnswer is the answer of POST /v1/pin.
+type pinAnswer struct {
+	Outcome      string `json:"outcome"`
+	State        string `json:"state"`
+	AttemptsLeft int    `json:"attempts_left"`
+	RetryAfterS  int    `json:"retry_after_s"`
+}
+
+// toPinFallback plays a stranger until the session asks for a PIN, and returns the session.
+func (r *relRig) toPinFallback(stranger []byte) string {
+	r.t.Helper()
+	a := playUntil(r.t, r.door, [][]byte{stranger}, 30, func(a frameAnswer) bool { return a.State == "PinFallback" })
+	return a.Session
+}
+
+// kill9 kills the daemon with SIGKILL and waits for it.
+func (r *relRig) kill9() {
+	r.t.Helper()
+	err := r.d.signal(r.t, syscall.SIGKILL)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		r.t.Fatalf("daemon exit after SIGKILL: %v", err)
+	}
+}
+
+// logIndex is the index of the first log line containing every part, or -1.
+func logIndex(logs string, parts ...string) int {
+	for i, l := range strings.Split(logs, "\n") {
+		ok := true
+		for _, p := range parts {
+			ok = ok && strings.Contains(l, p)
+		}
+		if ok {
+			return i
+		}
+	}
+	return -1
+}
+
+// TestKillDuringSessionRealDaemon: kill -9 while the door is Unlocking, and while a session is
+// Receiving. At the restart the relay is commanded locked before the daemon listens, and the audit
+// shows both interruptions, each session still with exactly one attempt record.
+func TestKillDuringSessionRealDaemon(t *testing.T) {
+	r := newRelRig(t, "DOORFACE_MACHINE_UNLOCK_DURATION=9s", "DOORFACE_MACHINE_RECEIVE_TIMEOUT=60s")
+	r.createUser("Penny", "86420")
+	stranger := cameraFrame(t, readPhoto(t, "joy.jpg"), 1280, 720, 420)
+
+	// 1. Granted by PIN, then killed while Unlocking.
+	granted := r.toPinFallback(stranger)
+	var pa pinAnswer
+	r.door.json(http.MethodPost, "/v1/pin", map[string]string{"session": granted, "pin": "86420"}, http.StatusOK, &pa)
+	if pa.Outcome != "granted" {
+		t.Fatalf("PIN = %+v", pa)
+	}
+	if s := r.door.state(); s.State != "Unlocking" || s.Relay != "unlocked" {
+		t.Fatalf("before the kill: %+v", s)
+	}
+	r.kill9()
+	r.start()
+	logs := r.d.logs.String()
+	locked := logIndex(logs, `"msg":"relay locked"`, `"reason":"start"`)
+	ready := logIndex(logs, `"msg":"doorface ready"`)
+	serving := logIndex(logs, `"msg":"serving"`)
+	if locked < 0 || ready < 0 || serving < 0 || !(locked < ready && ready < serving) {
+		t.Fatalf("restart log order: relay locked at line %d, ready %d, serving %d; want locked first\n%s", locked, ready, serving, logs)
+	}
+	if s := r.door.state(); s.State != "Idle" || s.Relay != "locked" {
+		t.Fatalf("after the restart: %+v", s)
+	}
+	var rec struct{ ID, Outcome, Method, Reason string }
+	r.admin.json(http.MethodGet, "/v1/audit/"+granted, nil, http.StatusOK, &rec)
+	if rec.Outcome != "granted" {
+		t.Fatalf("the killed session's attempt = %+v, want its granted record", rec)
+	}
+	r.admin.json(http.MethodGet, "/v1/audit/"+granted+"-unlock", nil, http.StatusOK, &rec)
+	if rec.Outcome != "interrupted" || rec.Method != "door" || !strings.Contains(rec.Reason, granted) {
+		t.Fatalf("door-event record of the interrupted unlocking = %+v", rec)
+	}
+
+	// 2. Killed while Receiving: the in-progress marker becomes an interrupted attempt.
+	code, a := r.door.postFrame(stranger, "")
+	if code != http.StatusOK || a.State != "Receiving" && a.State != "Recognizing" {
+		t.Fatalf("first frame = %d %+v", code, a)
+	}
+	r.kill9()
+	r.start()
+	r.admin.json(http.MethodGet, "/v1/audit/"+a.Session, nil, http.StatusOK, &rec)
+	if rec.Outcome != "interrupted" {
+		t.Fatalf("session killed while receiving = %+v, want interrupted", rec)
+	}
+	if n := r.auditCount(); n != 3 {
+		t.Fatalf("audit has %d records, want 3 (granted, its door event, the interrupted session)", n)
+	}
+	if code, b := r.admin.do(http.MethodGet, "/v1/audit/verify", "", nil); code != http.StatusOK || !bytes.Contains(b, []byte(`"ok":true`)) {
+		t.Fatalf("verify: %d %s", code, b)
+	}
+}
+
+// TestKillDuringAttemptWritesRealDaemon: tablets start and cancel sessions as fast as they can
+// (each cancel is one durable record); the daemon is killed with SIGKILL at a random moment,
+// several times. Every cancel a client got an answer for is in the audit afterwards.
+func TestKillDuringAttemptWritesRealDaemon(t *testing.T) {
+	r := newRelRig(t, "DOORFACE_LOG_LEVEL=warn")
+	small := cameraFrame(t, readPhoto(t, "joy.jpg"), 320, 180, 60)
+	acked := map[string]bool{}
+	var mu sync.Mutex
+	rounds := 3
+	for round := 0; round < rounds; round++ {
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for c := 0; c < 2; c++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				cl := &http.Client{Timeout: 10 * time.Second}
+				do := func(method, path, ct string, body []byte, session string) (int, []byte, error) {
+					req, _ := http.NewRequest(method, r.d.url(path), bytes.NewReader(body))
+					req.Header.Set("Authorization", "Bearer "+relDoorToken)
+					if ct != "" {
+						req.Header.Set("Content-Type", ct)
+					}
+					if session != "" {
+						req.Header.Set("X-Door-Session", session)
+					}
+					resp, err := cl.Do(req)
+					if err != nil {
+						return 0, nil, err
+					}
+					defer resp.Body.Close()
+					var buf bytes.Buffer
+					_, err = buf.ReadFrom(resp.Body)
+					return resp.StatusCode, buf.Bytes(), err
+				}
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					code, b, err := do(http.MethodPost, "/v1/frames", "image/jpeg", small, "")
+					if err != nil {
+						return // the daemon is gone
+					}
+					var a frameAnswer
+					_ = json.Unmarshal(b, &a)
+					if code != http.StatusOK {
+						time.Sleep(5 * time.Millisecond)
+						continue
+					}
+					code, _, err = do(http.MethodDelete, "/v1/session", "", nil, a.Session)
+					if err == nil && code == http.StatusOK {
+						mu.Lock()
+						acked[a.Session] = true
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+		time.Sleep(time.Duration(700+300*round) * time.Millisecond)
+		r.kill9()
+		close(stop)
+		wg.Wait()
+		if round < rounds-1 {
+			r.start()
+		}
+	}
+	out := t.TempDir()
+	if b, err := exec.Command(doorfaceBinary(t), "audit", "export", "--data", r.data, "--format", "jsonl", "--out", out).CombinedOutput(); err != nil {
+		t.Fatalf("audit export: %v\n%s", err, b)
+	}
+	recs, err := os.ReadFile(filepath.Join(out, "audit.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]string{}
+	for _, line := range bytes.Split(bytes.TrimSpace(recs), []byte("\n")) {
+		var rec struct{ ID, Outcome string }
+		if err := json.Unmarshal(line, &rec); err != nil {
+			t.Fatalf("export line %q: %v", line, err)
+		}
+		if _, dup := have[rec.ID]; dup {
+			t.Errorf("session %s recorded twice", rec.ID)
+		}
+		have[rec.ID] = rec.Outcome
+	}
+	lost := 0
+	for id := range acked {
+		if have[id] != "cancelled" {
+			lost++
+			t.Errorf("acknowledged cancel of %s: record %q", id, have[id])
+		}
+	}
+	t.Logf("kill -9 during writes: %d rounds, %d acknowledged records, %d records in the file, %d lost", rounds, len(acked), len(have), lost)
+	if len(acked) < 10 {
+		t.Fatalf("only %d acknowledged records: the clients did not write", len(acked))
+	}
+	if b, err := exec.Command(doorfaceBinary(t), "audit", "verify", "--data", r.data).CombinedOutput(); err != nil {
+		t.Fatalf("audit verify after kills: %v\n%s", err, b)
+	}
+}
+
+// runToExit runs `doorface serve` expecting it to refuse to start; it returns the exit code and
+// the output.
+func runToExit(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(doorfaceBinary(t), append([]string{"serve", "--listen", freePort(t), "--hw", "sim"}, args...)...)
+	cmd.Env = append(os.Environ(), "DOORFACE_DOOR_TOKEN="+relDoorToken, "DOORFACE_ADMIN_TOKEN="+relAdminToken)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("serve did not refuse to start within 60s:\n%s", out.String())
+	}
+	return cmd.ProcessState.ExitCode(), out.String()
+}
+
+// TestRefuseToStartRealDaemon: a corrupted database or missing models → exit non-zero with a clear
+// message, and the relay commanded locked before that.
+func TestRefuseToStartRealDaemon(t *testing.T) {
+	models := modelsOrSkip(t)
+	good := t.TempDir()
+	// A real database to corrupt.
+	r := newRelRig(t)
+	r.createUser("Bernadette", "24613")
+	if err := r.d.signal(t, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		prepare func(t *testing.T) (data, models string)
+		want    []string
+	}{
+		{"corrupt database", func(t *testing.T) (string, string) {
+			data := t.TempDir()
+			b, err := os.ReadFile(filepath.Join(r.data, dbFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 2*4096 && i < len(b); i++ { // both meta pages
+				b[i] ^= 0x5a
+			}
+			if err := os.WriteFile(filepath.Join(data, dbFile), b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return data, models
+		}, []string{"refusing to start", "corrupt"}},
+		{"truncated database", func(t *testing.T) (string, string) {
+			data := t.TempDir()
+			b, _ := os.ReadFile(filepath.Join(r.data, dbFile))
+			if err := os.WriteFile(filepath.Join(data, dbFile), b[:len(b)/3], 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return data, models
+		}, []string{"refusing to start", "database"}},
+		{"garbage database", func(t *testing.T) (string, string) {
+			data := t.TempDir()
+			if err := os.WriteFile(filepath.Join(data, dbFile), bytes.Repeat([]byte("not a database "), 5000), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return data, models
+		}, []string{"refusing to start", "database"}},
+		{"models missing", func(t *testing.T) (string, string) { return good, t.TempDir() }, []string{"refusing to start", "models", "make models"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			data, m := tc.prepare(t)
+			code, out := runToExit(t, "--data", data, "--models", m)
+			if code == 0 {
+				t.Fatalf("exit 0, want non-zero:\n%s", out)
+			}
+			locked := logIndex(out, `"msg":"relay locked"`, `"reason":"start"`)
+			refused := logIndex(out, tc.want...)
+			if locked < 0 || refused < 0 || locked > refused {
+				t.Fatalf("want the relay locked (line %d) before a refusal naming %v (line %d):\n%s", locked, tc.want, refused, out)
+			}
+			if logIndex(out, `"msg":"relay unlocked"`) >= 0 || logIndex(out, `"msg":"serving"`) >= 0 {
+				t.Fatalf("refused daemon unlocked or served:\n%s", out)
+			}
+			t.Logf("%s: exit %d: %s", tc.name, code, firstLine(out, "refusing"))
+		})
+	}
+}
+
+func firstLine(s, sub string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			return l
+		}
+	}
+	return fmt.Sprintf("(no line with %q)", sub)
+}
