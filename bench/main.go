@@ -107,9 +107,13 @@ type Report struct {
 	FPSAll     float64                 `json:"fps_all_workers"`
 	Match10k   Stats                   `json:"match_10k"`
 	BLASProbes []BLASProbe             `json:"blas_probes,omitempty"`
-	E2E        map[string]*E2EReport   `json:"e2e,omitempty"`
-	DaemonRSS  int64                   `json:"daemon_peak_rss_kib,omitempty"`
-	Notes      []string                `json:"notes,omitempty"`
+	// NaiveInstall is the baseline on the reference BLAS, what a plain `apt install libdlib-dev`
+	// links (measured in a child process, on the 1280x720 frames).
+	NaiveInstall *BLASProbe            `json:"baseline_reference_blas,omitempty"`
+	E2EFrames    string                `json:"e2e_frames,omitempty"`
+	E2E          map[string]*E2EReport `json:"e2e,omitempty"`
+	DaemonRSS    int64                 `json:"daemon_peak_rss_kib,omitempty"`
+	Notes        []string              `json:"notes,omitempty"`
 }
 
 // FrameReport is the per-frame comparison at one frame size.
@@ -161,9 +165,14 @@ func main() {
 	fpsFrames := flag.Int("fps-frames", 40, "frames per throughput run")
 	blas := flag.Bool("blas", true, "measure each BLAS library in a child process")
 	child := flag.String("child", "", "internal: measure the frames in this directory and print JSON")
+	childBaseline := flag.Bool("child-baseline", false, "internal: the child measures the naive baseline")
 	flag.Parse()
 	if *child != "" {
-		if err := childMain(*models, *child, *fpsFrames); err != nil {
+		run := childMain
+		if *childBaseline {
+			run = childBaselineMain
+		}
+		if err := run(*models, *child, *fpsFrames); err != nil {
 			fmt.Fprintln(os.Stderr, "bench child:", err)
 			os.Exit(1)
 		}
@@ -227,13 +236,21 @@ func run(models, faces, outDir, daemon string, trials, fpsFrames int, blas bool)
 	rep.Match10k = match10k(pipe, cfg, big)
 
 	if blas {
-		rep.BLASProbes = probeBLAS(models, big, fpsFrames)
+		var dir string
+		rep.BLASProbes, dir = probeBLAS(models, big, fpsFrames)
+		rep.NaiveInstall = naiveInstall(models, dir)
+		os.RemoveAll(dir)
 		logf("BLAS probes done (%.1fs)", time.Since(start).Seconds())
 	}
+	seqs, desc, err := e2eFrames(pipe, cfg, templates, enrollDir)
+	if err != nil {
+		return err
+	}
+	rep.E2EFrames = desc
 	pipe.Close()
 	base.Close()
 	if daemon != "" {
-		e2e, rss, err := endToEnd(daemon, models, enrollDir, trials)
+		e2e, rss, err := endToEnd(daemon, models, enrollDir, trials, seqs)
 		if err != nil {
 			rep.Notes = append(rep.Notes, "end-to-end: "+err.Error())
 			logf("end-to-end: %v", err)
@@ -526,18 +543,17 @@ func loadedBLAS() string {
 
 // probeBLAS runs this program as a child once per BLAS library (via LD_LIBRARY_PATH, without
 // touching the system's alternatives) and collects its measurements.
-func probeBLAS(models string, frames [][]byte, n int) []BLASProbe {
+func probeBLAS(models string, frames [][]byte, n int) ([]BLASProbe, string) {
 	dir, err := os.MkdirTemp("", "doorface-bench-frames-")
 	if err != nil {
-		return []BLASProbe{{Name: "all", Err: err.Error()}}
+		return []BLASProbe{{Name: "all", Err: err.Error()}}, ""
 	}
-	defer os.RemoveAll(dir)
-	for i, f := range frames[:min(len(frames), 20)] {
+	for i, f := range frames {
 		_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("%03d.jpg", i)), f, 0o644)
 	}
 	lib := "/usr/lib/x86_64-linux-gnu"
 	variants := []struct{ name, ldpath, threads string }{
-		{"openblas (threads=auto)", lib + "/openblas-pthread", ""},
+		{fmt.Sprintf("openblas (threads=%d)", runtime.NumCPU()), lib + "/openblas-pthread", strconv.Itoa(runtime.NumCPU())},
 		{"openblas (threads=1)", lib + "/openblas-pthread", "1"},
 		{"atlas", lib + "/atlas", ""},
 		{"reference", lib + "/blas:" + lib + "/lapack", ""},
@@ -570,7 +586,49 @@ func probeBLAS(models string, frames [][]byte, n int) []BLASProbe {
 		out = append(out, p)
 		logf("BLAS %s: describe p50 %.1f ms, analyze p50 %.1f ms, fps %.1f / %.1f", v.name, p.Describe.P50, p.Analyze.P50, p.FPS1, p.FPSAll)
 	}
-	return out
+	return out, dir
+}
+
+// naiveInstall runs the baseline in a child process on the reference BLAS.
+func naiveInstall(models, dir string) *BLASProbe {
+	lib := "/usr/lib/x86_64-linux-gnu"
+	p := &BLASProbe{Name: "baseline, reference BLAS"}
+	self, _ := os.Executable()
+	cmd := exec.Command(self, "-models", models, "-child", dir, "-child-baseline")
+	cmd.Env = append(os.Environ(), "LD_LIBRARY_PATH="+lib+"/blas:"+lib+"/lapack")
+	cmd.Stderr = os.Stderr
+	b, err := cmd.Output()
+	if err == nil {
+		err = json.Unmarshal(b, p)
+	}
+	if err != nil {
+		p.Err = err.Error()
+	}
+	return p
+}
+
+// childBaselineMain times the baseline on the frames in dir and prints a BLASProbe whose
+// Analyze is the per-frame time.
+func childBaselineMain(models, dir string, _ int) error {
+	base, err := vision.NewBaseline(models)
+	if err != nil {
+		return err
+	}
+	defer base.Close()
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.jpg"))
+	var times []time.Duration
+	for _, path := range paths {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		t0 := time.Now()
+		if _, _, _, err := base.Recognize(b); err != nil {
+			return err
+		}
+		times = append(times, time.Since(t0))
+	}
+	return json.NewEncoder(os.Stdout).Encode(BLASProbe{Loaded: loadedBLAS(), Analyze: summarize(times)})
 }
 
 // childMain measures the frames in dir with this process's BLAS and prints a BLASProbe.
@@ -626,7 +684,7 @@ func childMain(models, dir string, n int) error {
 // endToEnd starts the daemon, enrolls Sheldon (and Leonard as a lookalike competitor) through the
 // admin API, and plays sessions of Sheldon's other photos at 10 fps per frame size, timing the
 // first frame posted to the daemon's "relay unlocked" log line.
-func endToEnd(bin, models, enrollDir string, trials int) (map[string]*E2EReport, int64, error) {
+func endToEnd(bin, models, enrollDir string, trials int, seqs map[string][][]byte) (map[string]*E2EReport, int64, error) {
 	data, err := os.MkdirTemp("", "doorface-bench-data-")
 	if err != nil {
 		return nil, 0, err
@@ -735,37 +793,12 @@ func endToEnd(bin, models, enrollDir string, trials int) (map[string]*E2EReport,
 	if err := enroll("Leonard", "27182", "leonard1.png", "leonard2.png", "leonard3.png"); err != nil {
 		return nil, 0, err
 	}
-	// Sheldon's other photos, face at the sizes of the per-frame run.
-	var photos []image.Image
-	var boxes []image.Rectangle
-	for _, p := range []string{"sheldon4.png", "sheldon5.png"} {
-		f, err := os.Open(filepath.Join(enrollDir, p))
-		if err != nil {
-			return nil, 0, err
-		}
-		img, _, err := image.Decode(f)
-		f.Close()
-		if err != nil {
-			return nil, 0, err
-		}
-		photos = append(photos, img)
-		// The western photos are 150 px face crops: the face is about the middle 60%.
-		b := img.Bounds()
-		boxes = append(boxes, image.Rect(b.Dx()/5, b.Dy()/5, b.Dx()*4/5, b.Dy()*4/5))
-	}
 	out := map[string]*E2EReport{}
 	for _, sz := range sizes {
 		key := fmt.Sprintf("%dx%d", sz.W, sz.H)
-		var seq [][]byte
-		for i, img := range photos {
-			for _, side := range sz.Faces {
-				scale := float64(side) / float64(boxes[i].Dx())
-				jpg, err := camframe.Frame(img, img.Bounds(), scale, sz.W, sz.H)
-				if err != nil {
-					return nil, 0, err
-				}
-				seq = append(seq, jpg)
-			}
+		seq := seqs[key]
+		if len(seq) == 0 {
+			continue
 		}
 		r := &E2EReport{}
 		out[key] = r
@@ -838,6 +871,66 @@ func endToEnd(bin, models, enrollDir string, trials int) (map[string]*E2EReport,
 	return out, vmHWM(cmd.Process.Pid), nil
 }
 
+// e2eFrames composes the end-to-end sessions' frames: Sheldon's photos 4 and 5 (1 to 3 are
+// enrolled, with Leonard's 1 to 3 as the nearest competitor) at the face sizes of the per-frame
+// run. Frames this pipeline does not accept against those six templates are left out, since the
+// session's latency is what is measured, not the recognition rate (reported in desc).
+func e2eFrames(pipe *vision.Pipeline, cfg vision.Config, templates []vision.Entry, enrollDir string) (map[string][][]byte, string, error) {
+	g := vision.NewGallery()
+	var enrolled []vision.Entry
+	for _, t := range templates {
+		switch t.TemplateID {
+		case "sheldon1.png", "sheldon2.png", "sheldon3.png", "leonard1.png", "leonard2.png", "leonard3.png":
+			enrolled = append(enrolled, t)
+		}
+	}
+	g.Set(enrolled)
+	seqs := map[string][][]byte{}
+	var notes []string
+	for _, name := range []string{"sheldon4.png", "sheldon5.png"} {
+		f, err := os.Open(filepath.Join(enrollDir, name))
+		if err != nil {
+			return nil, "", err
+		}
+		img, _, err := image.Decode(f)
+		f.Close()
+		if err != nil {
+			return nil, "", err
+		}
+		// The western photos are 150 px face crops: the face is about the middle 60%.
+		b := img.Bounds()
+		for _, sz := range sizes {
+			key := fmt.Sprintf("%dx%d", sz.W, sz.H)
+			for _, side := range sz.Faces {
+				jpg, err := camframe.Frame(img, b, float64(side)/(0.6*float64(b.Dx())), sz.W, sz.H)
+				if err != nil {
+					return nil, "", err
+				}
+				vf, err := vision.Decode(jpg, "image/jpeg", cfg)
+				if err != nil {
+					return nil, "", err
+				}
+				a, err := pipe.Analyze(context.Background(), vf)
+				vf.Close()
+				if err != nil {
+					return nil, "", err
+				}
+				m, _ := g.Match(a.Descriptor)
+				if decision(g, cfg, a.Descriptor, a.Quality == vision.QualityOK) == "sheldon" {
+					seqs[key] = append(seqs[key], jpg)
+				} else {
+					notes = append(notes, fmt.Sprintf("%s %s face %d px left out (%s, distance %.3f margin %.3f)", name, key, side, a.Quality, m.Distance, m.Margin))
+				}
+			}
+		}
+	}
+	desc := "sheldon4+5 at every face size, all accepted"
+	if len(notes) > 0 {
+		desc = "sheldon4+5; " + strings.Join(notes, "; ")
+	}
+	return seqs, desc, nil
+}
+
 // vmHWM reads a process's peak resident set size in KiB.
 func vmHWM(pid int) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -895,6 +988,13 @@ func printTable(w io.Writer, r *Report) {
 			fmt.Fprintf(w, "  %-32s %-18s %8.1f ms   %8.1f ms   %5.1f / %5.1f\n", p.Name, p.Loaded, p.Describe.P50, p.Analyze.P50, p.FPS1, p.FPSAll)
 		}
 	}
+	if p := r.NaiveInstall; p != nil && p.Err == "" {
+		ratio := 0.0
+		if f := r.PerFrame["1280x720"]; f != nil && f.Pipeline.P50 > 0 {
+			ratio = p.Analyze.P50 / f.Pipeline.P50
+		}
+		fmt.Fprintf(w, "  naive install: baseline on %s BLAS, 1280x720: p50 %.1f ms, p95 %.1f ms (%.2fx doorface's p50 above)\n", p.Loaded, p.Analyze.P50, p.Analyze.P95, ratio)
+	}
 	if len(r.E2E) > 0 {
 		fmt.Fprintf(w, "\nend to end (doorface serve --hw sim, 10 fps, enrolled person)   first frame -> relay p50/p95   granted   frames/session   frame round trip p50\n")
 		for _, key := range []string{"1280x720", "640x480"} {
@@ -904,6 +1004,7 @@ func printTable(w io.Writer, r *Report) {
 			}
 			fmt.Fprintf(w, "  %-62s %6.0f / %6.0f ms      %2d/%-2d     %5.1f          %5.1f ms\n", key, e.Latency.P50, e.Latency.P95, e.Granted, e.Trials, e.FramesPerGrant, e.FrameRTT.P50)
 		}
+		fmt.Fprintf(w, "  frames: %s\n", r.E2EFrames)
 		fmt.Fprintf(w, "daemon peak RSS (VmHWM): %.0f MiB\n", float64(r.DaemonRSS)/1024)
 	}
 	for _, n := range r.Notes {

@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -115,8 +116,12 @@ func NewPipeline(modelsDir string, cfg Config) (*Pipeline, error) {
 		pool:   make(chan *worker, cfg.Workers),
 		done:   make(chan struct{}),
 	}
-	// One recognizer per core, one BLAS thread per recognizer (see setBLASThreads).
-	openblas := setBLASThreads(1)
+	// One recognizer per core, one BLAS thread per recognizer (see setBLASThreads), unless
+	// OPENBLAS_NUM_THREADS says otherwise.
+	openblas := false
+	if os.Getenv("OPENBLAS_NUM_THREADS") == "" {
+		openblas = setBLASThreads(1)
+	}
 	start := time.Now()
 	for i := 0; i < cfg.Workers; i++ {
 		rec, err := face.NewRecognizer(modelsDir)
