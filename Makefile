@@ -17,7 +17,7 @@ PURE_PKGS  := ./clock/... ./machine/... ./hw/... ./store/... ./transport/...
 # vision/ is the one cgo package; the root package (main) links it.
 CGO_PKGS   := ./vision/... .
 
-.PHONY: all deps models build run test check-style test-pure test-cgo cross bench fuzz clean
+.PHONY: all deps models build run test check-style test-pure test-cgo cross bench fuzz soak clean
 
 all: build
 
@@ -65,8 +65,22 @@ bench: deps models build
 	$(GO) build -o bench/out/bench ./bench
 	./bench/out/bench -models $(MODELS_DIR) -doorface ./$(BIN)
 
-fuzz:
-	@echo "fuzz targets are added by the packages that own them"
+# Every fuzz target for FUZZTIME each (`go test` alone runs their seed corpora in `make test`).
+# A crasher is written to the package's testdata/fuzz/<Target>/ and becomes a regression test: commit it.
+FUZZTIME ?= 2m
+FUZZ_TARGETS := ./machine:FuzzMachine ./vision:FuzzDecode ./transport:FuzzPinRequest \
+  ./transport:FuzzFrameRequest ./transport:FuzzAuditQuery ./transport:FuzzJSONBodies .:FuzzBase64Frame
+
+fuzz: deps models
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
+
+# The load test of the real daemon (20 tablets) for SOAKTIME instead of the suite's 20 s.
+SOAKTIME ?= 10m
+soak: deps models
+	DOORFACE_LOAD_DURATION=$(SOAKTIME) $(GO) test -count=1 -v -timeout 0 -run '^TestLoadRealDaemon$$' .
 
 clean:
 	rm -f $(BIN)
