@@ -131,6 +131,8 @@ type fakeDir struct {
 	mu    sync.Mutex
 	users map[string]fakeUser
 	fail  bool
+	// lookups counts LookupPIN calls: a PIN the machine refuses without checking never reaches it.
+	lookups int
 }
 
 func newFakeDir() *fakeDir {
@@ -144,6 +146,7 @@ func newFakeDir() *fakeDir {
 func (d *fakeDir) LookupPIN(pin string, at time.Time) (Identity, bool, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.lookups++
 	if d.fail {
 		return Identity{}, false, errInjected
 	}
@@ -153,6 +156,13 @@ func (d *fakeDir) LookupPIN(pin string, at time.Time) (Identity, bool, error) {
 		}
 	}
 	return Identity{}, false, nil
+}
+
+// lookupCount is the number of LookupPIN calls so far.
+func (d *fakeDir) lookupCount() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.lookups
 }
 
 func (d *fakeDir) Active(userID string, at time.Time) (Identity, bool, error) {
