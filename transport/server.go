@@ -3,7 +3,6 @@ package transport
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -306,12 +305,12 @@ func (s *Server) roleOf(header string) Role {
 		return ""
 	}
 	h := sha256.Sum256([]byte(strings.TrimSpace(header[len(prefix):])))
-	door := subtle.ConstantTimeCompare(h[:], s.doorHash[:])
-	adm := subtle.ConstantTimeCompare(h[:], s.admHash[:])
+	door := tokenMatches(h, s.doorHash)
+	adm := tokenMatches(h, s.admHash)
 	switch {
-	case door == 1:
+	case door:
 		return RoleDoor
-	case adm == 1:
+	case adm:
 		return RoleAdmin
 	}
 	return ""

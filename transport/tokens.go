@@ -2,6 +2,8 @@ package transport
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -16,6 +18,21 @@ const TokenFile = "tokens.json"
 
 // minTokenLen is the shortest token New accepts: tokens are secrets, not passwords to remember.
 const minTokenLen = 16
+
+// tokenMatches reports whether the SHA-256 of a presented bearer token equals the SHA-256 of a
+// configured one, in time that does not depend on where they differ.
+//
+// Why crypto/subtle and not == or bytes.Equal: those return at the first differing byte, so
+// the answer time tells a client on the network how many leading bytes of its guess are right,
+// and a token can be recovered byte by byte (the timing side channel behind accepted forged
+// logins on door controllers). subtle.ConstantTimeCompare reads every byte of both values.
+// Why hashes and not the tokens themselves: ConstantTimeCompare returns at once when the lengths
+// differ, which would reveal the token's length; the digests always have sha256.Size bytes, and
+// the client does not choose the digest bytes it is compared on. Callers compare against every
+// role's token, never stopping at the first match, so which role matched does not show either.
+func tokenMatches(presented, configured [sha256.Size]byte) bool {
+	return subtle.ConstantTimeCompare(presented[:], configured[:]) == 1
+}
 
 // Tokens are the bearer tokens of the two roles: Door (the tablet) and Admin (the installer).
 type Tokens struct {

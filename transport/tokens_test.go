@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"crypto/sha256"
 	"errors"
 	"os"
 	"path/filepath"
@@ -87,4 +88,55 @@ func TestLoadOrCreateTokens(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestTokenMatches pins the behaviour of the constant-time comparison behind every bearer token
+// check (no timing test: the property is that crypto/subtle does the comparing, see the doc
+// comment of tokenMatches).
+func TestTokenMatches(t *testing.T) {
+	const door, admin = "door-token-0123456789abcdef", "admin-token-0123456789abcdef"
+	flip := func(tok string, i int) string {
+		b := []byte(tok)
+		b[i] ^= 1
+		return string(b)
+	}
+	for _, tc := range []struct {
+		name      string
+		presented string
+		want      bool
+	}{
+		{"the same token", door, true},
+		{"first byte differs", flip(door, 0), false},
+		{"last byte differs", flip(door, len(door)-1), false},
+		{"a prefix of the token", door[:len(door)-1], false},
+		{"the token with a suffix", door + "x", false},
+		{"empty", "", false},
+		{"the other role's token", admin, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tokenMatches(sha256.Sum256([]byte(tc.presented)), sha256.Sum256([]byte(door))); got != tc.want {
+				t.Fatalf("tokenMatches(%q) = %v, want %v", tc.presented, got, tc.want)
+			}
+		})
+	}
+
+	// roleOf, which uses it for both roles.
+	s := &Server{doorHash: sha256.Sum256([]byte(door)), admHash: sha256.Sum256([]byte(admin))}
+	for _, tc := range []struct {
+		header string
+		want   Role
+	}{
+		{"Bearer " + door, RoleDoor},
+		{"bearer " + admin, RoleAdmin},
+		{"Bearer  " + door + " ", RoleDoor},
+		{"Bearer " + flip(admin, 3), ""},
+		{"Basic " + door, ""},
+		{door, ""},
+		{"Bearer ", ""},
+		{"", ""},
+	} {
+		if got := s.roleOf(tc.header); got != tc.want {
+			t.Errorf("roleOf(%q) = %q, want %q", tc.header, got, tc.want)
+		}
+	}
 }
