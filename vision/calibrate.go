@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"math"
 	"os"
@@ -283,7 +284,7 @@ func describeAll(ctx context.Context, p *Pipeline, paths []string) ([]labelled, 
 				return
 			}
 			defer f.Close()
-			a, err := p.run(ctx, f, MultiFaceLargest, false)
+			a, err := p.run(ctx, f, MultiFaceLargest, false, image.Rectangle{})
 			if err != nil {
 				r.err = fmt.Errorf("vision: calibrate: %s: %w", path, err)
 				return
