@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
+	"sync"
 	"time"
 
 	"github.com/doorface/doorface/hw"
@@ -86,6 +88,43 @@ type frames struct {
 	cfg     vision.Config
 	pipe    *vision.Pipeline
 	gallery *vision.Gallery
+	// track, when set, makes each frame search near the face of the frame before it first.
+	track *faceTrack
+}
+
+// trackFor is how long a face box stays a hint for the next frame: the tablet posts at about
+// 10 fps, so a hint older than this belongs to a person who has left.
+const trackFor = time.Second
+
+// faceTrack remembers where the door's camera last saw a face. One door has one session at a
+// time, so the last face is the current session's; a stale or wrong hint costs only a search of
+// the whole frame (vision.Pipeline.AnalyzeNear).
+type faceTrack struct {
+	// mu guards everything that follows.
+	mu  sync.Mutex
+	box image.Rectangle
+	at  time.Time
+}
+
+func (t *faceTrack) hint(now time.Time) image.Rectangle {
+	if t == nil {
+		return image.Rectangle{}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if now.Sub(t.at) > trackFor {
+		return image.Rectangle{}
+	}
+	return t.box
+}
+
+func (t *faceTrack) set(box image.Rectangle, now time.Time) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.box, t.at = box, now
 }
 
 func (f frames) Decode(body []byte, contentType string) (transport.Frame, error) {
@@ -101,9 +140,14 @@ func (f frames) Analyze(ctx context.Context, tf transport.Frame) (machine.FrameR
 	if !ok {
 		return machine.FrameResult{}, fmt.Errorf("analyze: frame of type %T", tf)
 	}
-	a, err := f.pipe.Analyze(ctx, fr)
+	a, err := f.pipe.AnalyzeNear(ctx, fr, f.track.hint(time.Now()))
 	if err != nil {
 		return machine.FrameResult{}, fmt.Errorf("analyze: %w", err)
+	}
+	if a.Faces > 0 {
+		f.track.set(a.Box, time.Now())
+	} else {
+		f.track.set(image.Rectangle{}, time.Time{})
 	}
 	res := machine.FrameResult{Quality: a.Quality}
 	if a.Quality == vision.QualityOK {
