@@ -6,7 +6,8 @@
 // # What it owns
 //
 //   - The file layout (buckets meta, users, pins, templates, attempts, attempts_by_time,
-//     attempts_by_id, in_progress, frames, pruned), its schema version (SchemaVersion) and the
+//     attempts_by_id, in_progress, frames, pruned; meta keys schema, chain_head, lockout,
+//     evidence_bytes, unlocking, pin_key_id), its schema version (SchemaVersion) and the
 //     migrations from older versions, run by Open.
 //   - The PIN key file (pin.key beside the database, mode 0600).
 //   - The hash chain of attempts and its verification ([DB.Verify]).
@@ -57,6 +58,32 @@
 // the session ended. BeginAttempt writes a durable in-progress marker; RecoverInterrupted at
 // start turns leftovers into "interrupted" records. Reads run in short transactions (chunks
 // of 512 records) so a long export never stalls the daemon's writes.
+//
+// # The door-unlocked marker and the "<session>-unlock" record
+//
+// The in-progress marker ends with the session's record, but a granted session's record is
+// written before the relay opens, so a stop while the door is open would leave no trace. So
+// RecordAttempt of a record with Outcome "granted" also puts the session id under the meta key
+// "unlocking", in the same fsync'd transaction; [DB.EndUnlock] deletes it once the relay is
+// locked again (the machine calls it, through its UnlockEnder, on leaving Unlocking, including
+// a shutdown or a failed unlock). There is at most one such marker: the door has one relay, and
+// a newer grant overwrites the key. EndUnlock of a session that does not own the marker is a
+// no-op, so a late call cannot clear a newer grant's marker.
+//
+// When [DB.RecoverInterrupted] finds the key at start (kill -9, power cut or crash while
+// Unlocking), it appends one door-event record and deletes the key, in one transaction:
+//
+//   - ID: UnlockInterruptedID(session), the session id followed by "-unlock"
+//   - Outcome: "interrupted" (OutcomeInterrupted), Method: "door" (MethodDoor), no user
+//   - Start: the granted record's End (the moment the door was about to open), End: now
+//   - Reason: names the granted session and that the relay was locked at start
+//
+// It is not an attempt: the session keeps its one "granted" attempt record unchanged, so
+// "every session ends in exactly one attempt record" still holds when counting records whose
+// Method is not "door". The record is chained and verified like any other, is written at most
+// once (an existing "<session>-unlock" id is not written again); the daemon's session ids are
+// 32 hex digits, so no session id ends in "-unlock". A denied, cancelled or locked-out
+// session never sets the marker.
 //
 // # Corruption and repair
 //
