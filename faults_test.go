@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // pinAnswer is the answer of POST /v1/pin.
@@ -314,4 +315,122 @@ func firstLine(s, sub string) string {
 		}
 	}
 	return fmt.Sprintf("(no line with %q)", sub)
+}
+
+// rlimInfinity is RLIM_INFINITY as the kernel's unsigned 64-bit rlimit value.
+const rlimInfinity = ^uint64(0)
+
+// setFileSizeLimit sets the daemon's RLIMIT_FSIZE (soft and hard stay >= the soft value; raising
+// it back is allowed because the hard limit is left unlimited). A Go program needs no SIGXFSZ
+// handling of its own: the runtime installs a handler for SIGXFSZ that ignores it unless
+// os/signal asked for it (runtime/sigtab_linux_generic.go: _SigNotify only), so a write past the
+// limit fails with EFBIG and the process lives on.
+func setFileSizeLimit(t *testing.T, pid int, cur uint64) {
+	t.Helper()
+	lim := syscall.Rlimit{Cur: cur, Max: rlimInfinity}
+	if _, _, errno := syscall.RawSyscall6(syscall.SYS_PRLIMIT64, uintptr(pid), syscall.RLIMIT_FSIZE,
+		uintptr(unsafe.Pointer(&lim)), 0, 0, 0); errno != 0 {
+		t.Fatalf("prlimit(%d, RLIMIT_FSIZE, %d): %v", pid, cur, errno)
+	}
+}
+
+// TestDiskFullRealDaemon: the database cannot grow (RLIMIT_FSIZE on the running daemon below
+// every page a commit writes, so each bbolt commit fails with EFBIG as on a full disk) while a
+// session waits for its PIN. The correct PIN is answered denied, the relay never unlocks, the
+// log names the failed audit write, new sessions are refused (503) while the daemon keeps
+// answering /healthz; once space returns the next session is granted, and at the next start the
+// session that could not be recorded appears as interrupted.
+func TestDiskFullRealDaemon(t *testing.T) {
+	r := newRelRig(t)
+	r.createUser("Raj", "97531")
+	stranger := cameraFrame(t, readPhoto(t, "joy.jpg"), 1280, 720, 420)
+	pid := r.d.cmd.Process.Pid
+	relayUnlocks := func() int { return strings.Count(r.d.logs.String(), `"msg":"relay unlocked"`) }
+	healthy := func() {
+		t.Helper()
+		resp, err := http.Get(r.d.url("/healthz"))
+		if err != nil {
+			t.Fatalf("/healthz with the disk full: %v", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("/healthz with the disk full: %d", resp.StatusCode)
+		}
+	}
+
+	// 1. A session waits for its PIN; then the disk is full. Only the two meta pages (the first
+	// 8 KiB; bbolt writes them after the data pages, so never) stay writable.
+	full := r.toPinFallback(stranger)
+	setFileSizeLimit(t, pid, 8192)
+	var pa pinAnswer
+	r.door.json(http.MethodPost, "/v1/pin", map[string]string{"session": full, "pin": "97531"}, http.StatusOK, &pa)
+	if pa.Outcome != "denied" {
+		t.Fatalf("correct PIN with the disk full = %+v, want denied", pa)
+	}
+	// Longer than the unlock duration: the relay stays locked all along.
+	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if s := r.door.state(); s.Relay != "locked" || s.State == "Unlocking" {
+			t.Fatalf("with the disk full: %+v", s)
+		}
+	}
+	if n := relayUnlocks(); n != 0 {
+		t.Fatalf("relay unlocked %d times with the disk full", n)
+	}
+	logs := r.d.logs.String()
+	i := logIndex(logs, `"level":"ERROR"`, `"msg":"record attempt failed; door stays locked"`, `"session":"`+full+`"`, "file too large")
+	if i < 0 {
+		t.Fatalf("no error line naming the failed audit write of session %s:\n%s", full, logs)
+	}
+	t.Logf("logged: %s", strings.Split(logs, "\n")[i])
+	healthy()
+
+	// 2. Still full: a new session cannot even begin (its in-progress marker is a write).
+	code, a := r.door.postFrame(stranger, "")
+	if code != http.StatusServiceUnavailable {
+		t.Fatalf("frame with the disk full = %d %+v, want 503", code, a)
+	}
+	if s := r.door.state(); s.State != "Idle" || s.Relay != "locked" {
+		t.Fatalf("after a refused session: %+v", s)
+	}
+	if logIndex(r.d.logs.String(), `"level":"ERROR"`, `"msg":"begin attempt failed; session refused"`, "file too large") < 0 {
+		t.Fatalf("no error line for the refused session:\n%s", r.d.logs.String())
+	}
+	healthy()
+
+	// 3. Space returns: the next session works.
+	setFileSizeLimit(t, pid, rlimInfinity)
+	ok := r.toPinFallback(stranger)
+	r.door.json(http.MethodPost, "/v1/pin", map[string]string{"session": ok, "pin": "97531"}, http.StatusOK, &pa)
+	if pa.Outcome != "granted" {
+		t.Fatalf("correct PIN after space returned = %+v", pa)
+	}
+	if s := r.door.state(); s.State != "Unlocking" || s.Relay != "unlocked" || relayUnlocks() != 1 {
+		t.Fatalf("after the grant: %+v, relay unlocked %d times", s, relayUnlocks())
+	}
+	var rec struct{ ID, Outcome, Method string }
+	r.admin.json(http.MethodGet, "/v1/audit/"+ok, nil, http.StatusOK, &rec)
+	if rec.Outcome != "granted" {
+		t.Fatalf("record of the session after space returned = %+v", rec)
+	}
+	if code, b := r.admin.do(http.MethodGet, "/v1/audit/"+full, "", nil); code != http.StatusNotFound {
+		t.Fatalf("the session whose record could not be written: %d %s, want 404 until the next start", code, b)
+	}
+
+	// 4. Its in-progress marker was durable: at the next start it is recorded as interrupted,
+	// so it too ends in exactly one record.
+	r.door.waitState("Idle", 10*time.Second)
+	if err := r.d.signal(t, syscall.SIGTERM); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+	r.start()
+	r.admin.json(http.MethodGet, "/v1/audit/"+full, nil, http.StatusOK, &rec)
+	if rec.Outcome != "interrupted" {
+		t.Fatalf("the unrecorded session after a restart = %+v, want interrupted", rec)
+	}
+	if n := r.auditCount(); n != 2 {
+		t.Fatalf("audit has %d records, want 2 (the interrupted session, the granted one)", n)
+	}
+	if code, b := r.admin.do(http.MethodGet, "/v1/audit/verify", "", nil); code != http.StatusOK || !bytes.Contains(b, []byte(`"ok":true`)) {
+		t.Fatalf("verify: %d %s", code, b)
+	}
 }
