@@ -8,10 +8,15 @@
 //   - Decode: JPEG, PNG or base64 text of them; every cheap check (size, magic bytes, header
 //     dimensions, truncation) before any pixel is decoded; every refusal an *InputError whose
 //     Code is the API's error code.
-//   - Pipeline: a pool of Config.Workers go-face recognizers. Analyze detects on a copy scaled to
-//     Config.DetectWidth, maps the box back, applies the quality gate (face count policy, size,
-//     brightness, sharpness), then describes the face from a crop of the full-resolution frame
-//     scaled so the face is about 150 px. Enroll is Analyze with the strictest policy.
+//   - Pipeline: a pool of Config.Workers workers, each a go-face recognizer plus a dlib HOG
+//     detector of its own (hog.cc, the package's one piece of C++), one OpenBLAS thread each.
+//     Analyze detects a frame wider than Config.DetectWidth with HOG on a gray copy scaled to
+//     DetectWidth (no JPEG, no descriptor), maps the box back, applies the quality gate (face
+//     count policy, size, brightness, sharpness), then lets go-face describe the face from a JPEG
+//     crop of the full-resolution frame scaled so the face is about 150 px. A frame up to
+//     DetectWidth goes to go-face whole (padded JPEG), whose one pass gives box and descriptor;
+//     the calibration was measured that way. AnalyzeNear first searches near the previous
+//     frame's face. Enroll is Analyze with the strictest policy.
 //   - Gallery: templates in one flat slab, matched with squared distances and early exit, giving
 //     the best user, the distance and the margin to the next user.
 //   - Calibrate: false accept and false reject rates over labelled photos, per frame and for
@@ -31,15 +36,20 @@
 // Each recognizer loads its own copy of the three models: measured resident memory is about
 // 93 MiB per recognizer with the 68-point landmark model under the 5-point name (the official
 // 9 MB 5-point model saves about 90 MB of file but the landmark model's in-memory size is the
-// bulk; TestRecognizerMemory measures it). Loading takes about 0.6 s per recognizer. On the
-// 2-core x86 build machine, per 1024x683 frame: decode 2 ms, detect 44 ms (640 px HOG pass,
-// which go-face cannot do without also computing a descriptor), describe 32 ms, whole Analyze
-// 67 ms; matching 10,000 templates takes 0.46 ms. A Pi is several times slower.
+// bulk; TestRecognizerMemory measures it). Loading takes about 0.6 s per recognizer. `make
+// bench` measures the rest against go-face's RecognizeSingle on the same frames; on the 2-core
+// x86 build machine, per 1280x720 frame (p50): decode 1.4 ms, detect 10.6 ms, landmarks and
+// descriptor 20.4 ms (of which go-face's HOG re-detection in the crop about 4.5 ms), whole frame
+// 33 ms against the baseline's 65 ms; a session's next frame (AnalyzeNear) 27 ms; matching
+// 10,000 templates 0.4 ms. A 640x480 frame takes go-face's whole-frame pass (39 ms, slower than
+// the unpadded baseline's 31 ms; 24 ms with AnalyzeNear). A Pi is several times slower.
 //
 // # Caveats
 //
-//   - go-face decodes JPEG only, so the pipeline hands it JPEGs it encodes itself (a small
-//     detection copy and a face crop).
+//   - go-face decodes JPEG only and has no describe-this-box call, so the descriptor comes from
+//     a JPEG crop go-face detects the face in again.
+//   - The BLAS dlib runs on decides the descriptor's cost: OpenBLAS 20 ms, ATLAS 30 ms, the
+//     reference BLAS 128 ms per face (scripts/deps.sh selects OpenBLAS).
 //   - dlib's HOG detector finds frontal faces of about 80 px and more at detection scale.
 //   - The default Threshold (0.40, with MinMargin 0.05) is set by the East Asian photos of the
 //     calibration set, where dlib's descriptor separates people poorly: it keeps false accepts
