@@ -150,6 +150,10 @@ type E2EReport struct {
 	Latency         Stats `json:"first_frame_to_relay"`
 	FramesPerGrant  float64
 	FrameRTT        Stats `json:"frame_round_trip"`
+	// AfterDecision is the round trip of a frame posted right after the grant (refused before
+	// it is decoded: the session has decided); AfterStatus is its HTTP status.
+	AfterDecision Stats `json:"after_decision_round_trip"`
+	AfterStatus   int   `json:"after_decision_status"`
 }
 
 // BLASProbe is one child-process measurement with a given BLAS library.
@@ -833,7 +837,7 @@ func endToEnd(bin, models, enrollDir string, trials int, seqs map[string][][]byt
 		}
 		r := &E2EReport{}
 		out[key] = r
-		var lat, rtt []time.Duration
+		var lat, rtt, after []time.Duration
 		frames := 0
 		for t := 0; t < trials; t++ {
 			// Wait for Idle (the previous session's unlock and cooldown).
@@ -872,6 +876,12 @@ func endToEnd(bin, models, enrollDir string, trials int, seqs map[string][][]byt
 					decided = true
 					if bytes.Contains(a.Decision, []byte(`"granted"`)) {
 						r.Granted++
+						t1 := time.Now()
+						code, _, err := do(http.MethodPost, "/v1/frames", doorTok, "image/jpeg", seq[0], "X-Door-Session", session)
+						if err == nil {
+							after = append(after, time.Since(t1))
+							r.AfterStatus = code
+						}
 						select {
 						case at := <-unlocked:
 							lat = append(lat, at.Sub(first))
@@ -894,6 +904,7 @@ func endToEnd(bin, models, enrollDir string, trials int, seqs map[string][][]byt
 		}
 		r.Latency = summarize(lat)
 		r.FrameRTT = summarize(rtt)
+		r.AfterDecision = summarize(after)
 		if r.Trials > 0 {
 			r.FramesPerGrant = float64(frames) / float64(r.Trials)
 		}
@@ -1044,6 +1055,11 @@ func printTable(w io.Writer, r *Report) {
 				continue
 			}
 			fmt.Fprintf(w, "  %-62s %6.0f / %6.0f ms      %2d/%-2d     %5.1f          %5.1f ms\n", key, e.Latency.P50, e.Latency.P95, e.Granted, e.Trials, e.FramesPerGrant, e.FrameRTT.P50)
+		}
+		for _, key := range []string{"1280x720", "640x480"} {
+			if e := r.E2E[key]; e != nil {
+				fmt.Fprintf(w, "  %s frame posted right after the grant: HTTP %d in %.1f ms p50 (no decode, no analysis)\n", key, e.AfterStatus, e.AfterDecision.P50)
+			}
 		}
 		fmt.Fprintf(w, "  frames: %s\n", r.E2EFrames)
 		fmt.Fprintf(w, "daemon peak RSS (VmHWM): %.0f MiB\n", float64(r.DaemonRSS)/1024)
