@@ -21,7 +21,8 @@ import (
 	"time"
 )
 
-// loadDuration is how long the tablets post: 20 s in the suite, DOORFACE_LOAD_DURATION in `make soak`.
+// loadDuration is how long the tablets post: 12 s in the suite (the whole test then takes about
+// 20 s), DOORFACE_LOAD_DURATION in `make soak`.
 func loadDuration(t *testing.T) time.Duration {
 	t.Helper()
 	if v := os.Getenv("DOORFACE_LOAD_DURATION"); v != "" {
@@ -31,7 +32,7 @@ func loadDuration(t *testing.T) time.Duration {
 		}
 		return d
 	}
-	return 20 * time.Second
+	return 12 * time.Second
 }
 
 // procStatus reads a field (in kB) of /proc/PID/status.
@@ -72,10 +73,11 @@ func (r *relRig) metric(name string) float64 {
 	return 0
 }
 
-// TestLoadRealDaemon: 20 tablets post 1280x720 frames as fast as they can (one a stranger, the
-// others an enrolled person) to the real binary. Meanwhile /v1/state answers with p99 < 100 ms;
-// the queue sheds load with 429; peak RSS stays bounded; goroutines return to the baseline after
-// the load; every session that answered a frame ends in exactly one audit record.
+// TestLoadRealDaemon: 20 tablets post 1280x720 frames as fast as they can (every third one an
+// enrolled person, the others a stranger) to the real binary. Meanwhile /v1/state answers with
+// p99 < 100 ms; the queue sheds load with 429; peak RSS stays bounded; goroutines return to the
+// baseline after the load; some sessions are granted; every session that answered a frame ends
+// in exactly one audit record.
 func TestLoadRealDaemon(t *testing.T) {
 	r := newRelRig(t, "DOORFACE_MACHINE_RECEIVE_TIMEOUT=2s", "DOORFACE_MACHINE_PIN_TIMEOUT=2s",
 		"DOORFACE_MACHINE_UNLOCK_DURATION=300ms", "DOORFACE_MACHINE_COOLDOWN=200ms", "DOORFACE_LOG_LEVEL=warn")
@@ -85,8 +87,11 @@ func TestLoadRealDaemon(t *testing.T) {
 			t.Fatalf("enroll %s: %d %s", p, code, b)
 		}
 	}
+	// sheldon5, not sheldon4: sheldon4 has no match within the default threshold (0.40) at any
+	// face size from 240 to 480 px even on an idle daemon, so with it no session could ever be
+	// granted; sheldon5 matches Sheldon at distance ~0.31.
 	frames := [][]byte{
-		cameraFrame(t, readPhoto(t, "sheldon4.png"), 1280, 720, 360),
+		cameraFrame(t, readPhoto(t, "sheldon5.png"), 1280, 720, 360),
 		cameraFrame(t, readPhoto(t, "joy.jpg"), 1280, 720, 420),
 	}
 	pid := r.d.cmd.Process.Pid
@@ -104,6 +109,7 @@ func TestLoadRealDaemon(t *testing.T) {
 	var (
 		mu        sync.Mutex
 		sessions  = map[string]bool{}
+		granted   = map[string]bool{} // sessions a tablet saw granted
 		codes     = map[int]int{}
 		qualities = map[string]int{}
 		errs      atomic.Int64
@@ -132,9 +138,12 @@ func TestLoadRealDaemon(t *testing.T) {
 			defer wg.Done()
 			session := ""
 			for ctx.Err() == nil {
-				frame := frames[0] // Sheldon
-				if i == 0 {
-					frame = frames[1] // tablet 0 shows a stranger
+				// Every third tablet shows Sheldon, the others a stranger. All join the one
+				// session at the door, so some sessions reach 2 of 3 Sheldon frames (granted)
+				// and the others fall back to the PIN (cancelled): both paths under load.
+				frame := frames[1]
+				if i%3 == 0 {
+					frame = frames[0]
 				}
 				code, a, err := post(frame, session)
 				if err != nil {
@@ -148,6 +157,9 @@ func TestLoadRealDaemon(t *testing.T) {
 				if code == http.StatusOK && a.Session != "" {
 					sessions[a.Session] = true
 					qualities[a.State+"/"+a.Frame.Quality]++
+					if a.Decision != nil && a.Decision.Outcome == "granted" {
+						granted[a.Session] = true
+					}
 				}
 				mu.Unlock()
 				switch code {
@@ -207,7 +219,7 @@ func TestLoadRealDaemon(t *testing.T) {
 	}
 	t.Logf("load: 20 tablets x %v: %d frame requests (%.0f/s), status counts %v, client errors %d, sessions %d",
 		dur, total, float64(total)/dur.Seconds(), codes, errs.Load(), len(sessions))
-	t.Logf("analysed frames by state/quality: %v", qualities)
+	t.Logf("analysed frames by state/quality: %v; sessions granted by face: %d", qualities, len(granted))
 	t.Logf("/v1/state: %d probes, p50 %v, p99 %v, max %v", len(lat), p(0.5), p(0.99), lat[len(lat)-1])
 	t.Logf("memory: RSS before %d MiB, peak (VmHWM) %d MiB", baseRSS>>10, hwm>>10)
 	if p99 := p(0.99); p99 > 100*time.Millisecond {
@@ -255,6 +267,7 @@ func TestLoadRealDaemon(t *testing.T) {
 	}
 	seen := map[string]int{}
 	outcomes := map[string]int{}
+	outcomeOf := map[string]string{}
 	for _, line := range bytes.Split(bytes.TrimSpace(recs), []byte("\n")) {
 		var rec struct{ ID, Outcome string }
 		if err := json.Unmarshal(line, &rec); err != nil {
@@ -262,6 +275,7 @@ func TestLoadRealDaemon(t *testing.T) {
 		}
 		seen[rec.ID]++
 		outcomes[rec.Outcome]++
+		outcomeOf[rec.ID] = rec.Outcome
 	}
 	lost, dup := 0, 0
 	for id := range sessions {
@@ -283,6 +297,14 @@ func TestLoadRealDaemon(t *testing.T) {
 		len(seen), len(sessions), outcomes, lost, dup)
 	if lost != 0 || dup != 0 {
 		t.Fatalf("records lost %d, duplicated %d", lost, dup)
+	}
+	if len(granted) == 0 || outcomes["granted"] == 0 {
+		t.Errorf("no session granted under load (%d seen by the tablets, %d granted records): the enrolled person never got in", len(granted), outcomes["granted"])
+	}
+	for id := range granted {
+		if outcomeOf[id] != "granted" {
+			t.Errorf("session %s answered granted, recorded %q", id, outcomeOf[id])
+		}
 	}
 	if outcomes["interrupted"] != 0 {
 		t.Errorf("%d interrupted records after a clean stop", outcomes["interrupted"])
