@@ -14,7 +14,7 @@ export DOORFACE_MODELS := $(MODELS_DIR)
 
 # Packages that must build and test without cgo (no OpenCV, no dlib): tested with -race and cross-compiled.
 PURE_PKGS  := ./clock/... ./machine/... ./hw/... ./store/... ./transport/...
-# vision/ is the one cgo package; the root package (main) links it.
+# vision/ is the one cgo package; the root package (main) links it. Both are tested with -race too.
 CGO_PKGS   := ./vision/... .
 
 .PHONY: all deps models build run test check-style test-pure test-cgo cross bench fuzz soak clean
@@ -55,8 +55,10 @@ cross:
 test-pure:
 	$(GO) test -race -count=1 $(PURE_PKGS)
 
+# With -race too (measured on the 2-core box: root 70 s -> 72 s, vision 14 s -> 17 s of test time).
+# The real-daemon tests start a binary built without -race: -race covers their client side.
 test-cgo:
-	$(GO) test -count=1 -timeout 30m $(CGO_PKGS)
+	$(GO) test -race -count=1 -timeout 30m $(CGO_PKGS)
 
 # One run: the naive go-face baseline and the doorface pipeline on the same frames, the BLAS
 # libraries, and the real daemon end to end (bench/main.go). JSON lands in bench/out/ (git-ignored).
