@@ -14,8 +14,8 @@ export DOORFACE_MODELS := $(MODELS_DIR)
 
 # Packages that must build and test without cgo (no OpenCV, no dlib): tested with -race and cross-compiled.
 PURE_PKGS  := ./clock/... ./machine/... ./hw/... ./store/... ./transport/...
-# vision/ is the one cgo package; the root package (main) links it. Both are tested with -race too.
-CGO_PKGS   := ./vision/... .
+# vision/ is the one cgo package; the root package (main) and bench/ (make bench) link it. All are tested with -race too.
+CGO_PKGS   := ./vision/... ./bench/... .
 
 .PHONY: all deps models build run test check-style test-pure test-cgo cross bench fuzz soak clean
 
