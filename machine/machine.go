@@ -169,6 +169,7 @@ func (m *Machine) unlockDoneLocked() {
 	if err := m.lock.Lock(); err != nil {
 		m.log.Error("relock after unlock failed", "session", m.sessionIDLocked(), "err", err)
 	} else {
+		m.log.Info("relay commanded locked", "session", m.sessionIDLocked())
 		m.endUnlockLocked()
 	}
 	_ = m.fireLocked(evUnlockDone, "unlock time over", nil)
@@ -266,6 +267,7 @@ func (m *Machine) openLocked(ev event, reason string, dec *Decision) error {
 	if err := m.fireLocked(ev, reason, dec); err != nil {
 		return err
 	}
+	m.log.Info("relay commanded open", "session", m.sessionIDLocked(), "for_s", m.cfg.UnlockDuration.Seconds())
 	if err := m.lock.Unlock(m.cfg.UnlockDuration); err != nil {
 		m.log.Error("unlock failed; locking", "session", m.sessionIDLocked(), "err", err)
 		if lerr := m.lock.Lock(); lerr != nil {
