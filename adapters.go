@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/doorface/doorface/clock"
 	"github.com/doorface/doorface/hw"
 	"github.com/doorface/doorface/machine"
 	"github.com/doorface/doorface/store"
@@ -92,39 +93,41 @@ type frames struct {
 	track *faceTrack
 }
 
-// trackFor is how long a face box stays a hint for the next frame: the tablet posts at about
-// 10 fps, so a hint older than this belongs to a person who has left.
+// trackFor is how long a face box stays a hint for the next frame of the same session: the tablet
+// posts at about 10 fps, so a hint older than this belongs to a person who has left.
 const trackFor = time.Second
 
-// faceTrack remembers where the door's camera last saw a face. One door has one session at a
-// time, so the last face is the current session's; a stale or wrong hint costs only a search of
-// the whole frame (vision.Pipeline.AnalyzeNear).
+// faceTrack remembers where the camera last saw a face, and in which session. A hint is given only
+// to the next frame of the same session, so every session's first frame is searched whole; a wrong
+// hint costs only a search of the whole frame (vision.Pipeline.AnalyzeNear).
 type faceTrack struct {
+	clock clock.Clock
 	// mu guards everything that follows.
-	mu  sync.Mutex
-	box image.Rectangle
-	at  time.Time
+	mu      sync.Mutex
+	session string
+	box     image.Rectangle
+	at      time.Time
 }
 
-func (t *faceTrack) hint(now time.Time) image.Rectangle {
+func (t *faceTrack) hint(session string) image.Rectangle {
 	if t == nil {
 		return image.Rectangle{}
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if now.Sub(t.at) > trackFor {
+	if session != t.session || t.clock.Now().Sub(t.at) > trackFor {
 		return image.Rectangle{}
 	}
 	return t.box
 }
 
-func (t *faceTrack) set(box image.Rectangle, now time.Time) {
+func (t *faceTrack) set(session string, box image.Rectangle) {
 	if t == nil {
 		return
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.box, t.at = box, now
+	t.session, t.box, t.at = session, box, t.clock.Now()
 }
 
 func (f frames) Decode(body []byte, contentType string) (transport.Frame, error) {
@@ -135,20 +138,20 @@ func (f frames) Decode(body []byte, contentType string) (transport.Frame, error)
 	return fr, nil
 }
 
-func (f frames) Analyze(ctx context.Context, tf transport.Frame) (machine.FrameResult, error) {
+func (f frames) Analyze(ctx context.Context, session string, tf transport.Frame) (machine.FrameResult, error) {
 	fr, ok := tf.(*vision.Frame)
 	if !ok {
 		return machine.FrameResult{}, fmt.Errorf("analyze: frame of type %T", tf)
 	}
-	a, err := f.pipe.AnalyzeNear(ctx, fr, f.track.hint(time.Now()))
+	a, err := f.pipe.AnalyzeNear(vision.WithLogAttrs(ctx, "session", session), fr, f.track.hint(session))
 	if err != nil {
 		return machine.FrameResult{}, fmt.Errorf("analyze: %w", err)
 	}
+	box := image.Rectangle{}
 	if a.Faces > 0 {
-		f.track.set(a.Box, time.Now())
-	} else {
-		f.track.set(image.Rectangle{}, time.Time{})
+		box = a.Box
 	}
+	f.track.set(session, box)
 	res := machine.FrameResult{Quality: a.Quality}
 	if a.Quality == vision.QualityOK {
 		if m, ok := f.gallery.Match(a.Descriptor); ok {

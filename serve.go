@@ -198,7 +198,7 @@ func newDaemon(cfg Config, b *hw.Board, log *slog.Logger, stdout io.Writer) (*da
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv, err := transport.New(transport.Options{
-		Door: m, Frames: frames{cfg: vcfg, pipe: pipe, gallery: gallery, track: &faceTrack{}},
+		Door: m, Frames: frames{cfg: vcfg, pipe: pipe, gallery: gallery, track: &faceTrack{clock: clock.Real{}}},
 		Users: users{db: db, cfg: vcfg, pipe: pipe, gallery: gallery}, Audit: db, Board: board{b},
 		Tokens: tokens, MaxBody: cfg.Vision.MaxBytes + 64<<10, MaxJSON: cfg.HTTP.MaxJSON,
 		QueueSize: cfg.HTTP.QueueSize, Heartbeat: cfg.HTTP.Heartbeat, Logger: log, Registry: reg,

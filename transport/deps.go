@@ -32,7 +32,9 @@ type Frame interface{ Close() }
 // (base64 of either).
 type Frames interface {
 	Decode(body []byte, contentType string) (Frame, error)
-	Analyze(ctx context.Context, f Frame) (machine.FrameResult, error)
+	// Analyze runs after the machine admitted the frame to session: results, and any state kept
+	// between frames (such as where the last face was), belong to that session only.
+	Analyze(ctx context.Context, session string, f Frame) (machine.FrameResult, error)
 }
 
 // Users manages enrolled users; main wires the store and the vision gallery behind it. Errors

@@ -168,7 +168,7 @@ func (s *Server) frame(w http.ResponseWriter, r *http.Request, compat bool) erro
 	}
 	setSession(r, t.Session)
 	t0 = time.Now()
-	res, err := s.o.Frames.Analyze(r.Context(), f)
+	res, err := s.o.Frames.Analyze(r.Context(), t.Session, f)
 	s.metrics.stage.WithLabelValues("analyze").Observe(time.Since(t0).Seconds())
 	if err != nil {
 		s.o.Door.Abandon(t)

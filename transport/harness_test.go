@@ -180,7 +180,7 @@ func (ff *fakeFrames) Decode(body []byte, ct string) (Frame, error) {
 	return f, nil
 }
 
-func (ff *fakeFrames) Analyze(ctx context.Context, fr Frame) (machine.FrameResult, error) {
+func (ff *fakeFrames) Analyze(ctx context.Context, _ string, fr Frame) (machine.FrameResult, error) {
 	if ff.gate != nil {
 		ff.entered <- struct{}{}
 		select {

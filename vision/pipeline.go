@@ -254,7 +254,7 @@ func (p *Pipeline) run(ctx context.Context, f *Frame, multi string, gate bool, h
 	if closed {
 		return Analysis{}, fmt.Errorf("vision: analyze: frame %w", ErrClosed)
 	}
-	return p.analyzeWith(w, f, multi, gate, hint)
+	return p.analyzeWith(p.loggerFor(ctx), w, f, multi, gate, hint)
 }
 
 // detected is one face from the detection pass, in frame coordinates. desc is set only by the
@@ -389,7 +389,7 @@ func (p *Pipeline) detectGoFace(w *worker, f *Frame) ([]detected, error) {
 
 func area(r image.Rectangle) int { return r.Dx() * r.Dy() }
 
-func (p *Pipeline) analyzeWith(w *worker, f *Frame, multi string, gate bool, hint image.Rectangle) (Analysis, error) {
+func (p *Pipeline) analyzeWith(log *slog.Logger, w *worker, f *Frame, multi string, gate bool, hint image.Rectangle) (Analysis, error) {
 	var a Analysis
 	t0 := time.Now()
 	var faces []detected
@@ -445,7 +445,7 @@ func (p *Pipeline) analyzeWith(w *worker, f *Frame, multi string, gate bool, hin
 		return a, err
 	}
 	if !ok {
-		p.logger.Debug("face not described: go-face did not find it again", "box", best.box.String())
+		log.Debug("face not described: go-face did not find it again", "box", best.box.String())
 		a.Quality = QualityNoFace
 		return a, nil
 	}
@@ -553,4 +553,21 @@ func measure(m gocv.Mat, box image.Rectangle) (brightness, sharpness float64) {
 	gocv.MeanStdDev(lap, &mean, &std)
 	sd := std.GetDoubleAt(0, 0)
 	return brightness, sd * sd
+}
+
+// logAttrsKey is the context key of WithLogAttrs.
+type logAttrsKey struct{}
+
+// WithLogAttrs returns a context whose analysis log lines carry args (slog key/value pairs), so a
+// caller can tie them to what vision itself does not know, such as the door session.
+func WithLogAttrs(ctx context.Context, args ...any) context.Context {
+	return context.WithValue(ctx, logAttrsKey{}, args)
+}
+
+// loggerFor is the pipeline's logger with the context's WithLogAttrs attributes.
+func (p *Pipeline) loggerFor(ctx context.Context) *slog.Logger {
+	if args, ok := ctx.Value(logAttrsKey{}).([]any); ok {
+		return p.logger.With(args...)
+	}
+	return p.logger
 }
