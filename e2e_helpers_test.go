@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -133,3 +135,31 @@ func startDaemon(t *testing.T, env []string, args ...string) *daemonProc {
 }
 
 func (d *daemonProc) url(path string) string { return "http://" + d.addr + path }
+
+// exportedRecord is the part of an exported audit record the tests check.
+type exportedRecord struct {
+	ID, Outcome, Method string
+}
+
+// exportAudit runs `doorface audit export` on a stopped daemon's data dir and returns its records.
+func exportAudit(t *testing.T, data string) []exportedRecord {
+	t.Helper()
+	out := t.TempDir()
+	cmd := exec.Command(doorfaceBinary(t), "audit", "export", "--data", data, "--format", "jsonl", "--out", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("audit export: %v\n%s", err, b)
+	}
+	raw, err := os.ReadFile(filepath.Join(out, "audit.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []exportedRecord
+	for _, line := range bytes.Split(bytes.TrimSpace(raw), []byte("\n")) {
+		var r exportedRecord
+		if err := json.Unmarshal(line, &r); err != nil {
+			t.Fatalf("export line %q: %v", line, err)
+		}
+		recs = append(recs, r)
+	}
+	return recs
+}

@@ -382,21 +382,8 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// 7. Offline audit export and verify: every session once, with the right outcome; the chain verifies.
-	out := t.TempDir()
-	cmd := exec.Command(doorfaceBinary(t), "audit", "export", "--data", data, "--format", "jsonl", "--out", out)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("audit export: %v\n%s", err, b)
-	}
-	records, err := os.ReadFile(filepath.Join(out, "audit.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	seen := map[string][]string{}
-	for _, line := range bytes.Split(bytes.TrimSpace(records), []byte("\n")) {
-		var r struct{ ID, Outcome, Method string }
-		if err := json.Unmarshal(line, &r); err != nil {
-			t.Fatalf("export line %q: %v", line, err)
-		}
+	for _, r := range exportAudit(t, data) {
 		seen[r.ID] = append(seen[r.ID], r.Outcome+"/"+r.Method)
 	}
 	for id, wantRec := range map[string]string{

@@ -183,20 +183,8 @@ func TestKillDuringAttemptWritesRealDaemon(t *testing.T) {
 			r.start()
 		}
 	}
-	out := t.TempDir()
-	if b, err := exec.Command(doorfaceBinary(t), "audit", "export", "--data", r.data, "--format", "jsonl", "--out", out).CombinedOutput(); err != nil {
-		t.Fatalf("audit export: %v\n%s", err, b)
-	}
-	recs, err := os.ReadFile(filepath.Join(out, "audit.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	have := map[string]string{}
-	for _, line := range bytes.Split(bytes.TrimSpace(recs), []byte("\n")) {
-		var rec struct{ ID, Outcome string }
-		if err := json.Unmarshal(line, &rec); err != nil {
-			t.Fatalf("export line %q: %v", line, err)
-		}
+	for _, rec := range exportAudit(t, r.data) {
 		if _, dup := have[rec.ID]; dup {
 			t.Errorf("session %s recorded twice", rec.ID)
 		}

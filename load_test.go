@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -257,22 +256,10 @@ func TestLoadRealDaemon(t *testing.T) {
 	if err := r.d.signal(t, syscall.SIGTERM); err != nil {
 		t.Fatalf("exit after SIGTERM: %v", err)
 	}
-	out := t.TempDir()
-	if b, err := exec.Command(doorfaceBinary(t), "audit", "export", "--data", r.data, "--format", "jsonl", "--out", out).CombinedOutput(); err != nil {
-		t.Fatalf("audit export: %v\n%s", err, b)
-	}
-	recs, err := os.ReadFile(filepath.Join(out, "audit.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	seen := map[string]int{}
 	outcomes := map[string]int{}
 	outcomeOf := map[string]string{}
-	for _, line := range bytes.Split(bytes.TrimSpace(recs), []byte("\n")) {
-		var rec struct{ ID, Outcome string }
-		if err := json.Unmarshal(line, &rec); err != nil {
-			t.Fatalf("export line %q: %v", line, err)
-		}
+	for _, rec := range exportAudit(t, r.data) {
 		seen[rec.ID]++
 		outcomes[rec.Outcome]++
 		outcomeOf[rec.ID] = rec.Outcome

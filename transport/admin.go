@@ -162,15 +162,11 @@ func (s *Server) postFace(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	release, err := s.acquire()
+	body, release, err := s.acquireBody(w, r, req.Limit)
 	if err != nil {
 		return err
 	}
 	defer release()
-	body, err := s.readBody(w, r, req.Limit)
-	if err != nil {
-		return err
-	}
 	tid, warnings, err := s.o.Users.AddFace(r.Context(), id, body, req.ContentType)
 	if err != nil {
 		return storeError(err)

@@ -116,6 +116,22 @@ func (s *Server) acquire() (func(), error) {
 	}
 }
 
+// acquireBody takes a slot of the bounded frame queue and then reads the image body within limit,
+// so no more than QueueSize image bodies are ever held in memory. When err is nil, the caller
+// calls release once it is done with the body.
+func (s *Server) acquireBody(w http.ResponseWriter, r *http.Request, limit int64) (body []byte, release func(), err error) {
+	release, err = s.acquire()
+	if err != nil {
+		return nil, nil, err
+	}
+	body, err = s.readBody(w, r, limit)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return body, release, nil
+}
+
 // busyNow answers 409 at once, before the body is read, while the door is Unlocking or in Cooldown.
 func (s *Server) busyNow() error {
 	snap := s.o.Door.Snapshot()
@@ -146,15 +162,11 @@ func (s *Server) frame(w http.ResponseWriter, r *http.Request, compat bool) erro
 	if err := s.busyNow(); err != nil {
 		return err
 	}
-	release, err := s.acquire()
+	body, release, err := s.acquireBody(w, r, req.Limit)
 	if err != nil {
 		return err
 	}
 	defer release()
-	body, err := s.readBody(w, r, req.Limit)
-	if err != nil {
-		return err
-	}
 	t0 := time.Now()
 	f, err := s.o.Frames.Decode(body, req.ContentType)
 	s.metrics.stage.WithLabelValues("decode").Observe(time.Since(t0).Seconds())
@@ -303,15 +315,11 @@ func (s *Server) postSave(w http.ResponseWriter, r *http.Request) error {
 		return s.doorError(machine.ErrNotAwaitingPIN)
 	}
 	setSession(r, session)
-	release, err := s.acquire()
+	body, release, err := s.acquireBody(w, r, req.Limit)
 	if err != nil {
 		return err
 	}
 	defer release()
-	body, err := s.readBody(w, r, req.Limit)
-	if err != nil {
-		return err
-	}
 	f, err := s.o.Frames.Decode(body, req.ContentType)
 	if err != nil {
 		return inputError(err)
