@@ -359,6 +359,7 @@ func TestEndToEnd(t *testing.T) {
 	if err := d.signal(t, syscall.SIGTERM); err != nil {
 		t.Fatalf("daemon exit after SIGTERM: %v", err)
 	}
+	allLogs := d.logs.String()
 	d = startDaemon(t, env, args...)
 	door = apiClient{t, d.url(""), "door-token-e2e-0123456789"}
 	admin = apiClient{t, d.url(""), "admin-token-e2e-0123456789"}
@@ -379,6 +380,15 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if l := lastRelayLine(d.logs.String()); !strings.Contains(l, `"msg":"relay locked"`) {
 		t.Fatalf("last relay log line after SIGTERM while Unlocking: %s", l)
+	}
+
+	// No PIN or token ever appears in a log line (PINs as JSON values, since bare digits can occur
+	// inside timestamps and ids).
+	allLogs += d.logs.String()
+	for _, secret := range []string{"door-token-e2e-0123456789", "admin-token-e2e-0123456789", `"31415"`, `"27182"`, `"99999"`, `"00000"`} {
+		if strings.Contains(allLogs, secret) {
+			t.Errorf("%s appears in the daemon's log", secret)
+		}
 	}
 
 	// 7. Offline audit export and verify: every session once, with the right outcome; the chain verifies.

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/doorface/doorface/clock"
+	"github.com/doorface/doorface/hw"
+	"github.com/doorface/doorface/store"
+)
+
+// TestDaemonWiresDoorInputs runs the daemon in-process on the simulated board, so the test can play
+// the hardware side: the exit button opens the door for the unlock time and is audited like any
+// other opening, and the door contact reaches /v1/state and the event stream.
+func TestDaemonWiresDoorInputs(t *testing.T) {
+	models, _ := filepath.Abs("models")
+	if _, err := os.Stat(filepath.Join(models, "dlib_face_recognition_resnet_model_v1.dat")); err != nil {
+		t.Skipf("models not installed (run make models): %v", err)
+	}
+	cfg := defaultConfig()
+	cfg.Data, cfg.Models, cfg.HW, cfg.Listen = t.TempDir(), models, "sim", freePort(t)
+	cfg.Vision.Workers = 1
+	cfg.Machine.UnlockDuration = 800 * time.Millisecond
+	cfg.Tokens.Door, cfg.Tokens.Admin = "door-token-wiring-0123", "admin-token-wiring-0123"
+	logs := &lockedBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	b, err := hw.OpenBoard(hw.ModeSim, boardConfig(cfg), clock.Real{}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Halt()
+	d, err := newDaemon(cfg, b, log, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- d.run(ctx) }()
+	admin := apiClient{t, "http://" + cfg.Listen, cfg.Tokens.Admin}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitFor("the API", func() bool {
+		resp, err := http.Get("http://" + cfg.Listen + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	})
+
+	// The exit button opens the door for the unlock time, then it locks again.
+	b.Sim.PressExit()
+	waitFor("the relay to open", b.Relay.Unlocked)
+	opened := time.Now()
+	waitFor("the relay to lock again", func() bool { return !b.Relay.Unlocked() })
+	if held := time.Since(opened); held < 600*time.Millisecond || held > 3*time.Second {
+		t.Errorf("exit button held the door open %v, want the unlock time (800ms)", held)
+	}
+	var exits []store.Attempt
+	if err := d.db.Attempts(store.Filter{}, func(a store.Attempt) error {
+		exits = append(exits, a)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(exits) != 1 || exits[0].Outcome != "granted" || exits[0].Method != "exit_button" {
+		t.Fatalf("audit after one exit press = %+v, want one granted exit_button record", exits)
+	}
+
+	// The door contact is reported.
+	b.Sim.SetDoor(true)
+	waitFor("the door to read open", func() bool {
+		var s struct{ Door string }
+		admin.json(http.MethodGet, "/v1/state", nil, http.StatusOK, &s)
+		return s.Door == "open"
+	})
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("run returned %d", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("daemon did not stop")
+	}
+	if b.Relay.Unlocked() {
+		t.Fatal("relay unlocked after shutdown")
+	}
+	for _, secret := range []string{cfg.Tokens.Door, cfg.Tokens.Admin} {
+		if bytes.Contains([]byte(logs.String()), []byte(secret)) {
+			t.Fatalf("a token appears in the log")
+		}
+	}
+	var line map[string]any
+	if err := json.Unmarshal(bytes.SplitN([]byte(logs.String()), []byte("\n"), 2)[0], &line); err != nil {
+		t.Fatalf("log is not JSON lines: %v", err)
+	}
+}
