@@ -139,36 +139,56 @@ func replayMain(args []string, stdout, stderr io.Writer) int {
 		close(evDone)
 	}
 	code := r.play(ctx, frames, fs.Args(), *fps, *maxFrames, *pin)
-	time.Sleep(200 * time.Millisecond) // let the last events arrive before closing the stream
+	if !*noEvents {
+		time.Sleep(200 * time.Millisecond) // let the last events arrive before closing the stream
+	}
 	stopEvents()
 	<-evDone
 	return code
 }
 
-// play posts frames until the daemon decides, asks for a PIN, or refuses.
+// play posts frames until the daemon decides, asks for a PIN, or refuses. Its output, one line
+// each: "start <RFC 3339 time>" as the first frame is posted; "answer <status> <round trip>
+// <body>" per frame; "pin <status> <body>" for a PIN; last, "result <outcome> session=<id>
+// frames=<n> elapsed=<time since start>", where outcome is the decision's, "pin_requested",
+// "refused" or "no_decision".
 func (r *replayer) play(ctx context.Context, frames [][]byte, names []string, fps float64, maxFrames int, pin string) int {
 	every := time.Duration(float64(time.Second) / fps)
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	session := ""
+	start := time.Now()
+	r.printf("start %s\n", start.Format(time.RFC3339Nano))
+	session, outcome, posted := "", "no_decision", 0
+	defer func() {
+		r.printf("result %s session=%s frames=%d elapsed=%s\n", outcome, session, posted, time.Since(start).Round(time.Millisecond))
+	}()
 	for i := 0; i < maxFrames; i++ {
 		name := names[i%len(names)]
-		start := time.Now()
+		sent := time.Now()
 		status, body, err := r.do(ctx, http.MethodPost, "/v1/frames", contentTypeOf(name), frames[i%len(frames)], session)
 		if err != nil {
 			r.printf("error %v\n", err)
 			return 1
 		}
-		r.printf("answer %d %.1fms %s\n", status, float64(time.Since(start).Microseconds())/1000, bytes.TrimSpace(body))
+		posted++
+		r.printf("answer %d %.1fms %s\n", status, float64(time.Since(sent).Microseconds())/1000, bytes.TrimSpace(body))
 		var a replayAnswer
 		_ = json.Unmarshal(body, &a)
+		if a.Session != "" {
+			session = a.Session
+		}
 		switch {
 		case status == http.StatusTooManyRequests:
 		case status != http.StatusOK:
+			outcome = "refused"
 			return 1
 		case a.Decision != nil && string(a.Decision) != "null":
+			var d struct{ Outcome string }
+			_ = json.Unmarshal(a.Decision, &d)
+			outcome = d.Outcome
 			return 0
 		case a.State == "PinFallback":
+			outcome = "pin_requested"
 			if pin == "" {
 				return 3
 			}
@@ -179,12 +199,16 @@ func (r *replayer) play(ctx context.Context, frames [][]byte, names []string, fp
 				return 1
 			}
 			r.printf("pin %d %s\n", st, bytes.TrimSpace(out))
-			if st == http.StatusOK && bytes.Contains(out, []byte(`"granted"`)) {
+			var p struct{ Outcome string }
+			_ = json.Unmarshal(out, &p)
+			if p.Outcome != "" {
+				outcome = p.Outcome
+			}
+			if st == http.StatusOK && p.Outcome == "granted" {
 				return 0
 			}
 			return 4
 		}
-		session = a.Session
 		select {
 		case <-ctx.Done():
 			r.printf("error %v\n", errors.New("timeout"))
