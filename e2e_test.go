@@ -376,10 +376,10 @@ func TestEndToEnd(t *testing.T) {
 	// 6. Five wrong PINs across sessions → locked_out; it survives a restart.
 	wrongPINs := func(n int) (pinAnswer, string) {
 		// The offline commands refuse a database the daemon holds and point to the API.
-	if b, err := exec.Command(doorfaceBinary(t), "users", "list", "--data", data).CombinedOutput(); err == nil || !strings.Contains(string(b), "use the admin API") {
-		t.Errorf("users list while the daemon runs: err=%v\n%s", err, b)
-	}
-	fb := playUntil(t, door, stranger, 20, func(a frameAnswer) bool { return a.State == "PinFallback" })
+		if b, err := exec.Command(doorfaceBinary(t), "users", "list", "--data", data).CombinedOutput(); err == nil || !strings.Contains(string(b), "use the admin API") {
+			t.Errorf("users list while the daemon runs: err=%v\n%s", err, b)
+		}
+		fb := playUntil(t, door, stranger, 20, func(a frameAnswer) bool { return a.State == "PinFallback" })
 		var last pinAnswer
 		for i := 0; i < n; i++ {
 			door.json(http.MethodPost, "/v1/pin", map[string]string{"session": fb.Session, "pin": "99999"}, http.StatusOK, &last)
