@@ -375,10 +375,6 @@ func TestEndToEnd(t *testing.T) {
 
 	// 6. Five wrong PINs across sessions → locked_out; it survives a restart.
 	wrongPINs := func(n int) (pinAnswer, string) {
-		// The offline commands refuse a database the daemon holds and point to the API.
-		if b, err := exec.Command(doorfaceBinary(t), "users", "list", "--data", data).CombinedOutput(); err == nil || !strings.Contains(string(b), "use the admin API") {
-			t.Errorf("users list while the daemon runs: err=%v\n%s", err, b)
-		}
 		fb := playUntil(t, door, stranger, 20, func(a frameAnswer) bool { return a.State == "PinFallback" })
 		var last pinAnswer
 		for i := 0; i < n; i++ {
@@ -402,6 +398,10 @@ func TestEndToEnd(t *testing.T) {
 	d = startDaemon(t, env, args...)
 	door = apiClient{t, d.url(""), "door-token-e2e-0123456789"}
 	admin = apiClient{t, d.url(""), "admin-token-e2e-0123456789"}
+	// The offline commands refuse a database the daemon holds and point to the API.
+	if b, err := exec.Command(doorfaceBinary(t), "users", "list", "--data", data).CombinedOutput(); err == nil || !strings.Contains(string(b), "use the admin API") {
+		t.Errorf("users list while the daemon runs: err=%v\n%s", err, b)
+	}
 	fb := playUntil(t, door, stranger, 20, func(a frameAnswer) bool { return a.State == "PinFallback" })
 	door.json(http.MethodPost, "/v1/pin", map[string]string{"session": fb.Session, "pin": "31415"}, http.StatusOK, &pa)
 	if pa.Outcome != "locked_out" {
