@@ -849,6 +849,13 @@ func endToEnd(bin, models, enrollDir string, trials int, seqs map[string][][]byt
 		}
 		r := &E2EReport{}
 		out[key] = r
+		files := make([]string, len(seq))
+		for i, f := range seq {
+			files[i] = filepath.Join(data, fmt.Sprintf("frame-%s-%d.jpg", key, i))
+			if err := os.WriteFile(files[i], f, 0o600); err != nil {
+				return nil, 0, err
+			}
+		}
 		var lat, rtt, after []time.Duration
 		frames := 0
 		for t := 0; t < trials; t++ {
@@ -864,54 +871,46 @@ func endToEnd(bin, models, enrollDir string, trials int, seqs map[string][][]byt
 				<-unlocked
 			}
 			r.Trials++
-			first := time.Now()
-			session := ""
-			tick := time.NewTicker(100 * time.Millisecond)
-			decided := false
-			for i := 0; i < 30 && !decided; i++ {
-				t0 := time.Now()
-				code, b, err := do(http.MethodPost, "/v1/frames", doorTok, "image/jpeg", seq[(t+i)%len(seq)], "X-Door-Session", session)
-				rtt = append(rtt, time.Since(t0))
-				frames++
-				if err != nil || code != http.StatusOK {
-					logf("e2e %s trial %d frame %d: %d %s %v", key, t, i, code, b, err)
-					break
-				}
-				var a struct {
-					Session  string          `json:"session"`
-					State    string          `json:"state"`
-					Decision json.RawMessage `json:"decision"`
-				}
-				_ = json.Unmarshal(b, &a)
-				session = a.Session
-				if len(a.Decision) > 0 && string(a.Decision) != "null" {
-					decided = true
-					if bytes.Contains(a.Decision, []byte(`"granted"`)) {
-						r.Granted++
-						t1 := time.Now()
-						code, _, err := do(http.MethodPost, "/v1/frames", doorTok, "image/jpeg", seq[0], "X-Door-Session", session)
-						if err == nil {
-							after = append(after, time.Since(t1))
-							r.AfterStatus = code
-						}
-						select {
-						case at := <-unlocked:
-							lat = append(lat, at.Sub(first))
-						case <-time.After(3 * time.Second):
-							logf("e2e %s trial %d: granted but no relay line", key, t)
-						}
-					}
-					break
-				}
-				if a.State == "PinFallback" {
-					break
-				}
-				<-tick.C
+			// The tablet is `doorface replay` at 10 fps, starting each trial at another frame.
+			args := []string{"replay", "--server", base, "--token", doorTok, "--fps", "10", "--max-frames", "30", "--no-events"}
+			for i := range files {
+				args = append(args, files[(t+i)%len(files)])
 			}
-			tick.Stop()
-			if !decided {
+			out, _ := exec.Command(bin, args...).Output()
+			var first time.Time
+			session, outcome := "", ""
+			for _, line := range strings.Split(string(out), "\n") {
+				f := strings.Fields(line)
+				switch {
+				case len(f) >= 2 && f[0] == "start":
+					first, _ = time.Parse(time.RFC3339Nano, f[1])
+				case len(f) >= 3 && f[0] == "answer":
+					frames++
+					if ms, err := strconv.ParseFloat(strings.TrimSuffix(f[2], "ms"), 64); err == nil {
+						rtt = append(rtt, time.Duration(ms*float64(time.Millisecond)))
+					}
+				case len(f) >= 3 && f[0] == "result":
+					outcome, session = f[1], strings.TrimPrefix(f[2], "session=")
+				}
+			}
+			if outcome != "granted" {
+				logf("e2e %s trial %d: replay ended %q:\n%s", key, t, outcome, out)
 				// End the session so the next trial starts from Idle.
 				_, _, _ = do(http.MethodDelete, "/v1/session", doorTok, "", nil, "X-Door-Session", session)
+				continue
+			}
+			r.Granted++
+			t1 := time.Now()
+			code, _, err := do(http.MethodPost, "/v1/frames", doorTok, "image/jpeg", seq[0], "X-Door-Session", session)
+			if err == nil {
+				after = append(after, time.Since(t1))
+				r.AfterStatus = code
+			}
+			select {
+			case at := <-unlocked:
+				lat = append(lat, at.Sub(first))
+			case <-time.After(3 * time.Second):
+				logf("e2e %s trial %d: granted but no relay line", key, t)
 			}
 		}
 		r.Latency = summarize(lat)
