@@ -254,7 +254,7 @@ func (p *Pipeline) run(ctx context.Context, f *Frame, multi string, gate bool, h
 	if closed {
 		return Analysis{}, fmt.Errorf("vision: analyze: frame %w", ErrClosed)
 	}
-	return p.analyzeWith(p.loggerFor(ctx), w, f, multi, gate, hint)
+	return p.analyzeWith(ctx, w, f, multi, gate, hint)
 }
 
 // detected is one face from the detection pass, in frame coordinates. desc is set only by the
@@ -389,7 +389,9 @@ func (p *Pipeline) detectGoFace(w *worker, f *Frame) ([]detected, error) {
 
 func area(r image.Rectangle) int { return r.Dx() * r.Dy() }
 
-func (p *Pipeline) analyzeWith(log *slog.Logger, w *worker, f *Frame, multi string, gate bool, hint image.Rectangle) (Analysis, error) {
+// analyzeWith analyses f with w. ctx only carries WithLogAttrs attributes here: the logger that
+// adds them is built at the rare log line, not for every frame.
+func (p *Pipeline) analyzeWith(ctx context.Context, w *worker, f *Frame, multi string, gate bool, hint image.Rectangle) (Analysis, error) {
 	var a Analysis
 	t0 := time.Now()
 	var faces []detected
@@ -445,7 +447,7 @@ func (p *Pipeline) analyzeWith(log *slog.Logger, w *worker, f *Frame, multi stri
 		return a, err
 	}
 	if !ok {
-		log.Debug("face not described: go-face did not find it again", "box", best.box.String())
+		p.loggerFor(ctx).Debug("face not described: go-face did not find it again", "box", best.box.String())
 		a.Quality = QualityNoFace
 		return a, nil
 	}
