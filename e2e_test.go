@@ -259,14 +259,8 @@ func lastRelayLine(logs string) string {
 }
 
 func TestEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test runs the real daemon with the real models")
-	}
+	models := modelsOrSkip(t)
 	facesDir(t)
-	models, _ := filepath.Abs("models")
-	if _, err := os.Stat(filepath.Join(models, "dlib_face_recognition_resnet_model_v1.dat")); err != nil {
-		t.Skipf("models not installed (run make models): %v", err)
-	}
 	data := t.TempDir()
 	env := []string{
 		"DOORFACE_DOOR_TOKEN=door-token-e2e-0123456789", "DOORFACE_ADMIN_TOKEN=admin-token-e2e-0123456789",

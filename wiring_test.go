@@ -7,8 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -21,10 +19,7 @@ import (
 // the hardware side: the exit button opens the door for the unlock time and is audited like any
 // other opening, and the door contact reaches /v1/state and the event stream.
 func TestDaemonWiresDoorInputs(t *testing.T) {
-	models, _ := filepath.Abs("models")
-	if _, err := os.Stat(filepath.Join(models, "dlib_face_recognition_resnet_model_v1.dat")); err != nil {
-		t.Skipf("models not installed (run make models): %v", err)
-	}
+	models := modelsOrSkip(t)
 	cfg := defaultConfig()
 	cfg.Data, cfg.Models, cfg.HW, cfg.Listen = t.TempDir(), models, "sim", freePort(t)
 	cfg.Vision.Workers = 1
