@@ -56,12 +56,14 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// daemon is a running `doorface serve` child process.
+// daemonProc is a running `doorface serve` child process.
 type daemonProc struct {
 	cmd  *exec.Cmd
 	addr string
 	logs *lockedBuffer
-	done chan error
+	// exited is closed once the process has exited; err is Wait's result, readable after that.
+	exited chan struct{}
+	err    error
 }
 
 type lockedBuffer struct {
@@ -87,7 +89,7 @@ func startDaemon(t *testing.T, env []string, args ...string) *daemonProc {
 	addr := freePort(t)
 	cmd := exec.Command(doorfaceBinary(t), append([]string{"serve", "--listen", addr}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
-	d := &daemonProc{cmd: cmd, addr: addr, logs: &lockedBuffer{}, done: make(chan error, 1)}
+	d := &daemonProc{cmd: cmd, addr: addr, logs: &lockedBuffer{}, exited: make(chan struct{})}
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw
 	cmd.Stdout = d.logs
@@ -101,11 +103,13 @@ func startDaemon(t *testing.T, env []string, args ...string) *daemonProc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { d.done <- cmd.Wait(); pw.Close() }()
+	go func() { d.err = cmd.Wait(); pw.Close(); close(d.exited) }()
 	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
+		select {
+		case <-d.exited:
+		default:
 			_ = cmd.Process.Kill()
-			<-d.done
+			<-d.exited
 		}
 		if t.Failed() {
 			t.Logf("daemon logs:\n%s", d.logs.String())
@@ -114,8 +118,8 @@ func startDaemon(t *testing.T, env []string, args ...string) *daemonProc {
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case err := <-d.done:
-			t.Fatalf("daemon exited before it was healthy: %v\n%s", err, d.logs.String())
+		case <-d.exited:
+			t.Fatalf("daemon exited before it was healthy: %v\n%s", d.err, d.logs.String())
 		default:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)

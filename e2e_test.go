@@ -239,8 +239,8 @@ func (d *daemonProc) signal(t *testing.T, sig syscall.Signal) error {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-d.done:
-		return err
+	case <-d.exited:
+		return d.err
 	case <-time.After(20 * time.Second):
 		t.Fatal("daemon did not exit within 20s of the signal")
 		return nil
