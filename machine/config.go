@@ -9,7 +9,7 @@ import (
 type Config struct {
 	ReceiveTimeout    time.Duration // no usable face in Receiving -> Idle (timeout); 5s
 	K, N              int           // unlock by face when K of the last N usable frames name the same user; 2 of 3
-	Threshold         float64       // max Euclidean distance of a match; 0.5 (main overrides from vision calibration)
+	Threshold         float64       // a match is strictly closer than this (as vision calibrates it); 0.5 (main overrides from vision calibration)
 	MinMargin         float64       // min distance gap to the 2nd-best user; smaller is ambiguous and never unlocks by face; 0.04
 	MaxFrames         int           // processed frames in Recognizing without decision -> PinFallback; 10
 	RecognizeTimeout  time.Duration // time in Recognizing without decision -> PinFallback; 4s

@@ -98,7 +98,7 @@ func (m *Machine) countFrameLocked(r FrameResult) *Candidate {
 	s.recogFrames++
 	var match *Candidate
 	var who Identity
-	if c := r.Match; c != nil && c.Distance <= m.cfg.Threshold && c.Margin >= m.cfg.MinMargin {
+	if c := r.Match; c != nil && c.Distance < m.cfg.Threshold && c.Margin >= m.cfg.MinMargin {
 		id, ok, err := m.dir.Active(c.User, m.clk.Now())
 		switch {
 		case err != nil:

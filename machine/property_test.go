@@ -90,7 +90,7 @@ func (pm *propModel) vote(r FrameResult, dir *fakeDir) string {
 	if r.Quality != QualityOK || r.Match == nil || pm.dirFail {
 		return ""
 	}
-	if r.Match.Distance > pm.cfg.Threshold || r.Match.Margin < pm.cfg.MinMargin {
+	if r.Match.Distance >= pm.cfg.Threshold || r.Match.Margin < pm.cfg.MinMargin {
 		return ""
 	}
 	if _, ok, _ := dir.Active(r.Match.User, time.Time{}); !ok {
