@@ -259,6 +259,12 @@ func (d *daemon) run(ctx context.Context) int {
 }
 
 func (d *daemon) close() {
+	if d.server != nil {
+		d.server.Close() // stops its event broker and heartbeats (Serve does too; Close is idempotent)
+	}
+	if d.ln != nil {
+		_ = d.ln.Close()
+	}
 	if d.machine != nil {
 		d.machine.Shutdown("shutdown")
 	}
