@@ -292,25 +292,31 @@ func (p *Pipeline) detect(w *worker, f *Frame) ([]detected, error) {
 	if p.cfg.Detector == DetectorCNN || scale == 1 {
 		return p.detectGoFace(w, f)
 	}
+	// No padding here (detectPadFrac is for go-face's pass): on the 1024 px photos of
+	// ../shared/faces and the groups, HOG found the same 33 faces with and without it, and the
+	// 10% padding cost 25-35% more detection time.
+	return w.hogIn(f.mat, scale, sz, image.Rectangle{Max: f.size})
+}
+
+// hogIn runs dlib's HOG detector on src, the BGR pixels of area (frame coordinates), converted to
+// gray and resized to sz when scale != 1, and returns the faces found in frame coordinates.
+func (w *worker) hogIn(src gocv.Mat, scale float64, sz image.Point, area image.Rectangle) ([]detected, error) {
 	gray := gocv.NewMat()
 	defer gray.Close()
-	gocv.CvtColor(f.mat, &gray, gocv.ColorBGRToGray)
+	gocv.CvtColor(src, &gray, gocv.ColorBGRToGray)
 	if scale != 1 {
 		small := gocv.NewMat()
 		defer small.Close()
 		gocv.Resize(gray, &small, sz, 0, 0, gocv.InterpolationArea)
 		gray, small = small, gray
 	}
-	// No padding here (detectPadFrac is for go-face's pass): on the 1024 px photos of
-	// ../shared/faces and the groups, HOG found the same 33 faces with and without it, and the
-	// 10% padding cost 25-35% more detection time.
 	boxes, err := w.hog.detect(gray)
 	if err != nil {
 		return nil, err
 	}
 	var faces []detected
 	for _, r := range boxes {
-		if box := toFrame(r, 0, scale, f.size); !box.Empty() {
+		if box := toFrame(r, 0, scale, area.Size()).Add(area.Min); !box.Empty() {
 			faces = append(faces, detected{box: box})
 		}
 	}
@@ -328,26 +334,8 @@ func (p *Pipeline) detectNear(w *worker, f *Frame, hint image.Rectangle) ([]dete
 	scale := min(1, float64(trackFaceSide)/float64(max(hint.Dx(), hint.Dy())))
 	roi := f.mat.Region(region)
 	defer roi.Close()
-	gray := gocv.NewMat()
-	defer gray.Close()
-	gocv.CvtColor(roi, &gray, gocv.ColorBGRToGray)
-	if scale != 1 {
-		small := gocv.NewMat()
-		defer small.Close()
-		gocv.Resize(gray, &small, image.Pt(max(1, int(float64(region.Dx())*scale+0.5)), max(1, int(float64(region.Dy())*scale+0.5))), 0, 0, gocv.InterpolationArea)
-		gray, small = small, gray
-	}
-	boxes, err := w.hog.detect(gray)
-	if err != nil {
-		return nil, err
-	}
-	var faces []detected
-	for _, r := range boxes {
-		if box := toFrame(r, 0, scale, region.Size()).Add(region.Min); !box.Empty() {
-			faces = append(faces, detected{box: box})
-		}
-	}
-	return faces, nil
+	sz := image.Pt(max(1, int(float64(region.Dx())*scale+0.5)), max(1, int(float64(region.Dy())*scale+0.5)))
+	return w.hogIn(roi, scale, sz, region)
 }
 
 // detectGoFace runs go-face (with the configured detector) on a padded JPEG of f scaled to
