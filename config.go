@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -348,7 +347,7 @@ func (c *Config) validate() error {
 	if c.Pins.MaxOpen < c.Machine.UnlockDuration {
 		checks = append(checks, &configError{"pins.max_open", c.Pins.MaxOpen.String(), "at least machine.unlock_duration (" + c.Machine.UnlockDuration.String() + ")"})
 	}
-	return errors.Join(firstNonNil(checks))
+	return firstNonNil(checks)
 }
 
 func firstNonNil(errs []error) error {

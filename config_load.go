@@ -2,7 +2,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"io"
 	"time"
 
@@ -112,8 +111,5 @@ func loadConfig(name string, args []string, environ []string, stderr io.Writer, 
 			*o.dst = o.v
 		}
 	}
-	if err := c.validate(); err != nil {
-		return c, fs, fmt.Errorf("%w", err)
-	}
-	return c, fs, nil
+	return c, fs, c.validate()
 }

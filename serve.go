@@ -91,15 +91,10 @@ func serveMain(args []string, stdout, stderr io.Writer) int {
 		log.Error("hardware failed; refusing to start", "err", err)
 		return 1
 	}
+	// Halt locks the relay on every way out of serve, a panic of this goroutine included.
 	defer func() {
 		if err := b.Halt(); err != nil {
 			log.Error("halt hardware", "err", err)
-		}
-	}()
-	defer func() {
-		if r := recover(); r != nil {
-			_ = b.Relay.Lock()
-			panic(r)
 		}
 	}()
 
