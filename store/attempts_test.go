@@ -92,15 +92,7 @@ func TestInterruptedSessionsAndRestart(t *testing.T) {
 	}
 
 	// "Restart": close and reopen the same file.
-	path := db.Path()
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db2, err := Open(path, testOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db2.Close()
+	db2 := reopenTestDB(t, db)
 	if got, err := db2.LoadLockout(); err != nil || !reflect.DeepEqual(got, lock) {
 		t.Fatalf("LoadLockout after restart = %+v, %v; want %+v", got, err, lock)
 	}

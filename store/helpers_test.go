@@ -67,6 +67,22 @@ func openTestDB(t *testing.T, mods ...func(*Options)) *DB {
 	return db
 }
 
+// reopenTestDB closes db and opens its file again, as a daemon restart does; the new handle is
+// closed in t.Cleanup.
+func reopenTestDB(t *testing.T, db *DB) *DB {
+	t.Helper()
+	path := db.Path()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db2, err := Open(path, testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db2.Close() })
+	return db2
+}
+
 // checkFile runs bbolt's consistency check on a closed database file.
 func checkFile(t *testing.T, path string) {
 	t.Helper()

@@ -11,19 +11,6 @@ func TestUnlockMarker(t *testing.T) {
 		a.Outcome, a.Method, a.User, a.PinTries = OutcomeGranted, "face", "u-1", 0
 		return a
 	}
-	restart := func(t *testing.T, db *DB) *DB {
-		t.Helper()
-		path := db.Path()
-		if err := db.Close(); err != nil {
-			t.Fatal(err)
-		}
-		db2, err := Open(path, testOptions())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db2.Close() })
-		return db2
-	}
 	now := t0.Add(time.Hour)
 	for _, tc := range []struct {
 		name    string
@@ -54,7 +41,7 @@ func TestUnlockMarker(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			db2 := restart(t, db)
+			db2 := reopenTestDB(t, db)
 			rec, err := db2.RecoverInterrupted(now)
 			if err != nil {
 				t.Fatal(err)
