@@ -93,17 +93,23 @@ func startDaemon(t *testing.T, env []string, args ...string) *daemonProc {
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw
 	cmd.Stdout = d.logs
+	captured := make(chan struct{})
 	go func() {
+		defer close(captured)
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			fmt.Fprintln(d.logs, sc.Text())
 		}
+		// A line over the scanner's limit: keep the rest raw rather than block the child.
+		_, _ = io.Copy(d.logs, pr)
 	}()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { d.err = cmd.Wait(); pw.Close(); close(d.exited) }()
+	// exited closes only once the last log line is in d.logs, so a test that waits for the
+	// exit reads the whole log.
+	go func() { d.err = cmd.Wait(); pw.Close(); <-captured; close(d.exited) }()
 	t.Cleanup(func() {
 		select {
 		case <-d.exited:
@@ -139,6 +145,24 @@ func startDaemon(t *testing.T, env []string, args ...string) *daemonProc {
 }
 
 func (d *daemonProc) url(path string) string { return "http://" + d.addr + path }
+
+// waitLog waits up to timeout for a log line containing every part and returns the whole log.
+// The daemon's log reaches the test through a pipe, so a line written before an HTTP response
+// can arrive after the response: a test polls for the line rather than reading the log once.
+func (d *daemonProc) waitLog(t *testing.T, timeout time.Duration, parts ...string) string {
+	t.Helper()
+	end := time.Now().Add(timeout)
+	for {
+		logs := d.logs.String()
+		if logIndex(logs, parts...) >= 0 {
+			return logs
+		}
+		if time.Now().After(end) {
+			t.Fatalf("no log line with %q within %v:\n%s", parts, timeout, logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
 
 // exportedRecord is the part of an exported audit record the tests check.
 type exportedRecord struct {

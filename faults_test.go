@@ -76,7 +76,7 @@ func TestKillDuringSessionRealDaemon(t *testing.T) {
 	}
 	r.kill9()
 	r.start()
-	logs := r.d.logs.String()
+	logs := r.d.waitLog(t, 5*time.Second, `"msg":"serving"`)
 	locked := logIndex(logs, `"msg":"relay locked"`, `"reason":"start"`)
 	ready := logIndex(logs, `"msg":"doorface ready"`)
 	serving := logIndex(logs, `"msg":"serving"`)
@@ -364,11 +364,9 @@ func TestDiskFullRealDaemon(t *testing.T) {
 	if n := relayUnlocks(); n != 0 {
 		t.Fatalf("relay unlocked %d times with the disk full", n)
 	}
-	logs := r.d.logs.String()
-	i := logIndex(logs, `"level":"ERROR"`, `"msg":"record attempt failed; door stays locked"`, `"session":"`+full+`"`, "file too large")
-	if i < 0 {
-		t.Fatalf("no error line naming the failed audit write of session %s:\n%s", full, logs)
-	}
+	failed := []string{`"level":"ERROR"`, `"msg":"record attempt failed; door stays locked"`, `"session":"` + full + `"`, "file too large"}
+	logs := r.d.waitLog(t, 5*time.Second, failed...)
+	i := logIndex(logs, failed...)
 	t.Logf("logged: %s", strings.Split(logs, "\n")[i])
 	healthy()
 
@@ -380,9 +378,7 @@ func TestDiskFullRealDaemon(t *testing.T) {
 	if s := r.door.state(); s.State != "Idle" || s.Relay != "locked" {
 		t.Fatalf("after a refused session: %+v", s)
 	}
-	if logIndex(r.d.logs.String(), `"level":"ERROR"`, `"msg":"begin attempt failed; session refused"`, "file too large") < 0 {
-		t.Fatalf("no error line for the refused session:\n%s", r.d.logs.String())
-	}
+	r.d.waitLog(t, 5*time.Second, `"level":"ERROR"`, `"msg":"begin attempt failed; session refused"`, "file too large")
 	healthy()
 
 	// 3. Space returns: the next session works.
@@ -392,7 +388,9 @@ func TestDiskFullRealDaemon(t *testing.T) {
 	if pa.Outcome != "granted" {
 		t.Fatalf("correct PIN after space returned = %+v", pa)
 	}
-	if s := r.door.state(); s.State != "Unlocking" || s.Relay != "unlocked" || relayUnlocks() != 1 {
+	s := r.door.state()
+	r.d.waitLog(t, 5*time.Second, `"msg":"relay unlocked"`)
+	if s.State != "Unlocking" || s.Relay != "unlocked" || relayUnlocks() != 1 {
 		t.Fatalf("after the grant: %+v, relay unlocked %d times", s, relayUnlocks())
 	}
 	var rec struct{ ID, Outcome, Method string }
