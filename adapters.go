@@ -261,6 +261,14 @@ func (b board) Relay() string {
 	return "locked"
 }
 
+// RelayFault is the relay's last failed pin write, or "" when the last write succeeded.
+func (b board) RelayFault() string {
+	if err := b.b.Relay.Fault(); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
 func (b board) Door() string {
 	if b.b.Door == nil {
 		return "unknown"

@@ -1,11 +1,19 @@
 package main
 
 import (
+	"errors"
 	"image"
+	"log/slog"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpiotest"
+
 	"github.com/doorface/doorface/clock"
+	"github.com/doorface/doorface/hw"
 )
 
 // TestFaceTrackIsBoundToItsSession: a face box is a hint only for the next frame of the same
@@ -38,5 +46,49 @@ func TestFaceTrackIsBoundToItsSession(t *testing.T) {
 	var none *faceTrack
 	if got := none.hint("s1"); got != (image.Rectangle{}) {
 		t.Fatalf("nil track hint = %v", got)
+	}
+}
+
+// flakyPin is a periph gpiotest pin whose writes fail while broken is set, as a GPIO line whose
+// driver returns an I/O error.
+type flakyPin struct {
+	gpiotest.Pin
+	broken atomic.Bool
+}
+
+func (p *flakyPin) Out(l gpio.Level) error {
+	if p.broken.Load() {
+		return errors.New("gpio17: write: input/output error")
+	}
+	return p.Pin.Out(l)
+}
+
+// TestBoardReportsRelayFault: a failed lock write shows in what /v1/state reads (the relay is
+// recorded as locked, and the fault names the error) until a retry writes the locked level.
+func TestBoardReportsRelayFault(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC))
+	pin := &flakyPin{Pin: gpiotest.Pin{N: "GPIO17", Num: 17}}
+	r, err := hw.NewRelay(pin, hw.RelayConfig{}, clk, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := board{&hw.Board{Relay: r}}
+	if b.Relay() != "locked" || b.RelayFault() != "" {
+		t.Fatalf("at start: relay %q fault %q", b.Relay(), b.RelayFault())
+	}
+	if err := r.Unlock(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	pin.broken.Store(true)
+	if err := r.Lock(); err == nil {
+		t.Fatal("Lock on a broken pin succeeded")
+	}
+	if got := b.RelayFault(); b.Relay() != "locked" || !strings.Contains(got, "input/output error") {
+		t.Fatalf("after a failed lock write: relay %q fault %q", b.Relay(), got)
+	}
+	pin.broken.Store(false)
+	clk.Advance(time.Second) // the relay rewrites the locked level every 500 ms
+	if b.Relay() != "locked" || b.RelayFault() != "" || pin.Read() != gpio.Low {
+		t.Fatalf("after the retry: relay %q fault %q level %v", b.Relay(), b.RelayFault(), pin.Read())
 	}
 }

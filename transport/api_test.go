@@ -278,7 +278,18 @@ func TestRoutes(t *testing.T) {
 			if r.str("state") != "Idle" || r.js["session"] != nil || r.str("relay") != "locked" || r.str("door") != "closed" || r.str("since") == "" {
 				t.Fatalf("answer %s", r.raw)
 			}
+			if f, ok := r.js["relay_fault"]; !ok || f != "" {
+				t.Fatalf("relay_fault of a healthy relay = %v (present %v), want \"\"", f, ok)
+			}
 		}},
+		{name: "state/relay fault", setup: func(e *env) string { e.lock.setFault("gpio17: write: input/output error"); return "" },
+			q: func(_ *testing.T, _ *env, _ string) req {
+				return req{method: "GET", path: "/v1/state", token: doorToken}
+			}, code: 200, check: func(t *testing.T, _ *env, r resp, _ string) {
+				if r.str("relay") != "locked" || r.str("relay_fault") != "gpio17: write: input/output error" {
+					t.Fatalf("answer %s", r.raw)
+				}
+			}},
 		{name: "state/unlocking as admin", setup: func(e *env) string { return e.toUnlocking() },
 			q: func(_ *testing.T, _ *env, _ string) req {
 				return req{method: "GET", path: "/v1/state", token: adminToken}

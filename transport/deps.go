@@ -59,9 +59,12 @@ type Audit interface {
 }
 
 // Board reports the door hardware: Relay is "locked" or "unlocked", Door is "closed", "open" or
-// "unknown".
+// "unknown". RelayFault is the last failed relay pin write, or "" when the last write succeeded:
+// the relay is then recorded as locked while the hardware retries the locked level, and the
+// installer must see that.
 type Board interface {
 	Relay() string
+	RelayFault() string
 	Door() string
 }
 

@@ -55,6 +55,7 @@ type stateResponse struct {
 	Session      *string `json:"session"`
 	Since        string  `json:"since"`
 	Relay        string  `json:"relay"`
+	RelayFault   string  `json:"relay_fault"`
 	Door         string  `json:"door"`
 	RetryAfterMS int64   `json:"retry_after_ms"`
 }
@@ -278,7 +279,7 @@ func (s *Server) state() stateResponse {
 		out.Session = &id
 	}
 	if s.o.Board != nil {
-		out.Relay, out.Door = s.o.Board.Relay(), s.o.Board.Door()
+		out.Relay, out.RelayFault, out.Door = s.o.Board.Relay(), s.o.Board.RelayFault(), s.o.Board.Door()
 	} else if snap.State == machine.Unlocking {
 		out.Relay = "unlocked"
 	}

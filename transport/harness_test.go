@@ -55,6 +55,20 @@ type recLock struct {
 	mu           sync.Mutex
 	open         bool
 	opens, locks int
+	fault        string
+}
+
+// setFault makes the lock report a failed pin write, as a relay whose lock write failed does.
+func (l *recLock) setFault(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.fault = s
+}
+
+func (l *recLock) faultText() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.fault
 }
 
 func (l *recLock) Unlock(time.Duration) error {
@@ -230,6 +244,8 @@ func (u fakeUsers) AddFace(_ context.Context, userID string, body []byte, ct str
 
 // board is a Board stand-in reading the relay from the recLock.
 type board struct{ l *recLock }
+
+func (b board) RelayFault() string { return b.l.faultText() }
 
 func (b board) Relay() string {
 	if open, _ := b.l.state(); open {
