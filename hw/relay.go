@@ -52,6 +52,7 @@ type Relay struct {
 	retry     clock.Timer // pending rewrite of the locked level after a failed write
 	fault     error       // last write error, nil after a successful write
 	observers []func(unlocked bool)
+	relocked  []func()
 }
 
 // NewRelay takes the pin, writes the locked level first, and returns the relay. It returns an
@@ -184,6 +185,18 @@ func (r *Relay) OnChange(f func(unlocked bool)) {
 	r.observers = append(r.observers, f)
 }
 
+// OnRelocked registers f to be called when a retry writes the locked level after a failed lock
+// write, that is when the door is known locked again. f runs with the relay's lock held: it must
+// be quick and must not call the Relay's methods.
+func (r *Relay) OnRelocked(f func()) {
+	if f == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.relocked = append(r.relocked, f)
+}
+
 // String implements fmt.Stringer.
 func (r *Relay) String() string { return "Relay{" + pinName(r.pin) + "}" }
 
@@ -242,6 +255,9 @@ func (r *Relay) retryLock(epoch uint64) {
 	}
 	if err := r.lockLocked("retry"); err == nil {
 		r.log.Info("relay lock retry succeeded", "level", r.off.String())
+		for _, f := range r.relocked {
+			f()
+		}
 	}
 }
 

@@ -219,6 +219,8 @@ func TestRelayFailingWrites(t *testing.T) {
 		}
 		var changes []bool
 		r.OnChange(func(u bool) { changes = append(changes, u) })
+		relocked := 0
+		r.OnRelocked(func() { relocked++ })
 		if err := r.Unlock(5 * time.Second); err != nil {
 			t.Fatal(err)
 		}
@@ -233,13 +235,13 @@ func TestRelayFailingWrites(t *testing.T) {
 			t.Fatal("test broken: the fake wrote despite failing")
 		}
 		clk.Advance(time.Second) // still failing: retries go on
-		if r.Fault() == nil || clk.Pending() != 1 {
-			t.Fatalf("fault %v pending %d, want a fault and one retry", r.Fault(), clk.Pending())
+		if r.Fault() == nil || clk.Pending() != 1 || relocked != 0 {
+			t.Fatalf("fault %v pending %d relocked %d, want a fault, one retry, no relock report", r.Fault(), clk.Pending(), relocked)
 		}
 		p.setFail(false, false)
 		clk.Advance(lockRetry)
-		if p.Read() != gpio.Low || r.Fault() != nil || clk.Pending() != 0 {
-			t.Fatalf("after heal: level %v fault %v pending %d", p.Read(), r.Fault(), clk.Pending())
+		if p.Read() != gpio.Low || r.Fault() != nil || clk.Pending() != 0 || relocked != 1 {
+			t.Fatalf("after heal: level %v fault %v pending %d relocked %d", p.Read(), r.Fault(), clk.Pending(), relocked)
 		}
 		if want := []bool{true, false}; len(changes) != 2 || changes[0] != want[0] || changes[1] != want[1] {
 			t.Fatalf("observers saw %v, want %v", changes, want)
@@ -252,6 +254,8 @@ func TestRelayFailingWrites(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		relocked := 0
+		r.OnRelocked(func() { relocked++ })
 		p.setFail(true, false)
 		if err := r.Lock(); err == nil {
 			t.Fatal("Lock on a failing pin succeeded")
@@ -261,8 +265,8 @@ func TestRelayFailingWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 		clk.Advance(lockRetry)
-		if !r.Unlocked() {
-			t.Fatal("a stale lock retry cut a fresh opening")
+		if !r.Unlocked() || relocked != 0 {
+			t.Fatalf("a stale lock retry cut a fresh opening (unlocked %v) or reported a relock (%d)", r.Unlocked(), relocked)
 		}
 		clk.Advance(3 * time.Second)
 		if r.Unlocked() {
