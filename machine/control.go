@@ -74,6 +74,9 @@ func (m *Machine) Shutdown(reason string) {
 	case Unlocking, Cooldown:
 		if err := m.lock.Lock(); err != nil {
 			m.log.Error("lock at shutdown failed", "session", m.sessionIDLocked(), "err", err)
+			if m.stateLocked() == Unlocking {
+				m.relockFailedLocked()
+			}
 		} else if m.stateLocked() == Unlocking {
 			m.endUnlockLocked()
 		}
@@ -81,6 +84,8 @@ func (m *Machine) Shutdown(reason string) {
 	}
 	if err := m.lock.Lock(); err != nil {
 		m.log.Error("lock at shutdown failed", "err", err)
+	} else if m.relockPending != "" {
+		m.endPendingLocked("relay locked at shutdown")
 	}
 	if m.timer != nil {
 		m.timer.Stop()
@@ -93,4 +98,38 @@ func (m *Machine) Shutdown(reason string) {
 		close(ch)
 	}
 	m.log.Info("shut down", "reason", reason)
+}
+
+// RelayRelocked tells the machine that the relay wrote the locked level after an earlier lock
+// write had failed (hw.Relay retries it on its own). The session whose relock failed then gets
+// its "door unlocked" marker cleared (UnlockEnder), as a successful relock would have done. With
+// no failed relock pending, or after Shutdown (the store may be closed; the marker then stays
+// and the next start records the unlocking as interrupted), it does nothing. Call it from its
+// own goroutine, never from inside the lock's callbacks.
+func (m *Machine) RelayRelocked() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.relockPending == "" {
+		return
+	}
+	if m.closed {
+		m.log.Warn("relay relocked after shutdown; unlock marker kept", "session", m.relockPending)
+		return
+	}
+	m.endPendingLocked("relay relocked by its retry")
+}
+
+// endPendingLocked clears the "door unlocked" marker of the session whose relock had failed, now
+// that the relay is locked.
+func (m *Machine) endPendingLocked(why string) {
+	id := m.relockPending
+	m.relockPending = ""
+	m.log.Info(why, "session", id)
+	ue, ok := m.sink.(UnlockEnder)
+	if !ok {
+		return
+	}
+	if err := ue.EndUnlock(id); err != nil {
+		m.log.Error("end unlock marker failed", "session", id, "err", err)
+	}
 }

@@ -22,6 +22,8 @@ type fakeLock struct {
 	locks      int
 	lastD      time.Duration
 	failUnlock bool
+	// failLock makes Lock fail with the door left open, as a relay whose lock write failed.
+	failLock bool
 }
 
 func (l *fakeLock) Unlock(d time.Duration) error {
@@ -38,9 +40,26 @@ func (l *fakeLock) Unlock(d time.Duration) error {
 func (l *fakeLock) Lock() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.open = false
 	l.locks++
+	if l.failLock {
+		return errInjected
+	}
+	l.open = false
 	return nil
+}
+
+// setFailLock makes Lock fail (true) or work again (false).
+func (l *fakeLock) setFailLock(v bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.failLock = v
+}
+
+// retryLocked is the relay's own retry finally writing the locked level.
+func (l *fakeLock) retryLocked() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.failLock, l.open = false, false
 }
 
 func (l *fakeLock) isOpen() bool {

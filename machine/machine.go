@@ -37,6 +37,9 @@ type Machine struct {
 	nextSub int
 	dropped uint64
 	closed  bool
+	// relockPending is the session whose relock after Unlocking failed: its "door unlocked"
+	// marker stays until RelayRelocked reports that the relay's own retry locked it.
+	relockPending string
 }
 
 // New validates cfg, commands the lock closed, loads the lockout counter and returns a machine in
@@ -168,6 +171,7 @@ func (m *Machine) pinTimeoutLocked() {
 func (m *Machine) unlockDoneLocked() {
 	if err := m.lock.Lock(); err != nil {
 		m.log.Error("relock after unlock failed", "session", m.sessionIDLocked(), "err", err)
+		m.relockFailedLocked()
 	} else {
 		m.log.Info("relay commanded locked", "session", m.sessionIDLocked())
 		m.endUnlockLocked()
@@ -272,6 +276,7 @@ func (m *Machine) openLocked(ev event, reason string, dec *Decision) error {
 		m.log.Error("unlock failed; locking", "session", m.sessionIDLocked(), "err", err)
 		if lerr := m.lock.Lock(); lerr != nil {
 			m.log.Error("lock after failed unlock failed", "session", m.sessionIDLocked(), "err", lerr)
+			m.relockFailedLocked()
 		} else {
 			m.endUnlockLocked()
 		}
@@ -288,8 +293,19 @@ func (m *Machine) endUnlockLocked() {
 	if !ok || m.sess == nil {
 		return
 	}
+	if m.relockPending == m.sess.id {
+		m.relockPending = ""
+	}
 	if err := ue.EndUnlock(m.sess.id); err != nil {
 		m.log.Error("end unlock marker failed", "session", m.sess.id, "err", err)
+	}
+}
+
+// relockFailedLocked remembers the current session when the relay could not be locked after
+// Unlocking: its "door unlocked" marker must stay until the relay reports the lock written.
+func (m *Machine) relockFailedLocked() {
+	if m.sess != nil {
+		m.relockPending = m.sess.id
 	}
 }
 

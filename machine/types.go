@@ -130,7 +130,8 @@ type AttemptSink interface {
 // UnlockEnder may be implemented by the AttemptSink when it keeps a durable "door unlocked"
 // marker for a granted session (set with the granted record). The machine calls EndUnlock with
 // the session id once the relay is locked again after Unlocking (unlock time over, failed unlock,
-// shutdown), never while it may be open. An error is logged; the door stays locked.
+// shutdown, or RelayRelocked after a failed relock), never while it may be open. An error is
+// logged; the door stays locked.
 type UnlockEnder interface {
 	EndUnlock(id string) error
 }

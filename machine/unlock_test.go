@@ -76,3 +76,60 @@ func TestEndUnlockAfterRelock(t *testing.T) {
 		})
 	}
 }
+
+// TestEndUnlockAfterFailedRelock: when the relock after Unlocking fails, the session's "door
+// unlocked" marker stays while the door may be open, and is cleared once a later lock succeeds:
+// the relay's own retry (RelayRelocked) or the lock at shutdown. After Shutdown a retry keeps the
+// marker (the store may be closed; the next start records the unlocking as interrupted).
+func TestEndUnlockAfterFailedRelock(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		then      func(r *rig)
+		wantEnded int
+	}{
+		{"the relay's retry locks", func(r *rig) { r.lock.retryLocked(); r.m.RelayRelocked() }, 1},
+		{"a second report ends nothing twice", func(r *rig) {
+			r.lock.retryLocked()
+			r.m.RelayRelocked()
+			r.m.RelayRelocked()
+		}, 1},
+		{"the lock at shutdown fails too", func(r *rig) { r.m.Shutdown("test") }, 0},
+		{"the lock at shutdown works", func(r *rig) { r.lock.setFailLock(false); r.m.Shutdown("test") }, 1},
+		{"the retry after shutdown keeps the marker", func(r *rig) {
+			r.m.Shutdown("test")
+			r.lock.retryLocked()
+			r.m.RelayRelocked()
+		}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &rig{t: t, clk: clock.NewFake(t0), lock: &fakeLock{}, sink: newFakeSink(), dir: newFakeDir(), lo: &fakeLockouts{}}
+			us := &unlockSink{fakeSink: r.sink, lock: r.lock}
+			m, err := New(DefaultConfig(), Deps{Clock: r.clk, Lock: r.lock, Sink: us, Directory: r.dir, Lockouts: r.lo})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.m = m
+			defer m.Shutdown("end")
+			r.mustFrame(good("alice"))
+			st, _ := r.frame(good("alice"))
+			if st.Decision == nil || st.Decision.Outcome != Granted {
+				t.Fatalf("no grant: %+v", st)
+			}
+			r.lock.setFailLock(true)
+			r.clk.Advance(r.m.cfg.UnlockDuration)
+			if ended, _ := us.get(); len(ended) != 0 {
+				t.Fatalf("EndUnlock %v after a failed relock, want none while the door may be open", ended)
+			}
+			tc.then(r)
+			ended, open := us.get()
+			if len(ended) != tc.wantEnded {
+				t.Fatalf("EndUnlock calls %v, want %d", ended, tc.wantEnded)
+			}
+			for i, id := range ended {
+				if id != st.Session || open[i] {
+					t.Errorf("EndUnlock(%s) with relay open=%v; want %s with the relay locked", id, open[i], st.Session)
+				}
+			}
+		})
+	}
+}
