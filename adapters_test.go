@@ -4,6 +4,7 @@ import (
 	"errors"
 	"image"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/doorface/doorface/clock"
 	"github.com/doorface/doorface/hw"
+	"github.com/doorface/doorface/machine"
+	"github.com/doorface/doorface/store"
 )
 
 // TestFaceTrackIsBoundToItsSession: a face box is a hint only for the next frame of the same
@@ -90,5 +93,90 @@ func TestBoardReportsRelayFault(t *testing.T) {
 	clk.Advance(time.Second) // the relay rewrites the locked level every 500 ms
 	if b.Relay() != "locked" || b.RelayFault() != "" || pin.Read() != gpio.Low {
 		t.Fatalf("after the retry: relay %q fault %q level %v", b.Relay(), b.RelayFault(), pin.Read())
+	}
+}
+
+// TestRelayRetryEndsUnlockMarker: the relock after an exit-button opening fails (the relay pin
+// write errors). While the relay cannot lock, the store keeps the session's "door unlocked"
+// marker, so a restart records the unlocking as interrupted. Once the relay's own retry writes
+// the locked level, the marker is cleared and a restart records nothing. Real relay driver, real
+// machine, real bbolt store; only the GPIO line is a fake.
+func TestRelayRetryEndsUnlockMarker(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		heals           bool
+		wantInterrupted bool
+	}{
+		{"the retry locks the relay", true, false},
+		{"the relay stays faulty", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := clock.NewFake(time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC))
+			logs := &lockedBuffer{}
+			log := slog.New(slog.NewJSONHandler(logs, nil))
+			pin := &flakyPin{Pin: gpiotest.Pin{N: "GPIO17", Num: 17}}
+			relay, err := hw.NewRelay(pin, hw.RelayConfig{}, clk, log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			db, err := store.Open(filepath.Join(t.TempDir(), "doorface.db"), store.Options{Clock: clk, Logger: log})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			cfg := machine.DefaultConfig()
+			m, err := machine.New(cfg, machine.Deps{Clock: clk, Lock: relay, Sink: attempts{db},
+				Directory: directory{db}, Lockouts: lockouts{db}, Logger: log})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Shutdown("end")
+			reportRelocks(relay, m)
+
+			if err := m.ExitRequest("exit button"); err != nil {
+				t.Fatal(err)
+			}
+			session := m.Snapshot().Session
+			if !relay.Unlocked() || session == "" {
+				t.Fatalf("exit button: relay unlocked %v, session %q", relay.Unlocked(), session)
+			}
+			pin.broken.Store(true)
+			clk.Advance(cfg.UnlockDuration) // the machine relocks; the write fails
+			if relay.Fault() == nil {
+				t.Fatal("test broken: the relock write did not fail")
+			}
+			if tc.heals {
+				pin.broken.Store(false)
+				clk.Advance(time.Second) // the relay rewrites the locked level every 500 ms
+				waitFor(t, 5*time.Second, func() bool {
+					return strings.Contains(logs.String(), `"msg":"relay relocked by its retry"`)
+				})
+				_ = m.Snapshot() // the report has returned: it holds the machine's lock while it works
+			} else {
+				clk.Advance(time.Second)
+			}
+
+			recs, err := db.RecoverInterrupted(clk.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := false
+			for _, r := range recs {
+				got = got || r.ID == store.UnlockInterruptedID(session)
+			}
+			if got != tc.wantInterrupted {
+				t.Fatalf("interrupted unlock record at restart = %v, want %v (records %+v)", got, tc.wantInterrupted, recs)
+			}
+		})
+	}
+}
+
+// waitFor polls cond every 5 ms until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(timeout); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("condition not met within %v", timeout)
+		}
 	}
 }

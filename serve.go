@@ -180,6 +180,7 @@ func newDaemon(cfg Config, b *hw.Board, log *slog.Logger, stdout io.Writer) (*da
 		return nil, fmt.Errorf("machine: %w", err)
 	}
 	d.machine = m
+	reportRelocks(b.Relay, m)
 	tokens, created, err := transport.LoadOrCreateTokens(cfg.Data, transport.Tokens{Door: cfg.Tokens.Door, Admin: cfg.Tokens.Admin})
 	if err != nil {
 		return nil, fmt.Errorf("tokens: %w", err)
