@@ -66,7 +66,8 @@
 // RecordAttempt of a record with Outcome "granted" also puts the session id under the meta key
 // "unlocking", in the same fsync'd transaction; [DB.EndUnlock] deletes it once the relay is
 // locked again (the machine calls it, through its UnlockEnder, on leaving Unlocking, including
-// a shutdown or a failed unlock). There is at most one such marker: the door has one relay, and
+// a shutdown or a failed unlock; if the relock write failed, only once the relay's own retry
+// has written the locked level). There is at most one such marker: the door has one relay, and
 // a newer grant overwrites the key. EndUnlock of a session that does not own the marker is a
 // no-op, so a late call cannot clear a newer grant's marker.
 //
