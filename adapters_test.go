@@ -148,7 +148,7 @@ func TestRelayRetryEndsUnlockMarker(t *testing.T) {
 			if tc.heals {
 				pin.broken.Store(false)
 				clk.Advance(time.Second) // the relay rewrites the locked level every 500 ms
-				waitFor(t, 5*time.Second, func() bool {
+				waitFor(t, "the relock report", func() bool {
 					return strings.Contains(logs.String(), `"msg":"relay relocked by its retry"`)
 				})
 				_ = m.Snapshot() // the report has returned: it holds the machine's lock while it works
@@ -168,15 +168,5 @@ func TestRelayRetryEndsUnlockMarker(t *testing.T) {
 				t.Fatalf("interrupted unlock record at restart = %v, want %v (records %+v)", got, tc.wantInterrupted, recs)
 			}
 		})
-	}
-}
-
-// waitFor polls cond every 5 ms until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	for end := time.Now().Add(timeout); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(end) {
-			t.Fatalf("condition not met within %v", timeout)
-		}
 	}
 }

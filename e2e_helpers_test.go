@@ -45,6 +45,18 @@ func doorfaceBinary(t *testing.T) string {
 	return binPath
 }
 
+// waitFor polls cond every 10 ms for up to 5 s and fails the test, naming what, if it never holds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // freePort returns a loopback address with a port that was free a moment ago.
 func freePort(t *testing.T) string {
 	t.Helper()

@@ -41,17 +41,7 @@ func TestDaemonWiresDoorInputs(t *testing.T) {
 	done := make(chan int, 1)
 	go func() { done <- d.run(ctx) }()
 	admin := apiClient{t, "http://" + cfg.Listen, cfg.Tokens.Admin}
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	waitFor("the API", func() bool {
+	waitFor(t, "the API", func() bool {
 		resp, err := http.Get("http://" + cfg.Listen + "/healthz")
 		if err == nil {
 			resp.Body.Close()
@@ -61,9 +51,9 @@ func TestDaemonWiresDoorInputs(t *testing.T) {
 
 	// The exit button opens the door for the unlock time, then it locks again.
 	b.Sim.PressExit()
-	waitFor("the relay to open", b.Relay.Unlocked)
+	waitFor(t, "the relay to open", b.Relay.Unlocked)
 	opened := time.Now()
-	waitFor("the relay to lock again", func() bool { return !b.Relay.Unlocked() })
+	waitFor(t, "the relay to lock again", func() bool { return !b.Relay.Unlocked() })
 	if held := time.Since(opened); held < 600*time.Millisecond || held > 3*time.Second {
 		t.Errorf("exit button held the door open %v, want the unlock time (800ms)", held)
 	}
@@ -80,7 +70,7 @@ func TestDaemonWiresDoorInputs(t *testing.T) {
 
 	// The door contact is reported.
 	b.Sim.SetDoor(true)
-	waitFor("the door to read open", func() bool {
+	waitFor(t, "the door to read open", func() bool {
 		var s struct{ Door string }
 		admin.json(http.MethodGet, "/v1/state", nil, http.StatusOK, &s)
 		return s.Door == "open"
