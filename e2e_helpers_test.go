@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +17,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/doorface/doorface/clock"
+	"github.com/doorface/doorface/hw"
 )
 
 var (
@@ -55,6 +59,41 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// runInProcess runs the daemon in the test process on a simulated board (d.board) and returns it
+// and stop, which cancels the daemon and returns run's exit code. The test's cleanup stops it (if the
+// test did not), closes it and halts the board.
+func runInProcess(t *testing.T, cfg Config, log *slog.Logger) (*daemon, func() int) {
+	t.Helper()
+	b, err := hw.OpenBoard(hw.ModeSim, boardConfig(cfg), clock.Real{}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Halt() })
+	d, err := newDaemon(cfg, b, log, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.close)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- d.run(ctx) }()
+	var once sync.Once
+	code := -1
+	stop := func() int {
+		once.Do(func() {
+			cancel()
+			select {
+			case code = <-done:
+			case <-time.After(10 * time.Second):
+				t.Error("daemon did not stop within 10s")
+			}
+		})
+		return code
+	}
+	t.Cleanup(func() { stop() })
+	return d, stop
 }
 
 // freePort returns a loopback address with a port that was free a moment ago.

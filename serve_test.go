@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -66,26 +65,14 @@ func TestServeTLS(t *testing.T) {
 
 	t.Run("serves HTTPS with the configured certificate", func(t *testing.T) {
 		cfg := config(certFile, keyFile)
-		b, err := hw.OpenBoard(hw.ModeSim, boardConfig(cfg), clock.Real{}, log)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer b.Halt()
-		d, err := newDaemon(cfg, b, log, io.Discard)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer d.close()
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan int, 1)
-		go func() { done <- d.run(ctx) }()
-		defer func() { cancel(); <-done }()
+		runInProcess(t, cfg, log)
 
 		pool := x509.NewCertPool()
 		pool.AppendCertsFromPEM(certPEM)
 		client := &http.Client{Timeout: 5 * time.Second,
 			Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "doorface.local"}}}
 		var resp *http.Response
+		var err error
 		waitFor(t, "the HTTPS API", func() bool {
 			resp, err = client.Get("https://" + cfg.Listen + "/healthz")
 			return err == nil

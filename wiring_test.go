@@ -2,16 +2,12 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"testing"
 	"time"
 
-	"github.com/doorface/doorface/clock"
-	"github.com/doorface/doorface/hw"
 	"github.com/doorface/doorface/store"
 )
 
@@ -27,19 +23,8 @@ func TestDaemonWiresDoorInputs(t *testing.T) {
 	cfg.Tokens.Door, cfg.Tokens.Admin = "door-token-wiring-0123", "admin-token-wiring-0123"
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
-	b, err := hw.OpenBoard(hw.ModeSim, boardConfig(cfg), clock.Real{}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Halt()
-	d, err := newDaemon(cfg, b, log, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.close()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() { done <- d.run(ctx) }()
+	d, stop := runInProcess(t, cfg, log)
+	b := d.board
 	admin := apiClient{t, "http://" + cfg.Listen, cfg.Tokens.Admin}
 	waitFor(t, "the API", func() bool {
 		resp, err := http.Get("http://" + cfg.Listen + "/healthz")
@@ -76,14 +61,8 @@ func TestDaemonWiresDoorInputs(t *testing.T) {
 		return s.Door == "open"
 	})
 
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("run returned %d", code)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("daemon did not stop")
+	if code := stop(); code != 0 {
+		t.Fatalf("run returned %d", code)
 	}
 	if b.Relay.Unlocked() {
 		t.Fatal("relay unlocked after shutdown")

@@ -289,12 +289,10 @@ func (m *Machine) openLocked(ev event, reason string, dec *Decision) error {
 // endUnlockLocked tells the sink (if it is an UnlockEnder) that the current session's door is
 // locked again.
 func (m *Machine) endUnlockLocked() {
+	m.relockPending = "" // the relay is locked: an older failed relock is moot too
 	ue, ok := m.sink.(UnlockEnder)
 	if !ok || m.sess == nil {
 		return
-	}
-	if m.relockPending == m.sess.id {
-		m.relockPending = ""
 	}
 	if err := ue.EndUnlock(m.sess.id); err != nil {
 		m.log.Error("end unlock marker failed", "session", m.sess.id, "err", err)

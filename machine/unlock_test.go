@@ -32,6 +32,43 @@ func (s *unlockSink) get() ([]string, []bool) {
 	return append([]string(nil), s.ended...), append([]bool(nil), s.open...)
 }
 
+// check fails the test unless EndUnlock was called want times, each for session and with the
+// relay locked.
+func (s *unlockSink) check(t *testing.T, session string, want int) {
+	t.Helper()
+	ended, open := s.get()
+	if len(ended) != want {
+		t.Fatalf("EndUnlock calls %v, want %d", ended, want)
+	}
+	for i, id := range ended {
+		if id != session || open[i] {
+			t.Errorf("EndUnlock(%s) with relay open=%v; want %s with the relay locked", id, open[i], session)
+		}
+	}
+}
+
+// grantedRig is a machine whose sink keeps unlock markers, just after a face grant (with the
+// relay's Unlock failing if failUnlock); it returns the granted session. The test's cleanup
+// shuts the machine down.
+func grantedRig(t *testing.T, failUnlock bool) (*rig, *unlockSink, string) {
+	t.Helper()
+	r := &rig{t: t, clk: clock.NewFake(t0), lock: &fakeLock{}, sink: newFakeSink(), dir: newFakeDir(), lo: &fakeLockouts{}}
+	us := &unlockSink{fakeSink: r.sink, lock: r.lock}
+	m, err := New(DefaultConfig(), Deps{Clock: r.clk, Lock: r.lock, Sink: us, Directory: r.dir, Lockouts: r.lo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.m = m
+	t.Cleanup(func() { m.Shutdown("end") })
+	r.lock.setFailUnlock(failUnlock)
+	r.mustFrame(good("alice"))
+	st, _ := r.frame(good("alice"))
+	if st.Decision == nil || st.Decision.Outcome != Granted {
+		t.Fatalf("no grant: %+v", st)
+	}
+	return r, us, st.Session
+}
+
 func TestEndUnlockAfterRelock(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
@@ -49,30 +86,9 @@ func TestEndUnlockAfterRelock(t *testing.T) {
 		{"failed unlock", true, func(*rig) {}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := &rig{t: t, clk: clock.NewFake(t0), lock: &fakeLock{}, sink: newFakeSink(), dir: newFakeDir(), lo: &fakeLockouts{}}
-			us := &unlockSink{fakeSink: r.sink, lock: r.lock}
-			m, err := New(DefaultConfig(), Deps{Clock: r.clk, Lock: r.lock, Sink: us, Directory: r.dir, Lockouts: r.lo})
-			if err != nil {
-				t.Fatal(err)
-			}
-			r.m = m
-			defer m.Shutdown("end")
-			r.lock.setFailUnlock(tc.failUnlock)
-			r.mustFrame(good("alice"))
-			st, _ := r.frame(good("alice"))
-			if st.Decision == nil || st.Decision.Outcome != Granted {
-				t.Fatalf("no grant: %+v", st)
-			}
+			r, us, session := grantedRig(t, tc.failUnlock)
 			tc.run(r)
-			ended, open := us.get()
-			if len(ended) != tc.wantEnded {
-				t.Fatalf("EndUnlock calls %v, want %d", ended, tc.wantEnded)
-			}
-			for i, id := range ended {
-				if id != st.Session || open[i] {
-					t.Errorf("EndUnlock(%s) with relay open=%v; want %s with the relay locked", id, open[i], st.Session)
-				}
-			}
+			us.check(t, session, tc.wantEnded)
 		})
 	}
 }
@@ -102,34 +118,12 @@ func TestEndUnlockAfterFailedRelock(t *testing.T) {
 		}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := &rig{t: t, clk: clock.NewFake(t0), lock: &fakeLock{}, sink: newFakeSink(), dir: newFakeDir(), lo: &fakeLockouts{}}
-			us := &unlockSink{fakeSink: r.sink, lock: r.lock}
-			m, err := New(DefaultConfig(), Deps{Clock: r.clk, Lock: r.lock, Sink: us, Directory: r.dir, Lockouts: r.lo})
-			if err != nil {
-				t.Fatal(err)
-			}
-			r.m = m
-			defer m.Shutdown("end")
-			r.mustFrame(good("alice"))
-			st, _ := r.frame(good("alice"))
-			if st.Decision == nil || st.Decision.Outcome != Granted {
-				t.Fatalf("no grant: %+v", st)
-			}
+			r, us, session := grantedRig(t, false)
 			r.lock.setFailLock(true)
 			r.clk.Advance(r.m.cfg.UnlockDuration)
-			if ended, _ := us.get(); len(ended) != 0 {
-				t.Fatalf("EndUnlock %v after a failed relock, want none while the door may be open", ended)
-			}
+			us.check(t, session, 0) // none while the door may be open
 			tc.then(r)
-			ended, open := us.get()
-			if len(ended) != tc.wantEnded {
-				t.Fatalf("EndUnlock calls %v, want %d", ended, tc.wantEnded)
-			}
-			for i, id := range ended {
-				if id != st.Session || open[i] {
-					t.Errorf("EndUnlock(%s) with relay open=%v; want %s with the relay locked", id, open[i], st.Session)
-				}
-			}
+			us.check(t, session, tc.wantEnded)
 		})
 	}
 }
