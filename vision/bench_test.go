@@ -93,8 +93,10 @@ func TestRecognizerMemory(t *testing.T) {
 		measureRecognizerRSS(t)
 		return
 	}
+	// The child loads the models this process found (it would skip, printing nothing, without).
+	dir := modelsDir(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestRecognizerMemory$", "-test.count=1")
-	cmd.Env = append(os.Environ(), rssChildEnv+"=1")
+	cmd.Env = append(os.Environ(), rssChildEnv+"=1", "DOORFACE_MODELS="+dir)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("measuring child: %v\n%s", err, out)
