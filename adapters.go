@@ -54,14 +54,6 @@ func (a attempts) BeginAttempt(id string, start time.Time) error { return a.db.B
 // EndUnlock clears the store's "door unlocked" marker once the machine has locked the relay again.
 func (a attempts) EndUnlock(id string) error { return a.db.EndUnlock(id) }
 
-// reportRelocks tells the machine when the relay's own retry has locked the door after a failed
-// lock write, so the session whose relock failed gets its "door unlocked" marker cleared instead
-// of a false "interrupted" record at the next start. The report runs in its own goroutine: the
-// relay calls its hooks with its lock held, and the machine calls the relay with its own held.
-func reportRelocks(r *hw.Relay, m *machine.Machine) {
-	r.OnRelocked(func() { go m.RelayRelocked() })
-}
-
 func (a attempts) RecordAttempt(m machine.Attempt) error {
 	_, err := a.db.RecordAttempt(storeAttempt(m), m.Evidence)
 	return err
@@ -257,6 +249,14 @@ func loadGallery(db *store.DB, g *vision.Gallery) (int, error) {
 	}
 	g.Set(entries)
 	return len(entries), nil
+}
+
+// reportRelocks tells the machine when the relay's own retry has locked the door after a failed
+// lock write, so the session whose relock failed gets its "door unlocked" marker cleared instead
+// of a false "interrupted" record at the next start. The report runs in its own goroutine: the
+// relay calls its hooks with its lock held, and the machine calls the relay with its own held.
+func reportRelocks(r *hw.Relay, m *machine.Machine) {
+	r.OnRelocked(func() { go m.RelayRelocked() })
 }
 
 // board reports the hardware state to transport.
