@@ -27,33 +27,54 @@ const (
 // BoardConfig names the board's pins (Linux GPIO line names such as "GPIO17") and their wiring.
 type BoardConfig struct {
 	// Relay is the door-strike relay's line; required.
-	Relay string
+	Relay string `yaml:"relay"`
 	// RelayActiveLow energizes the relay by driving Low.
-	RelayActiveLow bool
+	RelayActiveLow bool `yaml:"relay_active_low"`
 	// MaxOpen is the relay watchdog limit; zero means DefaultMaxOpen.
-	MaxOpen time.Duration
+	MaxOpen time.Duration `yaml:"max_open"`
 
 	// LED is a mono status LED's line, or "" to use LEDRed, LEDGreen and LEDBlue (all three) for
 	// an RGB LED. With none, the LED is tracked in memory only.
-	LED                       string
-	LEDRed, LEDGreen, LEDBlue string
+	LED      string `yaml:"led"`
+	LEDRed   string `yaml:"led_red"`
+	LEDGreen string `yaml:"led_green"`
+	LEDBlue  string `yaml:"led_blue"`
 	// LEDActiveLow lights the LED by driving Low (common-anode RGB LEDs).
-	LEDActiveLow bool
+	LEDActiveLow bool `yaml:"led_active_low"`
 
 	// Door is the door contact's line, "" for none.
-	Door string
+	Door string `yaml:"door"`
 	// DoorOpenHigh: the contact reads High when the door is open.
-	DoorOpenHigh bool
+	DoorOpenHigh bool `yaml:"door_open_high"`
 	// HeldOpen is the held-open alarm time; zero means DefaultHeldOpen.
-	HeldOpen time.Duration
+	HeldOpen time.Duration `yaml:"held_open"`
 
 	// Exit is the exit button's line, "" for none.
-	Exit string
+	Exit string `yaml:"exit"`
 	// ExitPressedLow: the button reads Low while pressed.
-	ExitPressedLow bool
+	ExitPressedLow bool `yaml:"exit_pressed_low"`
 
 	// Debounce applies to the door contact and the exit button; zero means DefaultDebounce.
-	Debounce time.Duration
+	Debounce time.Duration `yaml:"debounce"`
+}
+
+// Validate reports the first bad setting by its key ("key=value: what is allowed"), wrapping
+// ErrConfig. The yaml tags are the keys under the configuration file's "pins" section.
+func (c BoardConfig) Validate() error {
+	bad := func(key string, v any, allowed string) error {
+		return fmt.Errorf("%w: %s=%v: %s", ErrConfig, key, v, allowed)
+	}
+	switch {
+	case c.Relay == "":
+		return bad("relay", `""`, "a GPIO line name such as GPIO17")
+	case c.MaxOpen < 0:
+		return bad("max_open", c.MaxOpen, "a positive duration (0 means the default)")
+	case c.HeldOpen < 0:
+		return bad("held_open", c.HeldOpen, "a positive duration (0 means the default)")
+	case c.Debounce < 0:
+		return bad("debounce", c.Debounce, "a positive duration (0 means the default)")
+	}
+	return nil
 }
 
 // DefaultBoardConfig is the documented wiring: relay on GPIO17 (active-high, 10s watchdog), mono

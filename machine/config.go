@@ -3,34 +3,54 @@ package machine
 import (
 	"fmt"
 	"time"
+
+	"github.com/doorface/doorface/vision/params"
 )
 
-// Config holds the machine's thresholds and timeouts. Start from DefaultConfig.
+// Config holds the machine's thresholds and timeouts. Start from DefaultConfig. The yaml tags
+// are the keys under the configuration file's "machine" section.
 type Config struct {
-	ReceiveTimeout    time.Duration // no usable face in Receiving -> Idle (timeout); 5s
-	K, N              int           // unlock by face when K of the last N usable frames name the same user; 2 of 3
-	Threshold         float64       // a match is strictly closer than this (as vision calibrates it); 0.5 (main overrides from vision calibration)
-	MinMargin         float64       // min distance gap to the 2nd-best user; smaller is ambiguous and never unlocks by face; 0.04
-	MaxFrames         int           // processed frames in Recognizing without decision -> PinFallback; 10
-	RecognizeTimeout  time.Duration // time in Recognizing without decision -> PinFallback; 4s
-	PinTimeout        time.Duration // time in PinFallback -> Idle (timeout); 20s
-	MaxPinTries       int           // wrong PINs per session before Idle (denied); 3
-	LockoutAfter      int           // wrong PINs across sessions before a lockout; 5
-	LockoutBase       time.Duration // first lockout, doubling per repeated lockout; 60s
-	UnlockDuration    time.Duration // relay open time; 3s
-	Cooldown          time.Duration // Cooldown -> Idle; 2s
-	RequireFaceAndPIN bool          // face+PIN mode: the PIN must belong to the user the face matched
-	EvidenceOnUnknown bool          // also keep the best frame for denied/timeout/locked_out sessions
+	// ReceiveTimeout: no usable face in Receiving -> Idle (timeout); 5s.
+	ReceiveTimeout time.Duration `yaml:"receive_timeout"`
+	// K of the last N usable frames naming the same user unlock by face; 2 of 3.
+	K int `yaml:"k"`
+	N int `yaml:"n"`
+	// Threshold: a match is strictly closer than this. The machine decides, so it owns the
+	// threshold; its default is vision's calibrated value (vision/CALIBRATION.md).
+	Threshold float64 `yaml:"threshold"`
+	// MinMargin is the least distance gap to the 2nd-best user; smaller is ambiguous and never
+	// unlocks by face. Default: vision's calibrated value.
+	MinMargin float64 `yaml:"min_margin"`
+	// MaxFrames: processed frames in Recognizing without decision -> PinFallback; 10.
+	MaxFrames int `yaml:"max_frames"`
+	// RecognizeTimeout: time in Recognizing without decision -> PinFallback; 4s.
+	RecognizeTimeout time.Duration `yaml:"recognize_timeout"`
+	// PinTimeout: time in PinFallback -> Idle (timeout); 20s.
+	PinTimeout time.Duration `yaml:"pin_timeout"`
+	// MaxPinTries: wrong PINs per session before Idle (denied); 3.
+	MaxPinTries int `yaml:"max_pin_tries"`
+	// LockoutAfter: wrong PINs across sessions before a lockout; 5.
+	LockoutAfter int `yaml:"lockout_after"`
+	// LockoutBase: the first lockout, doubling per repeated lockout; 60s.
+	LockoutBase time.Duration `yaml:"lockout_base"`
+	// UnlockDuration: relay open time; 3s.
+	UnlockDuration time.Duration `yaml:"unlock_duration"`
+	// Cooldown: Cooldown -> Idle; 2s.
+	Cooldown time.Duration `yaml:"cooldown"`
+	// RequireFaceAndPIN: face+PIN mode, the PIN must belong to the user the face matched.
+	RequireFaceAndPIN bool `yaml:"require_face_and_pin"`
+	// EvidenceOnUnknown also keeps the best frame for denied/timeout/locked_out sessions.
+	EvidenceOnUnknown bool `yaml:"evidence_on_unknown"`
 }
 
-// DefaultConfig returns the defaults of issue 3.
+// DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
 		ReceiveTimeout:   5 * time.Second,
 		K:                2,
 		N:                3,
-		Threshold:        0.5,
-		MinMargin:        0.04,
+		Threshold:        params.DefaultThreshold,
+		MinMargin:        params.DefaultMinMargin,
 		MaxFrames:        10,
 		RecognizeTimeout: 4 * time.Second,
 		PinTimeout:       20 * time.Second,
@@ -42,42 +62,43 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate reports the first bad field, wrapping ErrInvalidConfig.
+// Validate reports the first bad setting by its key ("key=value: what is allowed"), wrapping
+// ErrInvalidConfig.
 func (c Config) Validate() error {
-	bad := func(field, why string, v any) error {
-		return fmt.Errorf("%w: %s %s (got %v)", ErrInvalidConfig, field, why, v)
+	bad := func(key string, v any, allowed string) error {
+		return fmt.Errorf("%w: %s=%v: %s", ErrInvalidConfig, key, v, allowed)
 	}
 	durations := []struct {
-		name string
-		d    time.Duration
+		key string
+		d   time.Duration
 	}{
-		{"ReceiveTimeout", c.ReceiveTimeout},
-		{"RecognizeTimeout", c.RecognizeTimeout},
-		{"PinTimeout", c.PinTimeout},
-		{"LockoutBase", c.LockoutBase},
-		{"UnlockDuration", c.UnlockDuration},
-		{"Cooldown", c.Cooldown},
+		{"receive_timeout", c.ReceiveTimeout},
+		{"recognize_timeout", c.RecognizeTimeout},
+		{"pin_timeout", c.PinTimeout},
+		{"lockout_base", c.LockoutBase},
+		{"unlock_duration", c.UnlockDuration},
+		{"cooldown", c.Cooldown},
 	}
 	for _, d := range durations {
 		if d.d <= 0 {
-			return bad(d.name, "must be positive", d.d)
+			return bad(d.key, d.d, "a positive duration such as 500ms, 5s or 2m")
 		}
 	}
 	switch {
 	case c.K < 1:
-		return bad("K", "must be at least 1", c.K)
+		return bad("k", c.K, "a whole number >= 1")
 	case c.N < c.K:
-		return bad("N", "must be at least K", c.N)
-	case c.MaxFrames < c.K:
-		return bad("MaxFrames", "must be at least K", c.MaxFrames)
-	case !(c.Threshold > 0):
-		return bad("Threshold", "must be positive", c.Threshold)
+		return bad("n", c.N, fmt.Sprintf("a whole number >= k (%d)", c.K))
+	case c.MaxFrames < c.N:
+		return bad("max_frames", c.MaxFrames, fmt.Sprintf("a whole number >= n (%d)", c.N))
+	case !(c.Threshold > 0 && c.Threshold < 2):
+		return bad("threshold", c.Threshold, "a distance between 0 and 2 (see `doorface calibrate`)")
 	case !(c.MinMargin >= 0):
-		return bad("MinMargin", "must not be negative", c.MinMargin)
+		return bad("min_margin", c.MinMargin, "a distance >= 0")
 	case c.MaxPinTries < 1:
-		return bad("MaxPinTries", "must be at least 1", c.MaxPinTries)
+		return bad("max_pin_tries", c.MaxPinTries, "a whole number >= 1")
 	case c.LockoutAfter < 1:
-		return bad("LockoutAfter", "must be at least 1", c.LockoutAfter)
+		return bad("lockout_after", c.LockoutAfter, "a whole number >= 1")
 	}
 	return nil
 }

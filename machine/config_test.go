@@ -15,19 +15,20 @@ func TestValidate(t *testing.T) {
 	}{
 		{"defaults", func(*Config) {}, ""},
 		{"1 of 1", func(c *Config) { c.K, c.N = 1, 1 }, ""},
-		{"zero receive timeout", func(c *Config) { c.ReceiveTimeout = 0 }, "ReceiveTimeout"},
-		{"negative recognize timeout", func(c *Config) { c.RecognizeTimeout = -time.Second }, "RecognizeTimeout"},
-		{"zero PIN timeout", func(c *Config) { c.PinTimeout = 0 }, "PinTimeout"},
-		{"zero lockout base", func(c *Config) { c.LockoutBase = 0 }, "LockoutBase"},
-		{"zero unlock", func(c *Config) { c.UnlockDuration = 0 }, "UnlockDuration"},
-		{"zero cooldown", func(c *Config) { c.Cooldown = 0 }, "Cooldown"},
-		{"K zero", func(c *Config) { c.K = 0 }, "K"},
-		{"N below K", func(c *Config) { c.K, c.N = 3, 2 }, "N"},
-		{"MaxFrames below K", func(c *Config) { c.MaxFrames = 1 }, "MaxFrames"},
-		{"zero threshold", func(c *Config) { c.Threshold = 0 }, "Threshold"},
-		{"negative margin", func(c *Config) { c.MinMargin = -0.1 }, "MinMargin"},
-		{"no PIN tries", func(c *Config) { c.MaxPinTries = 0 }, "MaxPinTries"},
-		{"no lockout count", func(c *Config) { c.LockoutAfter = 0 }, "LockoutAfter"},
+		{"zero receive timeout", func(c *Config) { c.ReceiveTimeout = 0 }, "receive_timeout"},
+		{"negative recognize timeout", func(c *Config) { c.RecognizeTimeout = -time.Second }, "recognize_timeout"},
+		{"zero PIN timeout", func(c *Config) { c.PinTimeout = 0 }, "pin_timeout"},
+		{"zero lockout base", func(c *Config) { c.LockoutBase = 0 }, "lockout_base"},
+		{"zero unlock", func(c *Config) { c.UnlockDuration = 0 }, "unlock_duration"},
+		{"zero cooldown", func(c *Config) { c.Cooldown = 0 }, "cooldown"},
+		{"K zero", func(c *Config) { c.K = 0 }, "k"},
+		{"N below K", func(c *Config) { c.K, c.N = 3, 2 }, "n"},
+		{"MaxFrames below K", func(c *Config) { c.MaxFrames = 1 }, "max_frames"},
+		{"zero threshold", func(c *Config) { c.Threshold = 0 }, "threshold"},
+		{"threshold too far", func(c *Config) { c.Threshold = 2 }, "threshold"},
+		{"negative margin", func(c *Config) { c.MinMargin = -0.1 }, "min_margin"},
+		{"no PIN tries", func(c *Config) { c.MaxPinTries = 0 }, "max_pin_tries"},
+		{"no lockout count", func(c *Config) { c.LockoutAfter = 0 }, "lockout_after"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -40,7 +41,7 @@ func TestValidate(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tc.field+" ") {
+			if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tc.field+"=") {
 				t.Fatalf("Validate = %v, want an ErrInvalidConfig naming %s", err, tc.field)
 			}
 		})

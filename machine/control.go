@@ -102,7 +102,7 @@ func (m *Machine) Shutdown(reason string) {
 
 // RelayRelocked tells the machine that the relay wrote the locked level after an earlier lock
 // write had failed (hw.Relay retries it on its own). The session whose relock failed then gets
-// its "door unlocked" marker cleared (UnlockEnder), as a successful relock would have done. With
+// its "door unlocked" marker cleared (AttemptSink.EndUnlock), as a successful relock would have done. With
 // no failed relock pending, or after Shutdown (the store may be closed; the marker then stays
 // and the next start records the unlocking as interrupted), it does nothing. Call it from its
 // own goroutine, never from inside the lock's callbacks.
@@ -125,11 +125,7 @@ func (m *Machine) endPendingLocked(why string) {
 	id := m.relockPending
 	m.relockPending = ""
 	m.log.Info(why, "session", id)
-	ue, ok := m.sink.(UnlockEnder)
-	if !ok {
-		return
-	}
-	if err := ue.EndUnlock(id); err != nil {
+	if err := m.sink.EndUnlock(id); err != nil {
 		m.log.Error("end unlock marker failed", "session", id, "err", err)
 	}
 }

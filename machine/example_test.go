@@ -16,6 +16,7 @@ func (exampleLock) Lock() error                  { fmt.Println("relay locked"); 
 type exampleSink struct{}
 
 func (exampleSink) BeginAttempt(string, time.Time) error { return nil }
+func (exampleSink) EndUnlock(string) error               { return nil }
 func (exampleSink) RecordAttempt(a machine.Attempt) error {
 	fmt.Println("recorded", a.Outcome, a.Method, a.User, "after", a.Frames, "frames")
 	return nil

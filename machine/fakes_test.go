@@ -96,6 +96,9 @@ func (s *fakeSink) BeginAttempt(id string, start time.Time) error {
 	return nil
 }
 
+// EndUnlock accepts every marker; unlockSink records them.
+func (s *fakeSink) EndUnlock(string) error { return nil }
+
 func (s *fakeSink) RecordAttempt(a Attempt) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

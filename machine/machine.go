@@ -286,15 +286,13 @@ func (m *Machine) openLocked(ev event, reason string, dec *Decision) error {
 	return nil
 }
 
-// endUnlockLocked tells the sink (if it is an UnlockEnder) that the current session's door is
-// locked again.
+// endUnlockLocked tells the sink that the current session's door is locked again.
 func (m *Machine) endUnlockLocked() {
 	m.relockPending = "" // the relay is locked: an older failed relock is moot too
-	ue, ok := m.sink.(UnlockEnder)
-	if !ok || m.sess == nil {
+	if m.sess == nil {
 		return
 	}
-	if err := ue.EndUnlock(m.sess.id); err != nil {
+	if err := m.sink.EndUnlock(m.sess.id); err != nil {
 		m.log.Error("end unlock marker failed", "session", m.sess.id, "err", err)
 	}
 }

@@ -125,14 +125,10 @@ type AttemptSink interface {
 	// RecordAttempt writes the record durably (fsync) before returning; an error means the door is
 	// NOT opened and the session is denied.
 	RecordAttempt(a Attempt) error
-}
-
-// UnlockEnder may be implemented by the AttemptSink when it keeps a durable "door unlocked"
-// marker for a granted session (set with the granted record). The machine calls EndUnlock with
-// the session id once the relay is locked again after Unlocking (unlock time over, failed unlock,
-// shutdown, or RelayRelocked after a failed relock), never while it may be open. An error is
-// logged; the door stays locked.
-type UnlockEnder interface {
+	// EndUnlock clears the durable "door unlocked" marker of a granted session (set with its
+	// granted record). The machine calls it once the relay is locked again after Unlocking
+	// (unlock time over, failed unlock, shutdown, or RelayRelocked after a failed relock), never
+	// while the door may be open. An error is logged; the door stays locked.
 	EndUnlock(id string) error
 }
 

@@ -7,7 +7,7 @@ import (
 	"github.com/doorface/doorface/clock"
 )
 
-// unlockSink is a fakeSink that is also an UnlockEnder; it records, for each EndUnlock, the
+// unlockSink is a fakeSink that records, for each EndUnlock, the
 // session and whether the relay was still open at that moment.
 type unlockSink struct {
 	*fakeSink

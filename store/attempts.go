@@ -181,7 +181,7 @@ func (db *DB) RecordAttempt(a Attempt, evidence []byte) (Attempt, error) {
 			}
 		}
 		if len(evidence) > 0 {
-			pruned, err = pruneTx(tx, time.Time{}, 0, db.opts.MaxEvidenceBytes)
+			pruned, err = pruneTx(tx, time.Time{}, 0, db.opts.Retention.MaxBytes)
 		}
 		return err
 	})

@@ -65,7 +65,7 @@
 // written before the relay opens, so a stop while the door is open would leave no trace. So
 // RecordAttempt of a record with Outcome "granted" also puts the session id under the meta key
 // "unlocking", in the same fsync'd transaction; [DB.EndUnlock] deletes it once the relay is
-// locked again (the machine calls it, through its UnlockEnder, on leaving Unlocking, including
+// locked again (the machine calls it, through AttemptSink.EndUnlock, on leaving Unlocking, including
 // a shutdown or a failed unlock; if the relock write failed, only once the relay's own retry
 // has written the locked level). There is at most one such marker: the door has one relay, and
 // a newer grant overwrites the key. EndUnlock of a session that does not own the marker is a

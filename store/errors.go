@@ -42,7 +42,7 @@ var (
 	// ErrInvalidName means a user name is empty, too long or contains control characters.
 	ErrInvalidName = errors.New("invalid user name")
 
-	// ErrPINPolicy means a PIN breaks the policy (digits only, Options.PinMinLen..maxPINLen);
+	// ErrPINPolicy means a PIN breaks the policy (digits only, Config.PIN.MinLength..maxPINLen);
 	// the wrapping error says which rule.
 	ErrPINPolicy = errors.New("PIN does not meet the policy")
 
@@ -67,4 +67,7 @@ var (
 
 	// ErrExists means a destination file (for example of Compact) already exists.
 	ErrExists = errors.New("file already exists")
+
+	// ErrInvalidConfig is wrapped by Config.Validate; the message names the bad key.
+	ErrInvalidConfig = errors.New("invalid store setting")
 )

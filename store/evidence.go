@@ -56,7 +56,7 @@ func (db *DB) Prune(now time.Time) (PruneReport, error) {
 	var rep PruneReport
 	err := db.update(func(tx *bolt.Tx) error {
 		var err error
-		rep, err = pruneTx(tx, now, db.opts.MaxEvidenceAge, db.opts.MaxEvidenceBytes)
+		rep, err = pruneTx(tx, now, db.opts.Retention.MaxAge, db.opts.Retention.MaxBytes)
 		return err
 	})
 	if err != nil {

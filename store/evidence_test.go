@@ -32,7 +32,7 @@ func TestRetention(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := clock.NewFake(t0)
 			db := openTestDB(t, func(o *Options) {
-				o.Clock, o.MaxEvidenceAge, o.MaxEvidenceBytes = clk, tc.maxAge, tc.maxBytes
+				o.Clock, o.Retention.MaxAge, o.Retention.MaxBytes = clk, tc.maxAge, tc.maxBytes
 			})
 			for i := 0; i < 10; i++ {
 				at := t0.Add(time.Duration(i) * time.Hour)

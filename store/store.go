@@ -64,18 +64,14 @@ type Options struct {
 	// KeyFile is the PIN key file; default filepath.Join(filepath.Dir(path), "pin.key"). It is
 	// created with mode 0600 on the first read-write open of a database that has no PINs yet.
 	KeyFile string
-	// PinMinLen is the minimum number of digits of a PIN; default 5.
-	PinMinLen int
+	// Config holds the settings a person sets (PIN policy and evidence retention).
+	Config
 	// OpenTimeout is how long Open waits for the file lock; default 1s, then ErrLocked.
 	OpenTimeout time.Duration
 	// ReadOnly opens the file with a shared lock and refuses every write (ErrReadOnly).
 	ReadOnly bool
 	// Clock stamps users, templates and markers; default clock.Real{}.
 	Clock clock.Clock
-	// MaxEvidenceAge is how long evidence frames are kept; default 30 days.
-	MaxEvidenceAge time.Duration
-	// MaxEvidenceBytes caps the total size of kept evidence frames; default 512 MiB.
-	MaxEvidenceBytes int64
 	// Logger receives the store's log lines (with component=store); default slog.Default().
 	Logger *slog.Logger
 }
@@ -99,11 +95,11 @@ type DB struct {
 // path+".corrupt-<unix seconds>" and Open returns an error wrapping ErrCorrupt; the caller must
 // refuse to start (the door stays locked). A lock held by another process gives ErrLocked.
 func Open(path string, o Options) (*DB, error) {
-	if o.PinMinLen == 0 {
-		o.PinMinLen = DefaultPinMinLen
+	if o.PIN.MinLength == 0 {
+		o.PIN.MinLength = DefaultPinMinLen
 	}
-	if o.PinMinLen < 1 || o.PinMinLen > maxPINLen {
-		return nil, fmt.Errorf("store: open %s: PinMinLen %d outside 1..%d: %w", path, o.PinMinLen, maxPINLen, ErrPINPolicy)
+	if o.PIN.MinLength < 1 || o.PIN.MinLength > maxPINLen {
+		return nil, fmt.Errorf("store: open %s: pin.min_length %d outside 1..%d: %w", path, o.PIN.MinLength, maxPINLen, ErrPINPolicy)
 	}
 	if o.OpenTimeout <= 0 {
 		o.OpenTimeout = DefaultOpenTimeout
@@ -111,11 +107,11 @@ func Open(path string, o Options) (*DB, error) {
 	if o.Clock == nil {
 		o.Clock = clock.Real{}
 	}
-	if o.MaxEvidenceAge <= 0 {
-		o.MaxEvidenceAge = DefaultMaxEvidenceAge
+	if o.Retention.MaxAge <= 0 {
+		o.Retention.MaxAge = DefaultMaxEvidenceAge
 	}
-	if o.MaxEvidenceBytes <= 0 {
-		o.MaxEvidenceBytes = DefaultMaxEvidenceBytes
+	if o.Retention.MaxBytes <= 0 {
+		o.Retention.MaxBytes = DefaultMaxEvidenceBytes
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

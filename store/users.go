@@ -67,8 +67,8 @@ func newID() (string, error) {
 
 // checkPIN applies the PIN policy.
 func (db *DB) checkPIN(pin string) error {
-	if len(pin) < db.opts.PinMinLen {
-		return fmt.Errorf("store: PIN shorter than %d digits: %w", db.opts.PinMinLen, ErrPINPolicy)
+	if len(pin) < db.opts.PIN.MinLength {
+		return fmt.Errorf("store: PIN shorter than %d digits: %w", db.opts.PIN.MinLength, ErrPINPolicy)
 	}
 	if len(pin) > maxPINLen {
 		return fmt.Errorf("store: PIN longer than %d digits: %w", maxPINLen, ErrPINPolicy)

@@ -106,7 +106,7 @@ func TestCreateUserRefusals(t *testing.T) {
 }
 
 func TestPinMinLenOption(t *testing.T) {
-	db := openTestDB(t, func(o *Options) { o.PinMinLen = 8 })
+	db := openTestDB(t, func(o *Options) { o.PIN.MinLength = 8 })
 	if _, err := db.CreateUser("A", "1234567"); !errors.Is(err, ErrPINPolicy) {
 		t.Fatalf("7 digits with PinMinLen 8: err = %v", err)
 	}

@@ -7,67 +7,34 @@ import (
 	"time"
 
 	"github.com/doorface/doorface/store"
+
+	"github.com/doorface/doorface/transport/api"
 )
-
-// userJSON is a user in admin answers. PINs and templates are never returned.
-type userJSON struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name"`
-	Created    time.Time  `json:"created"`
-	Enabled    bool       `json:"enabled"`
-	ValidFrom  *time.Time `json:"valid_from,omitempty"`
-	ValidUntil *time.Time `json:"valid_until,omitempty"`
-	HasPIN     bool       `json:"has_pin"`
-}
-
-func userOf(u store.User) userJSON {
-	out := userJSON{ID: u.ID, Name: u.Name, Created: u.Created.UTC(), Enabled: u.Enabled, HasPIN: u.HasPIN}
-	if !u.ValidFrom.IsZero() {
-		t := u.ValidFrom.UTC()
-		out.ValidFrom = &t
-	}
-	if !u.ValidUntil.IsZero() {
-		t := u.ValidUntil.UTC()
-		out.ValidUntil = &t
-	}
-	return out
-}
 
 // storeError maps an error of the store (through Users or Audit) to its answer.
 func storeError(err error) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return httpErr(http.StatusNotFound, "not_found", "no such record", err)
+		return httpErr(http.StatusNotFound, api.CodeNotFound, "no such record", err)
 	case errors.Is(err, store.ErrPruned):
-		return httpErr(http.StatusGone, "pruned", "the evidence frame was deleted by retention", err)
+		return httpErr(http.StatusGone, api.CodePruned, "the evidence frame was deleted by retention", err)
 	case errors.Is(err, store.ErrInvalidName):
-		return httpErr(http.StatusBadRequest, "invalid_name", "name must be non-empty, short, without control characters", err)
+		return httpErr(http.StatusBadRequest, api.CodeInvalidName, "name must be non-empty, short, without control characters", err)
 	case errors.Is(err, store.ErrPINPolicy):
 		// The store's message names the rule that failed and never the PIN.
-		return httpErr(http.StatusBadRequest, "pin_policy", err.Error(), err)
+		return httpErr(http.StatusBadRequest, api.CodePINPolicy, err.Error(), err)
 	case errors.Is(err, store.ErrPINInUse):
-		return httpErr(http.StatusConflict, "pin_in_use", "another user already has this PIN", err)
+		return httpErr(http.StatusConflict, api.CodePINInUse, "another user already has this PIN", err)
 	case errors.Is(err, store.ErrFormat):
-		return httpErr(http.StatusBadRequest, "bad_format", "format must be jsonl or csv", err)
+		return httpErr(http.StatusBadRequest, api.CodeBadFormat, "format must be jsonl or csv", err)
 	case errors.Is(err, store.ErrReadOnly), errors.Is(err, store.ErrClosed):
-		return httpErr(http.StatusServiceUnavailable, "store_unavailable", "the database is not writable now", err)
+		return httpErr(http.StatusServiceUnavailable, api.CodeStoreUnavailable, "the database is not writable now", err)
 	}
 	return inputError(err)
 }
 
-// createUserRequest is the body of POST /v1/users.
-type createUserRequest struct {
-	Name string `json:"name"`
-	PIN  string `json:"pin"`
-}
-
-// setPINRequest is the body of PUT /v1/users/{id}/pin; "" removes the PIN.
-type setPINRequest struct {
-	PIN string `json:"pin"`
-}
-
 func (s *Server) postUser(w http.ResponseWriter, r *http.Request) error {
-	var req createUserRequest
+	var req api.CreateUserRequest
 	if err := s.readJSON(w, r, &req); err != nil {
 		return err
 	}
@@ -79,7 +46,7 @@ func (s *Server) postUser(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err)
 	}
 	s.log.Info("user created", "user", u.ID)
-	writeJSON(w, http.StatusCreated, userOf(u))
+	writeJSON(w, http.StatusCreated, u)
 	return nil
 }
 
@@ -88,13 +55,10 @@ func (s *Server) listUsers(w http.ResponseWriter, _ *http.Request) error {
 	if err != nil {
 		return storeError(err)
 	}
-	out := struct {
-		Users []userJSON `json:"users"`
-	}{Users: make([]userJSON, 0, len(us))}
-	for _, u := range us {
-		out.Users = append(out.Users, userOf(u))
+	if us == nil {
+		us = []api.User{}
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, api.UserList{Users: us})
 	return nil
 }
 
@@ -107,7 +71,7 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return storeError(err)
 	}
-	writeJSON(w, http.StatusOK, userOf(u))
+	writeJSON(w, http.StatusOK, u)
 	return nil
 }
 
@@ -129,7 +93,7 @@ func (s *Server) putPIN(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req setPINRequest
+	var req api.SetPINRequest
 	if err := s.readJSON(w, r, &req); err != nil {
 		return err
 	}
@@ -142,12 +106,6 @@ func (s *Server) putPIN(w http.ResponseWriter, r *http.Request) error {
 	s.log.Info("user PIN changed", "user", id)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-// faceResponse answers POST /v1/users/{id}/faces: the new template's id, never its descriptor.
-type faceResponse struct {
-	Template string   `json:"template"`
-	Warnings []string `json:"warnings"`
 }
 
 func (s *Server) postFace(w http.ResponseWriter, r *http.Request) error {
@@ -175,7 +133,7 @@ func (s *Server) postFace(w http.ResponseWriter, r *http.Request) error {
 		warnings = []string{}
 	}
 	s.log.Info("face enrolled", "user", id, "template", tid, "warnings", len(warnings))
-	writeJSON(w, http.StatusCreated, faceResponse{Template: tid, Warnings: warnings})
+	writeJSON(w, http.StatusCreated, api.FaceResponse{Template: tid, Warnings: warnings})
 	return nil
 }
 
@@ -185,23 +143,23 @@ var auditOutcomes = map[string]bool{
 }
 
 // parseAuditQuery validates the filter and format of GET /v1/audit.
-func parseAuditQuery(q map[string][]string) (store.Filter, string, error) {
+func parseAuditQuery(q map[string][]string) (api.AuditFilter, string, error) {
 	get := func(k string) string {
 		if v := q[k]; len(v) > 0 {
 			return v[0]
 		}
 		return ""
 	}
-	var f store.Filter
+	var f api.AuditFilter
 	var err error
 	if f.Since, err = parseTime(get("since")); err != nil {
-		return f, "", httpErr(http.StatusBadRequest, "bad_query", "since must be RFC 3339 or YYYY-MM-DD", err)
+		return f, "", httpErr(http.StatusBadRequest, api.CodeBadQuery, "since must be RFC 3339 or YYYY-MM-DD", err)
 	}
 	if f.Until, err = parseTime(get("until")); err != nil {
-		return f, "", httpErr(http.StatusBadRequest, "bad_query", "until must be RFC 3339 or YYYY-MM-DD", err)
+		return f, "", httpErr(http.StatusBadRequest, api.CodeBadQuery, "until must be RFC 3339 or YYYY-MM-DD", err)
 	}
 	if f.Outcome = get("outcome"); f.Outcome != "" && !auditOutcomes[f.Outcome] {
-		return f, "", httpErr(http.StatusBadRequest, "bad_query", "unknown outcome", nil)
+		return f, "", httpErr(http.StatusBadRequest, api.CodeBadQuery, "unknown outcome", nil)
 	}
 	if f.User = get("user"); f.User != "" && !validID(f.User) {
 		return f, "", errBadID
@@ -212,7 +170,7 @@ func parseAuditQuery(q map[string][]string) (store.Filter, string, error) {
 		format = "jsonl"
 	case "jsonl", "csv":
 	default:
-		return f, "", httpErr(http.StatusBadRequest, "bad_format", "format must be jsonl or csv", nil)
+		return f, "", httpErr(http.StatusBadRequest, api.CodeBadFormat, "format must be jsonl or csv", nil)
 	}
 	return f, format, nil
 }
@@ -242,7 +200,7 @@ func (s *Server) getAudit(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", ct)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Trailer", "X-Audit-Records")
-	n, err := s.o.Audit.Export(w, format, f, "")
+	n, err := s.o.Audit.Export(w, format, f)
 	if err != nil {
 		return storeError(err)
 	}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/doorface/doorface/machine"
-	"github.com/doorface/doorface/store"
+	"github.com/doorface/doorface/transport/api"
 )
 
 // Door is the session state machine; *machine.Machine satisfies it.
@@ -21,41 +21,42 @@ type Door interface {
 	Subscribe(buffer int) (<-chan machine.Transition, func())
 }
 
-// Frame is a decoded image owned by the caller of Frames.Decode, who closes it. A Frame that also
-// has a method JPEG() ([]byte, error) (as vision's does) can be attached as evidence by POST /save.
-type Frame interface{ Close() }
-
-// Frames turns request bodies into frame results; main wires vision.Decode, the pipeline's
-// Analyze and the gallery's Match behind it. Errors of Decode that implement
-// interface{ Code() string } are input errors: "bad_image" (400), "too_large" (413),
-// "unsupported_media_type" (415). contentType is "image/jpeg", "image/png" or "text/plain"
-// (base64 of either).
-type Frames interface {
-	Decode(body []byte, contentType string) (Frame, error)
-	// Analyze runs after the machine admitted the frame to session: results, and any state kept
-	// between frames (such as where the last face was), belong to that session only.
-	Analyze(ctx context.Context, session string, f Frame) (machine.FrameResult, error)
+// Frame is a decoded image, opaque to transport, owned by the caller of Frames.Decode, who closes
+// it. It analyses itself for a session (the results and any state kept between frames belong to
+// that session only) and gives its JPEG bytes for evidence (POST /save).
+type Frame interface {
+	Analyze(ctx context.Context, session string) (machine.FrameResult, error)
+	JPEG() ([]byte, error)
+	Close()
 }
 
-// Users manages enrolled users; main wires the store and the vision gallery behind it. Errors
-// of AddFace with Code() "no_face", "multiple_faces" or "low_quality" answer 422; input codes as
-// for Frames.Decode. store's sentinel errors map to 404 (ErrNotFound), 400 (ErrInvalidName,
+// Frames turns request bodies into frames; main wires vision behind it. Decode's refusals wrap
+// ErrBadImage, ErrImageTooLarge or ErrMediaType. contentType is "image/jpeg", "image/png" or
+// "text/plain" (base64 of either).
+type Frames interface {
+	Decode(body []byte, contentType string) (Frame, error)
+}
+
+// Users manages enrolled users; main wires the store and the vision gallery behind it and maps
+// the store's records to wire types. AddFace's refusals wrap ErrNoFace, ErrMultipleFaces or
+// ErrLowQuality (422), or an input refusal as for Frames.Decode. store's sentinel errors map to 404 (ErrNotFound), 400 (ErrInvalidName,
 // ErrPINPolicy) and 409 (ErrPINInUse).
 type Users interface {
-	CreateUser(name, pin string) (store.User, error)
-	ListUsers() ([]store.User, error)
-	GetUser(id string) (store.User, error)
+	CreateUser(name, pin string) (api.User, error)
+	ListUsers() ([]api.User, error)
+	GetUser(id string) (api.User, error)
 	DeleteUser(id string) error
 	SetPIN(id, pin string) error
 	AddFace(ctx context.Context, userID string, body []byte, contentType string) (templateID string, warnings []string, err error)
 }
 
-// Audit is the attempt history; *store.DB satisfies it.
+// Audit is the attempt history; main wires the store behind it. Export streams the records as
+// JSON Lines or CSV (the export file format) and returns how many it wrote.
 type Audit interface {
-	Export(w io.Writer, format string, f store.Filter, frameDir string) (int, error)
-	GetAttempt(id string) (store.Attempt, error)
+	Export(w io.Writer, format string, f api.AuditFilter) (int, error)
+	GetAttempt(id string) (api.Attempt, error)
 	Frame(attemptID string) ([]byte, error)
-	Verify() (store.VerifyReport, error)
+	Verify() (api.VerifyReport, error)
 }
 
 // Board reports the door hardware: Relay is "locked" or "unlocked", Door is "closed", "open" or

@@ -7,64 +7,14 @@ import (
 	"time"
 
 	"github.com/doorface/doorface/machine"
+	"github.com/doorface/doorface/transport/api"
 )
 
-// matchJSON is a frame's match in an answer.
-type matchJSON struct {
-	User     string  `json:"user"`
-	Name     string  `json:"name"`
-	Distance float64 `json:"distance"`
-	Margin   float64 `json:"margin"`
-}
-
-// frameJSON is what the machine said about one frame.
-type frameJSON struct {
-	Seq     int        `json:"seq"`
-	Quality string     `json:"quality"`
-	Match   *matchJSON `json:"match"`
-}
-
-// decisionJSON is a session's decision.
-type decisionJSON struct {
-	Outcome string `json:"outcome"`
-	Method  string `json:"method"`
-	User    string `json:"user"`
-	Name    string `json:"name"`
-}
-
-// frameResponse answers POST /v1/frames and POST /image.
-type frameResponse struct {
-	Session  string        `json:"session"`
-	State    string        `json:"state"`
-	Frame    frameJSON     `json:"frame"`
-	Decision *decisionJSON `json:"decision"`
-}
-
-// pinResponse answers POST /v1/pin.
-type pinResponse struct {
-	Outcome      string        `json:"outcome"`
-	State        string        `json:"state"`
-	AttemptsLeft int           `json:"attempts_left"`
-	RetryAfterS  int64         `json:"retry_after_s"`
-	Decision     *decisionJSON `json:"decision"`
-}
-
-// stateResponse answers GET /v1/state and DELETE /v1/session.
-type stateResponse struct {
-	State        string  `json:"state"`
-	Session      *string `json:"session"`
-	Since        string  `json:"since"`
-	Relay        string  `json:"relay"`
-	RelayFault   string  `json:"relay_fault"`
-	Door         string  `json:"door"`
-	RetryAfterMS int64   `json:"retry_after_ms"`
-}
-
-func decisionOf(d *machine.Decision) *decisionJSON {
+func decisionOf(d *machine.Decision) *api.Decision {
 	if d == nil {
 		return nil
 	}
-	return &decisionJSON{Outcome: string(d.Outcome), Method: string(d.Method), User: d.User, Name: d.Name}
+	return &api.Decision{Outcome: string(d.Outcome), Method: string(d.Method), User: d.User, Name: d.Name}
 }
 
 // ceilSeconds rounds d up to whole seconds.
@@ -80,27 +30,26 @@ func (s *Server) doorError(err error) error {
 	var be *machine.BusyError
 	switch {
 	case errors.As(err, &be):
-		return &HTTPError{Code: http.StatusConflict, Err: "busy", Msg: "the door is busy; retry later",
-			Cause: err, RetryAfter: be.RetryAfter,
-			Fields: map[string]any{"state": string(be.State), "retry_after_ms": be.RetryAfter.Milliseconds()}}
+		return &HTTPError{Status: http.StatusConflict, Code: api.CodeBusy, Msg: "the door is busy; retry later",
+			Err: err, RetryAfter: be.RetryAfter, State: string(be.State)}
 	case errors.Is(err, machine.ErrStaleSession):
-		return &HTTPError{Code: http.StatusGone, Err: "stale_session", Msg: "that session is over; start a new one",
-			Cause: err, Fields: map[string]any{"state": string(s.o.Door.Snapshot().State)}}
+		return &HTTPError{Status: http.StatusGone, Code: api.CodeStaleSession, Msg: "that session is over; start a new one",
+			Err: err, State: string(s.o.Door.Snapshot().State)}
 	case errors.Is(err, machine.ErrNotAwaitingPIN):
-		return &HTTPError{Code: http.StatusConflict, Err: "not_awaiting_pin", Msg: "the session is not waiting for a PIN",
-			Cause: err, Fields: map[string]any{"state": string(s.o.Door.Snapshot().State)}}
+		return &HTTPError{Status: http.StatusConflict, Code: api.CodeNotAwaitingPIN, Msg: "the session is not waiting for a PIN",
+			Err: err, State: string(s.o.Door.Snapshot().State)}
 	case errors.Is(err, machine.ErrClosed):
-		return httpErr(http.StatusServiceUnavailable, "shutting_down", "the door service is shutting down", err)
+		return httpErr(http.StatusServiceUnavailable, api.CodeShuttingDown, "the door service is shutting down", err)
 	case errors.Is(err, machine.ErrBeginFailed), errors.Is(err, machine.ErrAuditFailed):
-		return httpErr(http.StatusServiceUnavailable, "audit_unavailable", "the audit log cannot be written; the door stays locked", err)
+		return httpErr(http.StatusServiceUnavailable, api.CodeAuditUnavailable, "the audit log cannot be written; the door stays locked", err)
 	case errors.Is(err, machine.ErrDirectory):
-		return httpErr(http.StatusServiceUnavailable, "directory_unavailable", "users cannot be looked up right now; try again", err)
+		return httpErr(http.StatusServiceUnavailable, api.CodeDirectoryUnavailable, "users cannot be looked up right now; try again", err)
 	}
 	return err
 }
 
 // errStopping answers frames after StopFrames.
-var errStopping = httpErr(http.StatusServiceUnavailable, "shutting_down", "the door service is shutting down", ErrShuttingDown)
+var errStopping = httpErr(http.StatusServiceUnavailable, api.CodeShuttingDown, "the door service is shutting down", ErrShuttingDown)
 
 // acquire takes a slot of the bounded frame queue, or answers 429 with Retry-After.
 func (s *Server) acquire() (func(), error) {
@@ -112,7 +61,7 @@ func (s *Server) acquire() (func(), error) {
 			s.metrics.queue.Dec()
 		}, nil
 	default:
-		return nil, &HTTPError{Code: http.StatusTooManyRequests, Err: "queue_full",
+		return nil, &HTTPError{Status: http.StatusTooManyRequests, Code: api.CodeQueueFull,
 			Msg: "too many frames in analysis; retry shortly", RetryAfter: time.Second}
 	}
 }
@@ -181,14 +130,14 @@ func (s *Server) frame(w http.ResponseWriter, r *http.Request, compat bool) erro
 	}
 	setSession(r, t.Session)
 	t0 = time.Now()
-	res, err := s.o.Frames.Analyze(r.Context(), t.Session, f)
+	res, err := f.Analyze(r.Context(), t.Session)
 	s.metrics.stage.WithLabelValues("analyze").Observe(time.Since(t0).Seconds())
 	if err != nil {
 		s.o.Door.Abandon(t)
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return httpErr(http.StatusServiceUnavailable, "analysis_cancelled", "the frame was not analysed", err)
+			return httpErr(http.StatusServiceUnavailable, api.CodeAnalysisCancelled, "the frame was not analysed", err)
 		}
-		return httpErr(http.StatusInternalServerError, "analysis_failed", "the frame could not be analysed", err)
+		return httpErr(http.StatusInternalServerError, api.CodeAnalysisFailed, "the frame could not be analysed", err)
 	}
 	s.metrics.frames.WithLabelValues(res.Quality).Inc()
 	t0 = time.Now()
@@ -197,14 +146,14 @@ func (s *Server) frame(w http.ResponseWriter, r *http.Request, compat bool) erro
 	if err != nil {
 		return s.doorError(err)
 	}
-	out := frameResponse{
+	out := api.FrameResponse{
 		Session:  st.Session,
 		State:    string(st.State),
-		Frame:    frameJSON{Seq: st.Seq, Quality: st.Quality},
+		Frame:    api.Frame{Seq: st.Seq, Quality: st.Quality},
 		Decision: decisionOf(st.Decision),
 	}
 	if m := st.Match; m != nil {
-		out.Frame.Match = &matchJSON{User: m.User, Name: m.Name, Distance: m.Distance, Margin: m.Margin}
+		out.Frame.Match = &api.Match{User: m.User, Name: m.Name, Distance: m.Distance, Margin: m.Margin}
 	}
 	w.Header().Set(SessionHeader, st.Session)
 	writeJSON(w, http.StatusOK, out)
@@ -230,7 +179,7 @@ func (s *Server) postPIN(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return s.doorError(err)
 	}
-	out := pinResponse{
+	out := api.PinResponse{
 		Outcome:      string(res.Outcome),
 		State:        string(res.State),
 		AttemptsLeft: res.AttemptsLeft,
@@ -265,9 +214,9 @@ func (s *Server) getState(w http.ResponseWriter, _ *http.Request) error {
 }
 
 // state builds the state answer.
-func (s *Server) state() stateResponse {
+func (s *Server) state() api.State {
 	snap := s.o.Door.Snapshot()
-	out := stateResponse{
+	out := api.State{
 		State:        string(snap.State),
 		Since:        snap.Since.UTC().Format(time.RFC3339Nano),
 		RetryAfterMS: snap.RetryAfter.Milliseconds(),
@@ -284,18 +233,6 @@ func (s *Server) state() stateResponse {
 		out.Relay = "unlocked"
 	}
 	return out
-}
-
-// jpegFrame is a Frame that can give its JPEG bytes (vision's Frame can).
-type jpegFrame interface {
-	JPEG() ([]byte, error)
-}
-
-// saveResponse answers POST /save.
-type saveResponse struct {
-	Saved   bool   `json:"saved"`
-	Session string `json:"session"`
-	State   string `json:"state"`
 }
 
 // postSave is the prototype app's "save the frame when the PIN fails": the base64 body becomes
@@ -326,17 +263,13 @@ func (s *Server) postSave(w http.ResponseWriter, r *http.Request) error {
 		return inputError(err)
 	}
 	defer f.Close()
-	jf, ok := f.(jpegFrame)
-	if !ok {
-		return errors.New("transport: Frames.Decode returned a frame without JPEG()")
-	}
-	jpeg, err := jf.JPEG()
+	jpeg, err := f.JPEG()
 	if err != nil {
-		return httpErr(http.StatusBadRequest, "bad_image", "the image could not be kept as JPEG", err)
+		return httpErr(http.StatusBadRequest, api.CodeBadImage, "the image could not be kept as JPEG", err)
 	}
 	if err := s.o.Door.AttachEvidence(session, jpeg); err != nil {
 		return s.doorError(err)
 	}
-	writeJSON(w, http.StatusOK, saveResponse{Saved: true, Session: session, State: string(s.o.Door.Snapshot().State)})
+	writeJSON(w, http.StatusOK, api.SaveResponse{Saved: true, Session: session, State: string(s.o.Door.Snapshot().State)})
 	return nil
 }

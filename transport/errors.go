@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/doorface/doorface/transport/api"
 )
 
 // Sentinel errors of the transport package. Errors returned by New and LoadOrCreateTokens wrap
@@ -21,42 +23,75 @@ var (
 	// created, or is readable by other users.
 	ErrTokenFile = errors.New("transport: token file problem")
 
+	// ErrConfig is wrapped by Config.Validate; the message names the bad key.
+	ErrConfig = errors.New("transport: invalid setting")
+
 	// ErrShuttingDown is the cause of the 503 answers given to frames after StopFrames.
 	ErrShuttingDown = errors.New("transport: shutting down")
 )
 
-// HTTPError is an error a handler returns to choose the answer: Code is the HTTP status, Err the
-// stable machine-readable code ("busy", "stale_session", ...), Msg the human message for the
-// client. Cause goes to the log only, never to the client. Fields are extra JSON members of the
-// answer (for example "state" and "retry_after_ms" of a busy answer); RetryAfter, when positive,
-// sets the Retry-After header (whole seconds, rounded up).
+// HTTPError is an error a handler returns to choose the answer (the shape of tailscale's tsweb):
+// Status is the HTTP status, Code the stable machine-readable code (one of api's Code
+// constants), Msg the human message for the client. Err goes to the log only, never to the
+// client. State, when set, is the machine state the answer reports (busy, stale_session,
+// not_awaiting_pin); RetryAfter, when positive, sets the Retry-After header (whole seconds,
+// rounded up) and the answer's retry_after_ms.
 type HTTPError struct {
-	Code       int
-	Err        string
+	Status     int
+	Code       string
 	Msg        string
-	Cause      error
-	Fields     map[string]any
+	Err        error
+	State      string
 	RetryAfter time.Duration
 }
 
 // Error implements error. It includes the cause, so it is for logs only.
 func (e *HTTPError) Error() string {
-	if e.Cause != nil {
-		return fmt.Sprintf("%d %s: %s: %v", e.Code, e.Err, e.Msg, e.Cause)
+	if e.Err != nil {
+		return fmt.Sprintf("%d %s: %s: %v", e.Status, e.Code, e.Msg, e.Err)
 	}
-	return fmt.Sprintf("%d %s: %s", e.Code, e.Err, e.Msg)
+	return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Msg)
 }
 
 // Unwrap returns the cause.
-func (e *HTTPError) Unwrap() error { return e.Cause }
+func (e *HTTPError) Unwrap() error { return e.Err }
 
 // httpErr builds an HTTPError.
-func httpErr(code int, errCode, msg string, cause error) *HTTPError {
-	return &HTTPError{Code: code, Err: errCode, Msg: msg, Cause: cause}
+func httpErr(status int, code, msg string, err error) *HTTPError {
+	return &HTTPError{Status: status, Code: code, Msg: msg, Err: err}
 }
 
 // errInternal is what the client sees for every error that is not an *HTTPError.
-var errInternal = &HTTPError{Code: http.StatusInternalServerError, Err: "internal", Msg: "internal error"}
+var errInternal = &HTTPError{Status: http.StatusInternalServerError, Code: api.CodeInternal, Msg: "internal error"}
 
-// coder is implemented by vision's input and enrollment errors (and the fakes of the tests).
-type coder interface{ Code() string }
+// Input refusals. Frames.Decode and Users.AddFace wrap one of these (with %w) to say why an image
+// was refused; inputRefusals turns each into its answer. Any other error is a 500.
+var (
+	// ErrBadImage: the body is not a readable JPEG or PNG image (400 bad_image).
+	ErrBadImage = errors.New("not a readable JPEG or PNG image")
+	// ErrImageTooLarge: the body or the image's dimensions are over the limits (413 too_large).
+	ErrImageTooLarge = errors.New("image too large")
+	// ErrMediaType: the content type is not an image this server takes (415).
+	ErrMediaType = errors.New("unsupported media type")
+	// ErrNoFace: an enrollment photo without a face (422 no_face).
+	ErrNoFace = errors.New("no face in the image")
+	// ErrMultipleFaces: an enrollment photo with several faces (422 multiple_faces).
+	ErrMultipleFaces = errors.New("several faces in the image")
+	// ErrLowQuality: an enrollment face too small, dark, bright or blurry (422 low_quality).
+	ErrLowQuality = errors.New("face quality too low")
+)
+
+// inputRefusals is the one table from an input refusal to its answer.
+var inputRefusals = []struct {
+	sentinel error
+	status   int
+	code     string
+	msg      string
+}{
+	{ErrBadImage, http.StatusBadRequest, api.CodeBadImage, "the body is not a readable JPEG or PNG image"},
+	{ErrImageTooLarge, http.StatusRequestEntityTooLarge, api.CodeTooLarge, "the image is too large"},
+	{ErrMediaType, http.StatusUnsupportedMediaType, api.CodeUnsupportedMediaType, "body must be image/jpeg, image/png or text/plain (base64)"},
+	{ErrNoFace, http.StatusUnprocessableEntity, api.CodeNoFace, "no face found in the image"},
+	{ErrMultipleFaces, http.StatusUnprocessableEntity, api.CodeMultipleFaces, "more than one face in the image"},
+	{ErrLowQuality, http.StatusUnprocessableEntity, api.CodeLowQuality, "the face is too small, dark, bright or blurry to enroll"},
+}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/doorface/doorface/clock"
 	"github.com/doorface/doorface/machine"
+
+	"github.com/doorface/doorface/transport/api"
 )
 
 // Sizes of the event path. The machine's subscription buffer is large so the broker, which only
@@ -19,31 +21,6 @@ const (
 	clientBuffer    = 32
 	doorBuffer      = 64
 )
-
-// stateEvent is the data of "event: state".
-type stateEvent struct {
-	State   string  `json:"state"`
-	From    string  `json:"from"`
-	Session *string `json:"session"`
-	At      string  `json:"at"`
-	Reason  string  `json:"reason"`
-}
-
-// decisionEvent is the data of "event: decision".
-type decisionEvent struct {
-	Session string `json:"session"`
-	Outcome string `json:"outcome"`
-	Method  string `json:"method"`
-	User    string `json:"user"`
-	Name    string `json:"name"`
-	At      string `json:"at"`
-}
-
-// doorEvent is the data of "event: door".
-type doorEvent struct {
-	Kind string `json:"kind"`
-	At   string `json:"at"`
-}
 
 // sseClient is one event-stream connection. ch carries ready-made SSE frames; gone is closed
 // when the broker drops the client (slow, or shutting down).
@@ -105,7 +82,7 @@ func (b *broker) run() {
 					drained = true
 				}
 			}
-			b.publish("door", doorEvent{Kind: de.Kind, At: de.At.UTC().Format(time.RFC3339Nano)})
+			b.publish(api.EventDoor, api.DoorEvent{Kind: de.Kind, At: de.At.UTC().Format(time.RFC3339Nano)})
 		}
 	}
 }
@@ -115,7 +92,7 @@ func (b *broker) transition(tr machine.Transition) {
 	m := b.s.metrics
 	m.setState(string(tr.To))
 	at := tr.At.UTC().Format(time.RFC3339Nano)
-	ev := stateEvent{State: string(tr.To), From: string(tr.From), At: at, Reason: tr.Reason}
+	ev := api.StateEvent{State: string(tr.To), From: string(tr.From), At: at, Reason: tr.Reason}
 	if tr.Session != "" {
 		id := tr.Session
 		ev.Session = &id
@@ -123,7 +100,7 @@ func (b *broker) transition(tr machine.Transition) {
 	b.publish("state", ev)
 	if d := tr.Decision; d != nil {
 		m.decisions.WithLabelValues(string(d.Outcome), string(d.Method)).Inc()
-		b.publish("decision", decisionEvent{Session: tr.Session, Outcome: string(d.Outcome),
+		b.publish("decision", api.DecisionEvent{Session: tr.Session, Outcome: string(d.Outcome),
 			Method: string(d.Method), User: d.User, Name: d.Name, At: at})
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/doorface/doorface/machine"
+
+	"github.com/doorface/doorface/transport/api"
 )
 
 // expect reads the next non-comment events and checks their names and key fields.
@@ -177,7 +179,7 @@ func TestBrokerDropsFullClient(t *testing.T) {
 	b := e.srv.broker
 	stuck, ok := b.add(), b.add()
 	for i := range clientBuffer + 1 {
-		b.publish("door", doorEvent{Kind: fmt.Sprint("e", i)})
+		b.publish("door", api.DoorEvent{Kind: fmt.Sprint("e", i)})
 		if i < clientBuffer {
 			<-ok.ch
 		}

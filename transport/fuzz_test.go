@@ -3,6 +3,8 @@ package transport
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/doorface/doorface/transport/api"
 )
 
 // FuzzPinRequest: the PIN body parser never panics, and whatever it accepts is a valid session
@@ -109,8 +111,8 @@ func FuzzJSONBodies(f *testing.F) {
 				t.Fatalf("round trip changed %s to %s", a, b)
 			}
 		}
-		check(&createUserRequest{}, func() any { return &createUserRequest{} })
-		check(&setPINRequest{}, func() any { return &setPINRequest{} })
+		check(&api.CreateUserRequest{}, func() any { return &api.CreateUserRequest{} })
+		check(&api.SetPINRequest{}, func() any { return &api.SetPINRequest{} })
 	})
 }
 

@@ -1,11 +1,11 @@
 package transport
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -26,12 +26,13 @@ import (
 	"github.com/doorface/doorface/clock"
 	"github.com/doorface/doorface/machine"
 	"github.com/doorface/doorface/store"
+	"github.com/doorface/doorface/transport/api"
+	"github.com/doorface/doorface/transport/client"
 )
 
 // The machine satisfies Door and the store Audit: checked here, where both are real.
 var (
-	_ Door  = (*machine.Machine)(nil)
-	_ Audit = (*store.DB)(nil)
+	_ Door = (*machine.Machine)(nil)
 )
 
 const (
@@ -98,6 +99,8 @@ func (a storeAdapter) BeginAttempt(id string, start time.Time) error {
 	return a.db.BeginAttempt(id, start)
 }
 
+func (a storeAdapter) EndUnlock(id string) error { return a.db.EndUnlock(id) }
+
 func (a storeAdapter) RecordAttempt(m machine.Attempt) error {
 	durs := map[string]float64{}
 	for st, d := range m.Durations {
@@ -128,14 +131,12 @@ func (a storeAdapter) SaveLockout(l machine.Lockout) error {
 	return a.db.SaveLockout(store.Lockout{Failures: l.Failures, Level: l.Level, Until: l.Until})
 }
 
-// codeErr is an input error with an API code, like vision's.
-type codeErr string
-
-func (e codeErr) Error() string { return "fake vision: " + string(e) }
-func (e codeErr) Code() string  { return string(e) }
+// refused is an input refusal as main's adapter makes one from vision's errors.
+func refused(sentinel error) error { return fmt.Errorf("fake vision: %w", sentinel) }
 
 // fakeFrame is a decoded image: only its header is read (image.DecodeConfig).
 type fakeFrame struct {
+	ff     *fakeFrames
 	cfg    image.Config
 	jpeg   []byte // the original bytes when they were JPEG
 	closed *atomic.Int64
@@ -145,7 +146,7 @@ func (f *fakeFrame) Close() { f.closed.Add(1) }
 
 func (f *fakeFrame) JPEG() ([]byte, error) {
 	if f.jpeg == nil {
-		return nil, codeErr("bad_image")
+		return nil, refused(ErrBadImage)
 	}
 	return f.jpeg, nil
 }
@@ -173,28 +174,29 @@ func (ff *fakeFrames) Decode(body []byte, ct string) (Frame, error) {
 		}
 		b, err := base64.StdEncoding.DecodeString(s)
 		if err != nil {
-			return nil, codeErr("bad_image")
+			return nil, refused(ErrBadImage)
 		}
 		raw = b
 	default:
-		return nil, codeErr("unsupported_media_type")
+		return nil, refused(ErrMediaType)
 	}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(raw))
 	if err != nil {
-		return nil, codeErr("bad_image")
+		return nil, refused(ErrBadImage)
 	}
 	if cfg.Width > 4096 || cfg.Height > 4096 {
-		return nil, codeErr("too_large")
+		return nil, refused(ErrImageTooLarge)
 	}
 	ff.decoded.Add(1)
-	f := &fakeFrame{cfg: cfg, closed: &ff.closed}
+	f := &fakeFrame{ff: ff, cfg: cfg, closed: &ff.closed}
 	if format == "jpeg" {
 		f.jpeg = raw
 	}
 	return f, nil
 }
 
-func (ff *fakeFrames) Analyze(ctx context.Context, _ string, fr Frame) (machine.FrameResult, error) {
+func (f *fakeFrame) Analyze(ctx context.Context, _ string) (machine.FrameResult, error) {
+	ff := f.ff
 	if ff.gate != nil {
 		ff.entered <- struct{}{}
 		select {
@@ -203,7 +205,6 @@ func (ff *fakeFrames) Analyze(ctx context.Context, _ string, fr Frame) (machine.
 			return machine.FrameResult{}, ctx.Err()
 		}
 	}
-	f := fr.(*fakeFrame)
 	switch f.cfg.Width {
 	case wAlice:
 		return machine.FrameResult{Quality: "ok", Match: &machine.Candidate{User: ff.user, Name: "Alice", Distance: 0.31, Margin: 0.12}, Evidence: f.jpeg}, nil
@@ -215,10 +216,55 @@ func (ff *fakeFrames) Analyze(ctx context.Context, _ string, fr Frame) (machine.
 	return machine.FrameResult{Quality: "no_face", Evidence: f.jpeg}, nil
 }
 
-// fakeUsers is the real store plus a scripted enrollment.
+// fakeUsers is the real store, its users shown as wire types, plus a scripted enrollment.
 type fakeUsers struct {
-	*store.DB
+	DB     *store.DB
 	frames *fakeFrames
+}
+
+func wireUser(u store.User) api.User {
+	return api.User{ID: u.ID, Name: u.Name, Created: u.Created, Enabled: u.Enabled, HasPIN: u.HasPIN}
+}
+
+func (u fakeUsers) CreateUser(name, pin string) (api.User, error) {
+	su, err := u.DB.CreateUser(name, pin)
+	return wireUser(su), err
+}
+
+func (u fakeUsers) GetUser(id string) (api.User, error) {
+	su, err := u.DB.GetUser(id)
+	return wireUser(su), err
+}
+
+func (u fakeUsers) ListUsers() ([]api.User, error) {
+	us, err := u.DB.ListUsers()
+	out := make([]api.User, 0, len(us))
+	for _, su := range us {
+		out = append(out, wireUser(su))
+	}
+	return out, err
+}
+
+func (u fakeUsers) DeleteUser(id string) error  { return u.DB.DeleteUser(id) }
+func (u fakeUsers) SetPIN(id, pin string) error { return u.DB.SetPIN(id, pin) }
+
+// fakeAudit is the real store's history, its records shown as wire types.
+type fakeAudit struct{ db *store.DB }
+
+func (a fakeAudit) Export(w io.Writer, format string, f api.AuditFilter) (int, error) {
+	return a.db.Export(w, format, store.Filter{Since: f.Since, Until: f.Until, Outcome: f.Outcome, User: f.User}, "")
+}
+
+func (a fakeAudit) GetAttempt(id string) (api.Attempt, error) {
+	r, err := a.db.GetAttempt(id)
+	return api.Attempt{Seq: r.Seq, ID: r.ID, Outcome: r.Outcome, Method: r.Method, User: r.User, Evidence: r.Evidence, Hash: r.Hash}, err
+}
+
+func (a fakeAudit) Frame(id string) ([]byte, error) { return a.db.Frame(id) }
+
+func (a fakeAudit) Verify() (api.VerifyReport, error) {
+	r, err := a.db.Verify()
+	return api.VerifyReport{Records: r.Records, OK: r.OK, FirstBroken: r.FirstBroken, Problem: r.Problem, Head: r.Head}, err
 }
 
 func (u fakeUsers) AddFace(_ context.Context, userID string, body []byte, ct string) (string, []string, error) {
@@ -229,9 +275,9 @@ func (u fakeUsers) AddFace(_ context.Context, userID string, body []byte, ct str
 	defer fr.Close()
 	switch fr.(*fakeFrame).cfg.Width {
 	case wEnrollNo:
-		return "", nil, codeErr("no_face")
+		return "", nil, refused(ErrNoFace)
 	case wEnrollMF:
-		return "", nil, codeErr("multiple_faces")
+		return "", nil, refused(ErrMultipleFaces)
 	}
 	desc := make([]float32, 128)
 	desc[0] = 0.5
@@ -307,7 +353,7 @@ func newEnv(t *testing.T, mod func(*machine.Config, *Options)) *env {
 	}
 	e.frames.user = e.alice.ID
 	cfg := machine.DefaultConfig()
-	o := Options{Frames: e.frames, Users: fakeUsers{db, e.frames}, Audit: db, Board: board{e.lock},
+	o := Options{Frames: e.frames, Users: fakeUsers{db, e.frames}, Audit: fakeAudit{db}, Board: board{e.lock},
 		Tokens: Tokens{Door: doorToken, Admin: adminToken}, Clock: e.clk, Logger: logger, Registry: e.reg}
 	if mod != nil {
 		mod(&cfg, &o)
@@ -379,20 +425,7 @@ func (r resp) str(k string) string { s, _ := r.js[k].(string); return s }
 // do sends q and reads the whole answer.
 func (e *env) do(q req) resp {
 	e.t.Helper()
-	hr, err := http.NewRequest(q.method, e.hs.URL+q.path, bytes.NewReader(q.body))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if q.token != "" {
-		hr.Header.Set("Authorization", "Bearer "+q.token)
-	}
-	if q.ct != "" {
-		hr.Header.Set("Content-Type", q.ct)
-	}
-	for k, v := range q.hdr {
-		hr.Header.Set(k, v)
-	}
-	res, err := e.hs.Client().Do(hr)
+	res, err := client.New(e.hs.URL, q.token, e.hs.Client()).Send(context.Background(), q.method, q.path, q.ct, q.body, q.hdr)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -462,36 +495,21 @@ type sseEvent struct {
 // as events named ":" ), after the opening snapshot has arrived.
 func (e *env) openEvents(ctx context.Context) <-chan sseEvent {
 	e.t.Helper()
-	hr, _ := http.NewRequestWithContext(ctx, "GET", e.hs.URL+"/v1/events", nil)
-	hr.Header.Set("Authorization", "Bearer "+doorToken)
-	res, err := e.hs.Client().Do(hr)
+	in, err := client.New(e.hs.URL, doorToken, e.hs.Client()).Events(ctx)
 	if err != nil {
 		e.t.Fatal(err)
-	}
-	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/event-stream" {
-		e.t.Fatalf("events: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
 	}
 	ch := make(chan sseEvent, 1024)
 	go func() {
 		defer close(ch)
-		defer res.Body.Close()
-		sc := bufio.NewScanner(res.Body)
-		var ev sseEvent
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case line == "":
-				if ev.name != "" {
-					ch <- ev
-				}
-				ev = sseEvent{}
-			case strings.HasPrefix(line, ":"):
-				ch <- sseEvent{name: ":", data: map[string]any{"comment": strings.TrimSpace(line[1:])}}
-			case strings.HasPrefix(line, "event: "):
-				ev.name = line[len("event: "):]
-			case strings.HasPrefix(line, "data: "):
-				_ = json.Unmarshal([]byte(line[len("data: "):]), &ev.data)
+		for ev := range in {
+			if ev.Name == client.Comment {
+				ch <- sseEvent{name: ":", data: map[string]any{"comment": string(ev.Data)}}
+				continue
 			}
+			out := sseEvent{name: ev.Name}
+			_ = ev.Decode(&out.data)
+			ch <- out
 		}
 	}()
 	first := next(e.t, ch)

@@ -168,7 +168,7 @@ func TestStopFramesAndServe(t *testing.T) {
 // TestNewRejectsBadOptions covers New's validation.
 func TestNewRejectsBadOptions(t *testing.T) {
 	e := newEnv(t, nil)
-	good := Options{Door: e.m, Frames: e.frames, Users: fakeUsers{e.db, e.frames}, Audit: e.db,
+	good := Options{Door: e.m, Frames: e.frames, Users: fakeUsers{e.db, e.frames}, Audit: fakeAudit{e.db},
 		Tokens: Tokens{Door: doorToken, Admin: adminToken}}
 	cases := []struct {
 		name string

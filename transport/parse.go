@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"time"
+
+	"github.com/doorface/doorface/transport/api"
 )
 
 // maxIDLen bounds session and user ids in paths, headers and bodies.
@@ -45,12 +46,12 @@ func validPIN(p string) bool {
 }
 
 var (
-	errBadSession = httpErr(http.StatusBadRequest, "bad_session", "session id must be 1-64 characters of A-Z a-z 0-9 _ -", nil)
-	errBadID      = httpErr(http.StatusBadRequest, "bad_id", "id must be 1-64 characters of A-Z a-z 0-9 _ -", nil)
-	errBadPIN     = httpErr(http.StatusBadRequest, "bad_pin", "pin must be 1-32 digits", nil)
-	errTooLarge   = httpErr(http.StatusRequestEntityTooLarge, "too_large", "request body too large", nil)
-	errNotJSON    = httpErr(http.StatusUnsupportedMediaType, "unsupported_media_type", "body must be application/json", nil)
-	errMediaType  = httpErr(http.StatusUnsupportedMediaType, "unsupported_media_type", "body must be image/jpeg, image/png or text/plain (base64)", nil)
+	errBadSession = httpErr(http.StatusBadRequest, api.CodeBadSession, "session id must be 1-64 characters of A-Z a-z 0-9 _ -", nil)
+	errBadID      = httpErr(http.StatusBadRequest, api.CodeBadID, "id must be 1-64 characters of A-Z a-z 0-9 _ -", nil)
+	errBadPIN     = httpErr(http.StatusBadRequest, api.CodeBadPIN, "pin must be 1-32 digits", nil)
+	errTooLarge   = httpErr(http.StatusRequestEntityTooLarge, api.CodeTooLarge, "request body too large", nil)
+	errNotJSON    = httpErr(http.StatusUnsupportedMediaType, api.CodeUnsupportedMediaType, "body must be application/json", nil)
+	errMediaType  = httpErr(http.StatusUnsupportedMediaType, api.CodeUnsupportedMediaType, "body must be image/jpeg, image/png or text/plain (base64)", nil)
 )
 
 // pathID returns the validated {id} path value.
@@ -99,7 +100,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) (
 		if errors.As(err, &mbe) {
 			return nil, errTooLarge
 		}
-		return nil, httpErr(http.StatusBadRequest, "bad_request", "could not read the request body", err)
+		return nil, httpErr(http.StatusBadRequest, api.CodeBadRequest, "could not read the request body", err)
 	}
 	return b, nil
 }
@@ -131,10 +132,10 @@ func decodeStrict(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return httpErr(http.StatusBadRequest, "bad_json", "body is not the expected JSON object", err)
+		return httpErr(http.StatusBadRequest, api.CodeBadJSON, "body is not the expected JSON object", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return httpErr(http.StatusBadRequest, "bad_json", "body must hold exactly one JSON object", nil)
+		return httpErr(http.StatusBadRequest, api.CodeBadJSON, "body must hold exactly one JSON object", nil)
 	}
 	return nil
 }
@@ -181,24 +182,10 @@ func parseFrameRequest(sessionHeader, contentType string, compat bool, maxBody i
 
 // inputError maps an error of Frames.Decode or Users.AddFace to its answer.
 func inputError(err error) error {
-	var c coder
-	if !errors.As(err, &c) {
-		return err
+	for _, in := range inputRefusals {
+		if errors.Is(err, in.sentinel) {
+			return httpErr(in.status, in.code, in.msg, err)
+		}
 	}
-	switch code := c.Code(); code {
-	case "bad_image":
-		return httpErr(http.StatusBadRequest, code, "the body is not a readable JPEG or PNG image", err)
-	case "too_large":
-		return httpErr(http.StatusRequestEntityTooLarge, code, "the image is too large", err)
-	case "unsupported_media_type":
-		return httpErr(http.StatusUnsupportedMediaType, code, "body must be image/jpeg, image/png or text/plain (base64)", err)
-	case "no_face":
-		return httpErr(http.StatusUnprocessableEntity, code, "no face found in the image", err)
-	case "multiple_faces":
-		return httpErr(http.StatusUnprocessableEntity, code, "more than one face in the image", err)
-	case "low_quality":
-		return httpErr(http.StatusUnprocessableEntity, code, "the face is too small, dark, bright or blurry to enroll", err)
-	default:
-		return httpErr(http.StatusBadRequest, code, fmt.Sprintf("image rejected: %s", code), err)
-	}
+	return err
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/doorface/doorface/clock"
+	"github.com/doorface/doorface/transport/api"
 )
 
 // Defaults of Options.
@@ -35,13 +35,44 @@ const (
 )
 
 // SessionHeader names the session a frame belongs to; answers to frames carry it too.
-const SessionHeader = "X-Door-Session"
+const SessionHeader = api.SessionHeader
 
 //go:embed openapi.yaml
 var openAPI []byte
 
 // OpenAPI returns the embedded OpenAPI 3 document (served at GET /openapi.yaml).
 func OpenAPI() []byte { return append([]byte(nil), openAPI...) }
+
+// Config holds the server's settings a person sets; the yaml tags are the keys under the
+// configuration file's "http" section. Zero values take the defaults above.
+type Config struct {
+	// QueueSize is how many frames (and enrollments) may be read and analysed at once; more get
+	// 429. Default 4.
+	QueueSize int `yaml:"queue_size"`
+	// Heartbeat is the interval of the ": ping" comments on event streams. Default 15 s.
+	Heartbeat time.Duration `yaml:"heartbeat"`
+	// MaxJSON limits JSON bodies. Default 64 KiB.
+	MaxJSON int64 `yaml:"max_json"`
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{QueueSize: DefaultQueueSize, Heartbeat: DefaultHeartbeat, MaxJSON: DefaultMaxJSON}
+}
+
+// Validate reports the first bad setting by its key ("key=value: what is allowed"), wrapping
+// ErrConfig.
+func (c Config) Validate() error {
+	switch {
+	case c.QueueSize < 1:
+		return fmt.Errorf("%w: queue_size=%d: a whole number >= 1", ErrConfig, c.QueueSize)
+	case c.Heartbeat <= 0:
+		return fmt.Errorf("%w: heartbeat=%v: a positive duration such as 15s", ErrConfig, c.Heartbeat)
+	case c.MaxJSON < 1024:
+		return fmt.Errorf("%w: max_json=%d: a whole number >= 1024", ErrConfig, c.MaxJSON)
+	}
+	return nil
+}
 
 // Options configure a Server. Door, Frames, Users and Audit are required; Board may be nil (the
 // relay is then derived from the machine state and the door contact reported "unknown"). Zero
@@ -54,15 +85,11 @@ type Options struct {
 	Board  Board
 	Tokens Tokens
 
+	// Config holds the settings a person sets (the configuration file's "http" section).
+	Config
+
 	// MaxBody limits image bodies (binary); base64 bodies may be 4/3 of it. Default 8 MiB + 64 KiB.
 	MaxBody int64
-	// MaxJSON limits JSON bodies. Default 64 KiB.
-	MaxJSON int64
-	// QueueSize is how many frames (and enrollments) may be read and analysed at once; more get
-	// 429. Default 4.
-	QueueSize int
-	// Heartbeat is the interval of the ": ping" comments on event streams. Default 15 s.
-	Heartbeat time.Duration
 	// WriteTimeout bounds each write to an event stream; a client that does not take the bytes
 	// in time is disconnected. Default 10 s.
 	WriteTimeout time.Duration
@@ -133,7 +160,7 @@ func New(o Options) (*Server, error) {
 		o.Clock = clock.Real{}
 	}
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		o.Logger = slog.Default()
 	}
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
@@ -222,12 +249,12 @@ func setSession(r *http.Request, id string) {
 	}
 }
 
-// wrap is the one adapter from handlerFunc to http.Handler: authentication, error answers, logs
-// and request metrics.
+// wrap is the one adapter from handlerFunc to http.Handler: authentication, error answers, the
+// access log line and request metrics.
 func (s *Server) wrap(rt Route) http.Handler {
 	label := rt.String()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
+		start := s.o.Clock.Now()
 		ri := &reqInfo{}
 		r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, ri))
 		sw := &statusWriter{ResponseWriter: w}
@@ -235,49 +262,60 @@ func (s *Server) wrap(rt Route) http.Handler {
 		if err == nil {
 			err = rt.h(s, sw, r)
 		}
+		var he *HTTPError
 		if err != nil {
-			s.fail(sw, r, label, ri, err)
+			he = s.fail(sw, err)
 		}
+		elapsed := s.o.Clock.Now().Sub(start)
+		s.accessLog(r, label, sw.code(), elapsed, ri, he)
 		s.metrics.requests.WithLabelValues(label, strconv.Itoa(sw.code())).Inc()
-		s.metrics.requestSeconds.WithLabelValues(label).Observe(time.Since(start).Seconds())
+		s.metrics.requestSeconds.WithLabelValues(label).Observe(elapsed.Seconds())
+		if he != nil && sw.aborted {
+			// The answer was streaming already: cut it so the client sees it is incomplete.
+			panic(http.ErrAbortHandler)
+		}
 	})
 }
 
-// fail writes err as the JSON answer (unless the answer has started) and logs it.
-func (s *Server) fail(w *statusWriter, r *http.Request, route string, ri *reqInfo, err error) {
-	var he *HTTPError
-	if !errors.As(err, &he) {
-		he = &HTTPError{Code: errInternal.Code, Err: errInternal.Err, Msg: errInternal.Msg, Cause: err}
-	}
-	attrs := []any{"route", route, "status", he.Code, "code", he.Err}
+// accessLog writes the one log line of every request: method, route, status, duration, client
+// address and, when known, the session. Rejections add the error code and the cause (never sent
+// to the client), at warn level (error level for 5xx).
+func (s *Server) accessLog(r *http.Request, route string, status int, d time.Duration, ri *reqInfo, he *HTTPError) {
+	attrs := []any{"method", r.Method, "route", route, "status", status, "seconds", d.Seconds(), "client", r.RemoteAddr}
 	if ri.session != "" {
 		attrs = append(attrs, "session", ri.session)
 	}
-	if he.Cause != nil {
-		attrs = append(attrs, "err", he.Cause)
+	level, msg := slog.LevelInfo, "request"
+	if he != nil {
+		attrs = append(attrs, "code", he.Code)
+		if he.Err != nil {
+			attrs = append(attrs, "err", he.Err)
+		}
+		level, msg = slog.LevelWarn, "request rejected"
+		if he.Status >= 500 {
+			level = slog.LevelError
+		}
+	}
+	s.log.Log(r.Context(), level, msg, attrs...)
+}
+
+// fail writes err as the JSON answer, unless the answer has started (then it marks the writer
+// aborted), and returns the HTTPError it answered with.
+func (s *Server) fail(w *statusWriter, err error) *HTTPError {
+	var he *HTTPError
+	if !errors.As(err, &he) {
+		he = &HTTPError{Status: errInternal.Status, Code: errInternal.Code, Msg: errInternal.Msg, Err: err}
 	}
 	if w.wrote {
-		// The answer is streaming already: all we can do is cut it so the client sees it is
-		// incomplete.
-		s.log.Error("request failed after the answer started", attrs...)
-		panic(http.ErrAbortHandler)
+		w.aborted = true
+		return he
 	}
-	level := slog.LevelWarn
-	if he.Code >= 500 {
-		level = slog.LevelError
-	}
-	s.log.Log(r.Context(), level, "request rejected", attrs...)
 	if he.RetryAfter > 0 {
 		secs := (he.RetryAfter + time.Second - 1) / time.Second
 		w.Header().Set("Retry-After", strconv.FormatInt(int64(secs), 10))
 	}
-	body := make(map[string]any, 2+len(he.Fields))
-	for k, v := range he.Fields {
-		body[k] = v
-	}
-	body["error"] = he.Err
-	body["message"] = he.Msg
-	writeJSON(w, he.Code, body)
+	writeJSON(w, he.Status, api.Error{Error: he.Code, Message: he.Msg, State: he.State, RetryAfterMS: he.RetryAfter.Milliseconds()})
+	return he
 }
 
 // authorize checks the bearer token against both tokens in constant time: 401 when it is
@@ -289,10 +327,10 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, need Role) er
 	role := s.roleOf(r.Header.Get("Authorization"))
 	if role == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="doorface"`)
-		return httpErr(http.StatusUnauthorized, "unauthorized", "missing or invalid bearer token", nil)
+		return httpErr(http.StatusUnauthorized, api.CodeUnauthorized, "missing or invalid bearer token", nil)
 	}
 	if need != RoleAny && need != role {
-		return httpErr(http.StatusForbidden, "forbidden", "this token's role may not call this endpoint", nil)
+		return httpErr(http.StatusForbidden, api.CodeForbidden, "this token's role may not call this endpoint", nil)
 	}
 	return nil
 }
@@ -328,13 +366,13 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(allow) > 0 {
-		s.log.Warn("request rejected", "route", "", "method", r.Method, "path", r.URL.Path, "status", http.StatusMethodNotAllowed, "code", "method_not_allowed")
+		s.log.Warn("request rejected", "method", r.Method, "route", "", "path", r.URL.Path, "status", http.StatusMethodNotAllowed, "code", api.CodeMethodNotAllowed, "client", r.RemoteAddr)
 		w.Header().Set("Allow", strings.Join(allow, ", "))
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method_not_allowed", "message": "method not allowed"})
+		writeJSON(w, http.StatusMethodNotAllowed, api.Error{Error: api.CodeMethodNotAllowed, Message: "method not allowed"})
 		return
 	}
-	s.log.Warn("request rejected", "route", "", "method", r.Method, "path", r.URL.Path, "status", http.StatusNotFound, "code", "not_found")
-	writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "message": "no such endpoint"})
+	s.log.Warn("request rejected", "method", r.Method, "route", "", "path", r.URL.Path, "status", http.StatusNotFound, "code", api.CodeNotFound, "client", r.RemoteAddr)
+	writeJSON(w, http.StatusNotFound, api.Error{Error: api.CodeNotFound, Message: "no such endpoint"})
 }
 
 // writeJSON writes v as the JSON answer with the status code.
@@ -350,8 +388,9 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // http.ResponseController reach the connection (flush, deadlines).
 type statusWriter struct {
 	http.ResponseWriter
-	status int
-	wrote  bool
+	status  int
+	wrote   bool
+	aborted bool // the handler failed after the answer started
 }
 
 func (w *statusWriter) WriteHeader(code int) {

@@ -1,0 +1,227 @@
+// Package api holds the wire types of doorface's HTTP API: requests, responses, event data and
+// error codes. The server (package transport) and every client (package transport/client, and
+// through it `doorface replay`, `make bench` and the tests) share these types, so the API is its
+// own contract: renaming a field in the database does not change it. transport/openapi.yaml
+// documents the same shapes.
+package api
+
+import "time"
+
+// SessionHeader names the session a frame belongs to; answers to frames carry it too.
+const SessionHeader = "X-Door-Session"
+
+// Error codes: the "error" member of every error answer. They are stable; clients switch on them.
+const (
+	CodeUnauthorized         = "unauthorized"           // 401: missing or unknown token
+	CodeForbidden            = "forbidden"              // 403: the token's role may not call this
+	CodeNotFound             = "not_found"              // 404: no such endpoint or record
+	CodeMethodNotAllowed     = "method_not_allowed"     // 405
+	CodeBadRequest           = "bad_request"            // 400: the body could not be read
+	CodeBadJSON              = "bad_json"               // 400: the body is not the expected JSON object
+	CodeBadSession           = "bad_session"            // 400: the session id is not one doorface issues
+	CodeBadPIN               = "bad_pin"                // 400: the PIN is not 4 to 12 digits
+	CodeBadID                = "bad_id"                 // 400: a path or query id is malformed
+	CodeBadQuery             = "bad_query"              // 400: an audit filter is malformed
+	CodeBadFormat            = "bad_format"             // 400: the export format is not csv or jsonl
+	CodeBadImage             = "bad_image"              // 400: the body is not a decodable JPEG or PNG
+	CodeInvalidName          = "invalid_name"           // 400
+	CodePINPolicy            = "pin_policy"             // 400: the PIN breaks the site's PIN policy
+	CodeTooLarge             = "too_large"              // 413: body or image dimensions too large
+	CodeUnsupportedMediaType = "unsupported_media_type" // 415
+	CodeNoFace               = "no_face"                // 422: enrollment photo without a face
+	CodeMultipleFaces        = "multiple_faces"         // 422: enrollment photo with several faces
+	CodeLowQuality           = "low_quality"            // 422: enrollment face too small, dark, bright or blurry
+	CodeBusy                 = "busy"                   // 409: the door is unlocking or cooling down
+	CodeNotAwaitingPIN       = "not_awaiting_pin"       // 409
+	CodePINInUse             = "pin_in_use"             // 409
+	CodeStaleSession         = "stale_session"          // 410: the session is over
+	CodePruned               = "pruned"                 // 410: the evidence frame was deleted by retention
+	CodeQueueFull            = "queue_full"             // 429: too many frames in analysis
+	CodeInternal             = "internal"               // 500
+	CodeAnalysisFailed       = "analysis_failed"        // 500
+	CodeShuttingDown         = "shutting_down"          // 503
+	CodeAnalysisCancelled    = "analysis_cancelled"     // 503
+	CodeAuditUnavailable     = "audit_unavailable"      // 503: the audit cannot be written; the door stays locked
+	CodeDirectoryUnavailable = "directory_unavailable"  // 503
+	CodeStoreUnavailable     = "store_unavailable"      // 503
+)
+
+// Error is the body of every error answer. Error is one of the Code constants, Message is for a
+// person. Some answers add State and RetryAfterMS (busy, stale_session, not_awaiting_pin).
+type Error struct {
+	Error        string `json:"error"`
+	Message      string `json:"message"`
+	State        string `json:"state,omitempty"`
+	RetryAfterMS int64  `json:"retry_after_ms,omitempty"`
+}
+
+// Match is a frame's match in an answer: only a match within the threshold and margin, never a
+// near miss.
+type Match struct {
+	User     string  `json:"user"`
+	Name     string  `json:"name"`
+	Distance float64 `json:"distance"`
+	Margin   float64 `json:"margin"`
+}
+
+// Frame is what the machine said about one frame.
+type Frame struct {
+	Seq     int    `json:"seq"`
+	Quality string `json:"quality"`
+	Match   *Match `json:"match"`
+}
+
+// Decision is a session's decision.
+type Decision struct {
+	Outcome string `json:"outcome"`
+	Method  string `json:"method"`
+	User    string `json:"user"`
+	Name    string `json:"name"`
+}
+
+// FrameResponse answers POST /v1/frames and POST /image.
+type FrameResponse struct {
+	Session  string    `json:"session"`
+	State    string    `json:"state"`
+	Frame    Frame     `json:"frame"`
+	Decision *Decision `json:"decision"`
+}
+
+// PinRequest is the body of POST /v1/pin.
+type PinRequest struct {
+	Session string `json:"session"`
+	PIN     string `json:"pin"`
+}
+
+// PinResponse answers POST /v1/pin.
+type PinResponse struct {
+	Outcome      string    `json:"outcome"`
+	State        string    `json:"state"`
+	AttemptsLeft int       `json:"attempts_left"`
+	RetryAfterS  int64     `json:"retry_after_s"`
+	Decision     *Decision `json:"decision"`
+}
+
+// State answers GET /v1/state and DELETE /v1/session.
+type State struct {
+	State        string  `json:"state"`
+	Session      *string `json:"session"`
+	Since        string  `json:"since"`
+	Relay        string  `json:"relay"`
+	RelayFault   string  `json:"relay_fault"`
+	Door         string  `json:"door"`
+	RetryAfterMS int64   `json:"retry_after_ms"`
+}
+
+// SaveResponse answers POST /save.
+type SaveResponse struct {
+	Saved   bool   `json:"saved"`
+	Session string `json:"session"`
+	State   string `json:"state"`
+}
+
+// User is a user in admin answers. PINs and templates are never returned.
+type User struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Created    time.Time  `json:"created"`
+	Enabled    bool       `json:"enabled"`
+	ValidFrom  *time.Time `json:"valid_from,omitempty"`
+	ValidUntil *time.Time `json:"valid_until,omitempty"`
+	HasPIN     bool       `json:"has_pin"`
+}
+
+// UserList answers GET /v1/users.
+type UserList struct {
+	Users []User `json:"users"`
+}
+
+// CreateUserRequest is the body of POST /v1/users.
+type CreateUserRequest struct {
+	Name string `json:"name"`
+	PIN  string `json:"pin"`
+}
+
+// SetPINRequest is the body of PUT /v1/users/{id}/pin; "" removes the PIN.
+type SetPINRequest struct {
+	PIN string `json:"pin"`
+}
+
+// FaceResponse answers POST /v1/users/{id}/faces: the new template's id, never its descriptor.
+type FaceResponse struct {
+	Template string   `json:"template"`
+	Warnings []string `json:"warnings"`
+}
+
+// Attempt is one audit record, as GET /v1/audit/{id} answers it.
+type Attempt struct {
+	Seq            uint64             `json:"seq"`
+	ID             string             `json:"id"`
+	Start          time.Time          `json:"start"`
+	End            time.Time          `json:"end"`
+	Outcome        string             `json:"outcome"`
+	Method         string             `json:"method"`
+	User           string             `json:"user"`
+	Name           string             `json:"name"`
+	BestUser       string             `json:"best_user"`
+	BestDistance   float64            `json:"best_distance"`
+	BestMargin     float64            `json:"best_margin"`
+	Frames         int                `json:"frames"`
+	PinTries       int                `json:"pin_tries"`
+	Durations      map[string]float64 `json:"durations"`
+	Reason         string             `json:"reason"`
+	Evidence       string             `json:"evidence"` // evidence key (its file name in exports); "" if none
+	EvidencePruned bool               `json:"evidence_pruned"`
+	PrevHash       string             `json:"prev_hash"`
+	Hash           string             `json:"hash"`
+}
+
+// AuditFilter selects audit records (GET /v1/audit's query). Zero fields select everything.
+type AuditFilter struct {
+	Since, Until time.Time
+	Outcome      string
+	User         string
+}
+
+// VerifyReport answers GET /v1/audit/verify.
+type VerifyReport struct {
+	Records     int    `json:"records"`
+	OK          bool   `json:"ok"`
+	FirstBroken uint64 `json:"first_broken"`
+	Problem     string `json:"problem"`
+	Head        string `json:"head"`
+}
+
+// Event names of GET /v1/events (Server-Sent Events).
+const (
+	EventSnapshot = "snapshot" // data: State, first on every stream
+	EventState    = "state"    // data: StateEvent
+	EventDecision = "decision" // data: DecisionEvent
+	EventDoor     = "door"     // data: DoorEvent
+)
+
+// StateEvent is the data of "event: state".
+type StateEvent struct {
+	State   string  `json:"state"`
+	From    string  `json:"from"`
+	Session *string `json:"session"`
+	At      string  `json:"at"`
+	Reason  string  `json:"reason"`
+}
+
+// DecisionEvent is the data of "event: decision".
+type DecisionEvent struct {
+	Session string `json:"session"`
+	Outcome string `json:"outcome"`
+	Method  string `json:"method"`
+	User    string `json:"user"`
+	Name    string `json:"name"`
+	At      string `json:"at"`
+}
+
+// DoorEvent is the data of "event: door". Kind is door_opened, door_closed, held_open,
+// forced_open or exit_pressed.
+type DoorEvent struct {
+	Kind string `json:"kind"`
+	At   string `json:"at"`
+}
