@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"io"
 	"sync"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/doorface/doorface/machine"
 	"github.com/doorface/doorface/store"
 	"github.com/doorface/doorface/transport"
+	"github.com/doorface/doorface/transport/api"
 	"github.com/doorface/doorface/vision"
 )
 
@@ -47,8 +49,6 @@ func (l lockouts) SaveLockout(m machine.Lockout) error {
 // attempts writes the machine's attempt records to the store (durably, before the machine goes on).
 type attempts struct{ db *store.DB }
 
-var _ machine.UnlockEnder = attempts{}
-
 func (a attempts) BeginAttempt(id string, start time.Time) error { return a.db.BeginAttempt(id, start) }
 
 // EndUnlock clears the store's "door unlocked" marker once the machine has locked the relay again.
@@ -74,17 +74,8 @@ func storeAttempt(m machine.Attempt) store.Attempt {
 	}
 }
 
-// codedError gives a vision enrollment error the API code transport answers with.
-type codedError struct {
-	code string
-	err  error
-}
-
-func (e *codedError) Error() string { return e.err.Error() }
-func (e *codedError) Code() string  { return e.code }
-func (e *codedError) Unwrap() error { return e.err }
-
-// frames serves transport's frame path from vision: decode, analyse, match against the gallery.
+// frames serves transport's frame path from vision: each decoded frame analyses itself for a
+// session and is matched against the gallery.
 type frames struct {
 	cfg     vision.Config
 	pipe    *vision.Pipeline
@@ -130,20 +121,29 @@ func (t *faceTrack) set(session string, box image.Rectangle) {
 	t.session, t.box, t.at = session, box, t.clock.Now()
 }
 
+// Decode decodes a request body into a frame; vision's refusals become transport's.
 func (f frames) Decode(body []byte, contentType string) (transport.Frame, error) {
 	fr, err := vision.Decode(body, contentType, f.cfg)
 	if err != nil {
-		return nil, err
+		return nil, inputRefusal(err)
 	}
-	return fr, nil
+	return &frame{f: f, fr: fr}, nil
 }
 
-func (f frames) Analyze(ctx context.Context, session string, tf transport.Frame) (machine.FrameResult, error) {
-	fr, ok := tf.(*vision.Frame)
-	if !ok {
-		return machine.FrameResult{}, fmt.Errorf("analyze: frame of type %T", tf)
-	}
-	a, err := f.pipe.AnalyzeNear(vision.WithLogAttrs(ctx, "session", session), fr, f.track.hint(session))
+// frame is one decoded camera frame on its way through a request.
+type frame struct {
+	f  frames
+	fr *vision.Frame
+}
+
+func (fr *frame) Close()                { fr.fr.Close() }
+func (fr *frame) JPEG() ([]byte, error) { return fr.fr.JPEG() }
+
+// Analyze finds the face (near the session's last one first), matches it against the gallery,
+// and keeps the frame's JPEG as possible evidence when it shows a face.
+func (fr *frame) Analyze(ctx context.Context, session string) (machine.FrameResult, error) {
+	f := fr.f
+	a, err := f.pipe.AnalyzeNear(vision.WithLogAttrs(ctx, "session", session), fr.fr, f.track.hint(session))
 	if err != nil {
 		return machine.FrameResult{}, fmt.Errorf("analyze: %w", err)
 	}
@@ -160,11 +160,31 @@ func (f frames) Analyze(ctx context.Context, session string, tf transport.Frame)
 	}
 	// Only frames with a face can become evidence; JPEG bodies are kept as sent (no re-encoding).
 	if a.Faces > 0 {
-		if jpg, err := fr.JPEG(); err == nil {
+		if jpg, err := fr.fr.JPEG(); err == nil {
 			res.Evidence = jpg
 		}
 	}
 	return res, nil
+}
+
+// inputRefusal maps vision's input and enrollment errors to the refusals transport answers.
+func inputRefusal(err error) error {
+	for _, m := range []struct{ vision, transport error }{
+		{vision.ErrTooLarge, transport.ErrImageTooLarge},
+		{vision.ErrTooManyPixels, transport.ErrImageTooLarge},
+		{vision.ErrUnsupportedType, transport.ErrMediaType},
+		{vision.ErrEmpty, transport.ErrBadImage},
+		{vision.ErrNotImage, transport.ErrBadImage},
+		{vision.ErrBadBase64, transport.ErrBadImage},
+		{vision.ErrNoFace, transport.ErrNoFace},
+		{vision.ErrMultipleFaces, transport.ErrMultipleFaces},
+		{vision.ErrLowQuality, transport.ErrLowQuality},
+	} {
+		if errors.Is(err, m.vision) {
+			return fmt.Errorf("%w: %w", m.transport, err)
+		}
+	}
+	return err
 }
 
 // users serves transport's admin user endpoints from the store, keeping the vision gallery in step.
@@ -175,10 +195,40 @@ type users struct {
 	gallery *vision.Gallery
 }
 
-func (u users) CreateUser(name, pin string) (store.User, error) { return u.db.CreateUser(name, pin) }
-func (u users) ListUsers() ([]store.User, error)                { return u.db.ListUsers() }
-func (u users) GetUser(id string) (store.User, error)           { return u.db.GetUser(id) }
-func (u users) SetPIN(id, pin string) error                     { return u.db.SetPIN(id, pin) }
+func (u users) CreateUser(name, pin string) (api.User, error) {
+	su, err := u.db.CreateUser(name, pin)
+	return wireUser(su), err
+}
+
+func (u users) ListUsers() ([]api.User, error) {
+	us, err := u.db.ListUsers()
+	out := make([]api.User, 0, len(us))
+	for _, su := range us {
+		out = append(out, wireUser(su))
+	}
+	return out, err
+}
+
+func (u users) GetUser(id string) (api.User, error) {
+	su, err := u.db.GetUser(id)
+	return wireUser(su), err
+}
+
+func (u users) SetPIN(id, pin string) error { return u.db.SetPIN(id, pin) }
+
+// wireUser is a stored user as the API shows it: no PIN, no templates.
+func wireUser(u store.User) api.User {
+	out := api.User{ID: u.ID, Name: u.Name, Created: u.Created.UTC(), Enabled: u.Enabled, HasPIN: u.HasPIN}
+	if !u.ValidFrom.IsZero() {
+		t := u.ValidFrom.UTC()
+		out.ValidFrom = &t
+	}
+	if !u.ValidUntil.IsZero() {
+		t := u.ValidUntil.UTC()
+		out.ValidUntil = &t
+	}
+	return out
+}
 
 func (u users) DeleteUser(id string) error {
 	if err := u.db.DeleteUser(id); err != nil {
@@ -195,12 +245,12 @@ func (u users) AddFace(ctx context.Context, userID string, body []byte, contentT
 	}
 	fr, err := vision.Decode(body, contentType, u.cfg)
 	if err != nil {
-		return "", nil, err
+		return "", nil, inputRefusal(err)
 	}
 	defer fr.Close()
 	d, err := u.pipe.Enroll(ctx, fr)
 	if err != nil {
-		return "", nil, enrollError(err)
+		return "", nil, inputRefusal(err)
 	}
 	warnings := u.gallery.Check(userID, d)
 	t, err := u.db.AddTemplate(userID, d[:])
@@ -211,17 +261,26 @@ func (u users) AddFace(ctx context.Context, userID string, body []byte, contentT
 	return t.ID, warnings, nil
 }
 
-// enrollError maps vision's enrollment refusals to the API's 422 codes.
-func enrollError(err error) error {
-	for _, c := range []struct {
-		target error
-		code   string
-	}{{vision.ErrNoFace, "no_face"}, {vision.ErrMultipleFaces, "multiple_faces"}, {vision.ErrLowQuality, "low_quality"}} {
-		if errors.Is(err, c.target) {
-			return &codedError{code: c.code, err: err}
-		}
-	}
-	return err
+// audit serves transport's audit endpoints from the store, as wire types.
+type audit struct{ db *store.DB }
+
+func (a audit) Export(w io.Writer, format string, f api.AuditFilter) (int, error) {
+	return a.db.Export(w, format, store.Filter{Since: f.Since, Until: f.Until, Outcome: f.Outcome, User: f.User}, "")
+}
+
+func (a audit) GetAttempt(id string) (api.Attempt, error) {
+	r, err := a.db.GetAttempt(id)
+	return api.Attempt{Seq: r.Seq, ID: r.ID, Start: r.Start, End: r.End, Outcome: r.Outcome, Method: r.Method,
+		User: r.User, Name: r.Name, BestUser: r.BestUser, BestDistance: r.BestDistance, BestMargin: r.BestMargin,
+		Frames: r.Frames, PinTries: r.PinTries, Durations: r.Durations, Reason: r.Reason, Evidence: r.Evidence,
+		EvidencePruned: r.EvidencePruned, PrevHash: r.PrevHash, Hash: r.Hash}, err
+}
+
+func (a audit) Frame(id string) ([]byte, error) { return a.db.Frame(id) }
+
+func (a audit) Verify() (api.VerifyReport, error) {
+	r, err := a.db.Verify()
+	return api.VerifyReport{Records: r.Records, OK: r.OK, FirstBroken: r.FirstBroken, Problem: r.Problem, Head: r.Head}, err
 }
 
 // loadGallery fills the gallery with every enrolled template.
@@ -251,14 +310,6 @@ func loadGallery(db *store.DB, g *vision.Gallery) (int, error) {
 	return len(entries), nil
 }
 
-// reportRelocks tells the machine when the relay's own retry has locked the door after a failed
-// lock write, so the session whose relock failed gets its "door unlocked" marker cleared instead
-// of a false "interrupted" record at the next start. The report runs in its own goroutine: the
-// relay calls its hooks with its lock held, and the machine calls the relay with its own held.
-func reportRelocks(r *hw.Relay, m *machine.Machine) {
-	r.OnRelocked(func() { go m.RelayRelocked() })
-}
-
 // board reports the hardware state to transport.
 type board struct{ b *hw.Board }
 
@@ -282,4 +333,12 @@ func (b board) Door() string {
 		return "unknown"
 	}
 	return b.b.Door.State()
+}
+
+// reportRelocks tells the machine when the relay's own retry has locked the door after a failed
+// lock write, so the session whose relock failed gets its "door unlocked" marker cleared instead
+// of a false "interrupted" record at the next start. The report runs in its own goroutine: the
+// relay calls its hooks with its lock held, and the machine calls the relay with its own held.
+func reportRelocks(r *hw.Relay, m *machine.Machine) {
+	r.OnRelocked(func() { go m.RelayRelocked() })
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/doorface/doorface/clock"
 	"github.com/doorface/doorface/hw"
+	"github.com/doorface/doorface/internal/testkit"
 	"github.com/doorface/doorface/machine"
 	"github.com/doorface/doorface/store"
 )
@@ -112,7 +113,7 @@ func TestRelayRetryEndsUnlockMarker(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := clock.NewFake(time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC))
-			logs := &lockedBuffer{}
+			logs := &testkit.LogBuffer{}
 			log := slog.New(slog.NewJSONHandler(logs, nil))
 			pin := &flakyPin{Pin: gpiotest.Pin{N: "GPIO17", Num: 17}}
 			relay, err := hw.NewRelay(pin, hw.RelayConfig{}, clk, log)

@@ -10,12 +10,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/doorface/doorface/config"
 	"github.com/doorface/doorface/store"
 	"github.com/doorface/doorface/vision"
 )
@@ -38,46 +40,81 @@ func configMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: doorface config print [--config FILE] [serve flags]")
 		return 2
 	}
-	c, _, err := loadConfig("config print", args[1:], os.Environ(), stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "doorface: %v\n", err)
-		return 2
+	fs, cf := commandFlags("config print", "config print [flags]", "listen", "data", "models", "hw", "log_format")
+	c, code, ok := loadCommand(fs, cf, args[1:], stdout, stderr)
+	if !ok {
+		return code
 	}
-	if err := printConfig(stdout, c); err != nil {
+	if err := config.Print(stdout, c); err != nil {
 		return fail(stderr, "config print", err)
 	}
 	return 0
 }
 
-// openDB opens the configured database for an offline command.
-func openDB(c Config, readOnly bool) (*store.DB, error) {
-	o := storeOptions(c, newLogger(c, io.Discard))
+// errNoDatabase is an offline command pointed at a data directory without a database: it is
+// refused rather than created, so a typo never leaves an empty database and PIN key behind.
+var errNoDatabase = errors.New("no database there (start `doorface serve` once to create it, or give --data)")
+
+// openDB opens the configured database for an offline command; it never creates one, except for
+// enroll (create), which adds the first users of a new door before its first start.
+func openDB(c config.Config, readOnly, create bool) (*store.DB, error) {
+	path := filepath.Join(c.Data, dbFile)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && !create {
+		return nil, fmt.Errorf("%s: %w", path, errNoDatabase)
+	}
+	o := storeOptions(c, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	o.ReadOnly = readOnly
-	return store.Open(filepath.Join(c.Data, dbFile), o)
+	return store.Open(path, o)
 }
 
 // onePipeline loads the models with a single recognizer, for offline commands.
-func onePipeline(c Config) (*vision.Pipeline, vision.Config, error) {
-	vc := visionConfig(c, newLogger(c, io.Discard))
+func onePipeline(c config.Config) (*vision.Pipeline, vision.Config, error) {
+	vc := c.Vision
 	vc.Workers = 1
-	p, err := vision.NewPipeline(c.Models, vc)
+	p, err := vision.NewPipeline(c.Models, vc, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	return p, vc, err
 }
 
-func enrollMain(args []string, stdout, stderr io.Writer) int {
-	var name, pin string
-	c, fs, err := loadConfig("enroll", args, os.Environ(), stderr, func(fs *flag.FlagSet) {
-		fs.StringVar(&name, "name", "", "the person's name")
-		fs.StringVar(&pin, "pin", "", "optional PIN (digits)")
-	})
+// commandFlags is a subcommand's flag set: its own flags, plus --config and the named settings.
+func commandFlags(name, usage string, keys ...string) (*flag.FlagSet, *config.Flags) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	cf := config.AddFlags(fs, keys...)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: doorface %s\n\nFlags:\n", usage)
+		fs.PrintDefaults()
+	}
+	return fs, cf
+}
+
+// loadCommand parses a subcommand's flags and loads the configuration. ok is false when the
+// command must end with code: 0 after help, 2 after a usage or configuration error.
+func loadCommand(fs *flag.FlagSet, cf *config.Flags, args []string, stdout, stderr io.Writer) (c config.Config, code int, ok bool) {
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return c, code, false
+	}
+	c, err := cf.Load(os.Environ())
 	if err != nil {
+		fmt.Fprintf(stderr, "doorface %s: %v\n", fs.Name(), err)
+		return c, 2, false
+	}
+	return c, 0, true
+}
+
+func enrollMain(args []string, stdout, stderr io.Writer) int {
+	const usage = "enroll (--name NAME [--pin PIN] | --user ID) PHOTO..."
+	fs, cf := commandFlags("enroll", usage, "data", "models")
+	name := fs.String("name", "", "a new user's name (refused if a user already has it)")
+	pin := fs.String("pin", "", "optional PIN (digits) of the new user")
+	userID := fs.String("user", "", "add the photos to this existing user instead")
+	c, code, ok := loadCommand(fs, cf, args, stdout, stderr)
+	if !ok {
+		return code
+	}
+	if (*name == "") == (*userID == "") || fs.NArg() == 0 || (*userID != "" && *pin != "") {
+		fmt.Fprintln(stderr, "usage: doorface "+usage)
 		return 2
 	}
-	if name == "" || fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "usage: doorface enroll --name NAME [--pin PIN] PHOTO...")
-		return 2
-	}
-	db, err := openDB(c, false)
+	db, err := openDB(c, false, *userID == "")
 	if err != nil {
 		return fail(stderr, "enroll", err)
 	}
@@ -109,7 +146,12 @@ func enrollMain(args []string, stdout, stderr io.Writer) int {
 		}
 		descs = append(descs, d)
 	}
-	u, err := db.CreateUser(name, pin)
+	var u store.User
+	if *userID != "" {
+		u, err = db.GetUser(*userID)
+	} else {
+		u, err = db.CreateUser(*name, *pin)
+	}
 	if err != nil {
 		return fail(stderr, "enroll", err)
 	}
@@ -123,21 +165,31 @@ func enrollMain(args []string, stdout, stderr io.Writer) int {
 		}
 		g.Add(vision.Entry{UserID: u.ID, Name: u.Name, TemplateID: t.ID, Descriptor: d})
 	}
-	fmt.Fprintf(stdout, "enrolled %s (id %s) with %d template(s), PIN %s\n", u.Name, u.ID, len(descs), map[bool]string{true: "set", false: "none"}[u.HasPIN])
+	fmt.Fprintf(stdout, "enrolled %s (id %s) with %d new template(s), PIN %s\n", u.Name, u.ID, len(descs), map[bool]string{true: "set", false: "none"}[u.HasPIN])
 	return 0
 }
 
 func usersMain(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: doorface users list | delete ID | pin ID PIN")
+	const usage = "users list | delete ID | pin ID PIN"
+	if len(args) == 0 || (args[0] != "list" && args[0] != "delete" && args[0] != "pin") {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			fmt.Fprintln(stdout, "usage: doorface "+usage)
+			return 0
+		}
+		fmt.Fprintln(stderr, "usage: doorface "+usage)
 		return 2
 	}
 	sub := args[0]
-	c, fs, err := loadConfig("users "+sub, args[1:], os.Environ(), stderr)
-	if err != nil {
+	fs, cf := commandFlags("users "+sub, usage, "data")
+	c, code, ok := loadCommand(fs, cf, args[1:], stdout, stderr)
+	if !ok {
+		return code
+	}
+	if (sub == "list" && fs.NArg() != 0) || (sub == "delete" && fs.NArg() != 1) || (sub == "pin" && fs.NArg() != 2) {
+		fmt.Fprintln(stderr, "usage: doorface "+usage)
 		return 2
 	}
-	db, err := openDB(c, sub == "list")
+	db, err := openDB(c, sub == "list", false)
 	if err != nil {
 		return fail(stderr, "users", err)
 	}
@@ -184,28 +236,33 @@ func parseTimeFlag(s string) (time.Time, error) {
 }
 
 func auditMain(args []string, stdout, stderr io.Writer) int {
+	const usage = "audit export [--since T --until T --outcome O --user ID] --format csv|jsonl --out DIR | audit verify"
 	if len(args) == 0 || (args[0] != "export" && args[0] != "verify") {
-		fmt.Fprintln(stderr, "usage: doorface audit export [--since T --until T --outcome O --user ID] --format csv|jsonl --out DIR | audit verify")
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			fmt.Fprintln(stdout, "usage: doorface "+usage)
+			return 0
+		}
+		fmt.Fprintln(stderr, "usage: doorface "+usage)
 		return 2
 	}
 	sub := args[0]
 	var since, until, outcome, user, format, out string
-	c, _, err := loadConfig("audit "+sub, args[1:], os.Environ(), stderr, func(fs *flag.FlagSet) {
-		if sub == "export" {
-			fs.StringVar(&since, "since", "", "first start time (inclusive)")
-			fs.StringVar(&until, "until", "", "last start time (exclusive)")
-			fs.StringVar(&outcome, "outcome", "", "only this outcome")
-			fs.StringVar(&user, "user", "", "only this user id")
-			fs.StringVar(&format, "format", "csv", "csv or jsonl")
-			fs.StringVar(&out, "out", "", "output directory (records and evidence frames)")
-		}
-	})
-	if err != nil {
-		return 2
+	fs, cf := commandFlags("audit "+sub, usage, "data")
+	if sub == "export" {
+		fs.StringVar(&since, "since", "", "first start time (inclusive)")
+		fs.StringVar(&until, "until", "", "last start time (exclusive)")
+		fs.StringVar(&outcome, "outcome", "", "only this outcome")
+		fs.StringVar(&user, "user", "", "only this user id")
+		fs.StringVar(&format, "format", "csv", "csv or jsonl")
+		fs.StringVar(&out, "out", "", "output directory (records and evidence frames)")
+	}
+	c, code, ok := loadCommand(fs, cf, args[1:], stdout, stderr)
+	if !ok {
+		return code
 	}
 	path := filepath.Join(c.Data, dbFile)
 	if sub == "verify" {
-		db, err := openDB(c, true)
+		db, err := openDB(c, true, false)
 		if err != nil {
 			return fail(stderr, "audit verify", err)
 		}
@@ -225,7 +282,11 @@ func auditMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "audit export: --out DIR and --format csv|jsonl are required")
 		return 2
 	}
+	if _, err := os.Stat(path); err != nil {
+		return fail(stderr, "audit export", fmt.Errorf("%s: %w", path, errNoDatabase))
+	}
 	f := store.Filter{Outcome: outcome, User: user}
+	var err error
 	if f.Since, err = parseTimeFlag(since); err != nil {
 		return fail(stderr, "audit export", err)
 	}
@@ -240,7 +301,7 @@ func auditMain(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "audit export", err)
 	}
 	w := bufio.NewWriter(file)
-	n, err := store.ExportFile(path, w, format, f, filepath.Join(out, "frames"), storeOptions(c, newLogger(c, io.Discard)))
+	n, err := store.ExportFile(path, w, format, f, filepath.Join(out, "frames"), storeOptions(c, slog.New(slog.NewTextHandler(io.Discard, nil))))
 	if ferr := w.Flush(); err == nil {
 		err = ferr
 	}
@@ -255,12 +316,11 @@ func auditMain(args []string, stdout, stderr io.Writer) int {
 }
 
 func calibrateMain(args []string, stdout, stderr io.Writer) int {
-	var far float64
-	c, fs, err := loadConfig("calibrate", args, os.Environ(), stderr, func(fs *flag.FlagSet) {
-		fs.Float64Var(&far, "far", 0.01, "target false-accept rate per frame")
-	})
-	if err != nil {
-		return 2
+	fs, cf := commandFlags("calibrate", "calibrate [--far 0.01] DIR", "models")
+	far := fs.Float64("far", 0.01, "target false-accept rate per frame")
+	c, code, ok := loadCommand(fs, cf, args, stdout, stderr)
+	if !ok {
+		return code
 	}
 	if fs.NArg() != 1 {
 		fmt.Fprintln(stderr, "usage: doorface calibrate [--far 0.01] DIR")
@@ -271,7 +331,7 @@ func calibrateMain(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "calibrate", err)
 	}
 	defer pipe.Close()
-	cal, err := vision.Calibrate(context.Background(), pipe, fs.Arg(0), far, c.Machine.K, c.Machine.N)
+	cal, err := vision.Calibrate(context.Background(), pipe, fs.Arg(0), *far, c.Machine.MinMargin, c.Machine.K, c.Machine.N)
 	if err != nil {
 		return fail(stderr, "calibrate", err)
 	}
@@ -286,9 +346,10 @@ func dbMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: doorface db compact [--data DIR]")
 		return 2
 	}
-	c, _, err := loadConfig("db compact", args[1:], os.Environ(), stderr)
-	if err != nil {
-		return 2
+	fs, cf := commandFlags("db compact", "db compact [--data DIR]", "data")
+	c, code, ok := loadCommand(fs, cf, args[1:], stdout, stderr)
+	if !ok {
+		return code
 	}
 	src := filepath.Join(c.Data, dbFile)
 	tmp := src + ".compact"
@@ -319,9 +380,10 @@ func modelsMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: doorface models check [--models DIR]")
 		return 2
 	}
-	c, _, err := loadConfig("models check", args[1:], os.Environ(), stderr)
-	if err != nil {
-		return 2
+	fs, cf := commandFlags("models check", "models check [--models DIR]", "models")
+	c, code, ok := loadCommand(fs, cf, args[1:], stdout, stderr)
+	if !ok {
+		return code
 	}
 	if err := vision.CheckModels(c.Models); err != nil {
 		return fail(stderr, "models check", err)
@@ -332,8 +394,8 @@ func modelsMain(args []string, stdout, stderr io.Writer) int {
 			known[f[0]] = true
 		}
 	}
-	code := 0
-	for _, name := range []string{vision.ShapePredictorFile, "dlib_face_recognition_resnet_model_v1.dat", "mmod_human_face_detector.dat"} {
+	code = 0
+	for _, name := range vision.ModelFiles() {
 		p := filepath.Join(c.Models, name)
 		f, err := os.Open(p)
 		if err != nil {

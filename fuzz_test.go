@@ -9,12 +9,13 @@ import (
 	"image/jpeg"
 	"testing"
 
+	"github.com/doorface/doorface/transport"
 	"github.com/doorface/doorface/vision"
 )
 
 // FuzzBase64Frame fuzzes the base64 path the prototype app uses (POST /image and /save send
 // text/plain): the daemon's frames adapter either returns a frame inside the size limits, which
-// re-encodes as JPEG, or an *vision.InputError; never a panic or another error. Seeds cover
+// re-encodes as JPEG, or a refusal wrapping transport.ErrBadImage or ErrImageTooLarge and the *vision.InputError; never a panic or another error. Seeds cover
 // padding, URL-safe and data-URL forms, whitespace and truncation. `make fuzz` runs it for minutes.
 func FuzzBase64Frame(f *testing.F) {
 	img := image.NewRGBA(image.Rect(0, 0, 16, 12))
@@ -45,14 +46,17 @@ func FuzzBase64Frame(f *testing.F) {
 			if !errors.As(err, &ie) {
 				t.Fatalf("error %v is %T, not *vision.InputError", err, err)
 			}
+			if !errors.Is(err, transport.ErrBadImage) && !errors.Is(err, transport.ErrImageTooLarge) {
+				t.Fatalf("error %v is not one of transport's input refusals", err)
+			}
 			return
 		}
-		vf, ok := got.(*vision.Frame)
+		vf, ok := got.(*frame)
 		if !ok {
 			t.Fatalf("frame of type %T", got)
 		}
 		defer vf.Close()
-		if s := vf.Size(); s.X <= 0 || s.Y <= 0 || s.X > 1024 || s.Y > 1024 {
+		if s := vf.fr.Size(); s.X <= 0 || s.Y <= 0 || s.X > 1024 || s.Y > 1024 {
 			t.Fatalf("size %v outside the limits", s)
 		}
 		if _, err := vf.JPEG(); err != nil {

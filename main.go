@@ -1,13 +1,18 @@
 // Command doorface is the door daemon: it recognizes faces in frames posted by the door tablet, drives
 // the door relay and status LED, falls back to a PIN, and keeps an exportable audit history.
 //
-// Run `doorface help` for the subcommands.
+// Run `doorface help` for the subcommands. Each command's file is thin: configuration lives in
+// config/, the API's wire types and client in transport/api and transport/client.
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/doorface/doorface/config"
 )
 
 const usage = `doorface — face-recognition door daemon
@@ -15,16 +20,17 @@ const usage = `doorface — face-recognition door daemon
 usage: doorface COMMAND [flags]
 
   serve          run the daemon (--listen :8080 --data ./data --models ./models --hw sim|gpio|auto --config FILE)
-  config print   show the effective configuration (secrets masked)
-  enroll         --name NAME [--pin PIN] PHOTO...   add a user from photos (daemon stopped)
+  config print   show the effective configuration, usable as a config file (tokens left out)
+  enroll         --name NAME [--pin PIN] PHOTO... | --user ID PHOTO...   add a user, or photos to one (daemon stopped)
   users          list | delete ID | pin ID PIN       manage users (daemon stopped)
   audit          export [--since --until --outcome --user] --format csv|jsonl --out DIR | verify
   calibrate DIR  FAR/FRR table for labelled photos (identity = file name without trailing digits)
   db compact     shrink the database file (daemon stopped)
-  models check   check the three model files
-  replay         --server URL --token T [--fps N] [--pin PIN] FRAME...   play the door tablet
+  models check   check the model files
+  replay         --server URL [--fps N] [--pin PIN] FRAME...   play the door tablet (token in $DOORFACE_DOOR_TOKEN)
+  version        module version, commit, Go and OpenCV versions, model checksums
 
-Every command that reads the configuration takes --config, --data and --models, and DOORFACE_* variables.
+Every command takes --config and the DOORFACE_* variables; "doorface COMMAND -h" lists its flags.
 `
 
 func main() {
@@ -57,6 +63,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return modelsMain(rest, stdout, stderr)
 	case "replay":
 		return replayMain(rest, stdout, stderr)
+	case "version":
+		return versionMain(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -64,4 +72,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "doorface: unknown command %q\n\n%s", cmd, usage)
 		return 2
 	}
+}
+
+// parseFlags parses a command's flags. ok is false when the command must end with code: 0 after
+// help (printed to stdout, no data touched), 2 after a usage error.
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (code int, ok bool) {
+	switch err := config.Parse(fs, args, stdout, stderr); {
+	case errors.Is(err, flag.ErrHelp):
+		return 0, false
+	case err != nil:
+		return 2, false
+	}
+	return 0, true
 }

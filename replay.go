@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -15,22 +14,35 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/doorface/doorface/transport/client"
 )
 
-// replayAnswer is the part of a /v1/frames answer the replayer follows.
-type replayAnswer struct {
-	Session  string          `json:"session"`
-	State    string          `json:"state"`
-	Decision json.RawMessage `json:"decision"`
-	Error    string          `json:"error"`
-}
+// Exit codes of `doorface replay`, documented in its usage text.
+const (
+	replayGranted      = 0 // the session was decided (by face), or the PIN was granted
+	replayFailed       = 1 // a request failed or was refused, or the time ran out
+	replayUsage        = 2 // bad flags or arguments
+	replayPINRequested = 3 // the daemon asked for a PIN and none was given
+	replayPINRefused   = 4 // the PIN given was not granted
+	replayNoDecision   = 5 // no decision within --max-frames frames
+)
+
+const replayUsageText = `usage: doorface replay --server URL [--fps N] [--pin PIN] [--max-frames N] [--timeout D] [--no-events] FRAME...
+
+Plays the door tablet: posts the frames (cycling) at --fps until the daemon decides, enters --pin if
+it asks for one, and prints each answer and event. The door token comes from $DOORFACE_DOOR_TOKEN
+(never from the command line, where other users could read it).
+
+Exit codes: 0 decided (or PIN granted), 1 a request failed or was refused, 2 usage, 3 PIN asked
+for but none given, 4 PIN not granted, 5 no decision within --max-frames.
+`
 
 // replayer plays the door tablet against a running daemon.
 type replayer struct {
-	server, token string
-	client        *http.Client
-	out           io.Writer
-	mu            sync.Mutex // guards writes to out
+	c   *client.Client
+	out io.Writer
+	mu  sync.Mutex // guards writes to out
 }
 
 func (r *replayer) printf(format string, a ...any) {
@@ -39,53 +51,24 @@ func (r *replayer) printf(format string, a ...any) {
 	fmt.Fprintf(r.out, format, a...)
 }
 
-func (r *replayer) do(ctx context.Context, method, path, contentType string, body []byte, session string) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(r.server, "/")+path, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, fmt.Errorf("replay: %w", err)
-	}
-	req.Header.Set("Authorization", "Bearer "+r.token)
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if session != "" {
-		req.Header.Set("X-Door-Session", session)
-	}
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return 0, nil, fmt.Errorf("replay %s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode, data, err
-}
-
 // events prints the daemon's event stream until ctx ends.
 func (r *replayer) events(ctx context.Context, ready chan<- struct{}) {
 	defer close(ready)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(r.server, "/")+"/v1/events", nil)
-	if err != nil {
-		return
-	}
-	req.Header.Set("Authorization", "Bearer "+r.token)
-	resp, err := (&http.Client{}).Do(req)
+	ch, err := r.c.Events(ctx)
 	if err != nil {
 		r.printf("events: %v\n", err)
 		return
 	}
-	defer resp.Body.Close()
 	ready <- struct{}{}
-	sc := bufio.NewScanner(resp.Body)
-	event := ""
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "event: "):
-			event = strings.TrimPrefix(line, "event: ")
-		case strings.HasPrefix(line, "data: "):
-			r.printf("event %s %s\n", event, strings.TrimPrefix(line, "data: "))
-		}
+	for e := range ch {
+		r.printf("event %s %s\n", e.Name, e.Data)
 	}
+}
+
+// jsonLine is v as one line of JSON, for the replay log.
+func jsonLine(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 func contentTypeOf(path string) string {
@@ -104,31 +87,35 @@ func replayMain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	server := fs.String("server", "http://127.0.0.1:8080", "daemon base URL")
-	token := fs.String("token", os.Getenv("DOORFACE_DOOR_TOKEN"), "door token (default $DOORFACE_DOOR_TOKEN)")
 	fps := fs.Float64("fps", 10, "frames per second")
 	pin := fs.String("pin", "", "PIN to enter if the daemon asks for one")
 	maxFrames := fs.Int("max-frames", 50, "give up after this many frames")
 	timeout := fs.Duration("timeout", 60*time.Second, "give up after this long")
 	noEvents := fs.Bool("no-events", false, "do not follow the event stream")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), replayUsageText, "\nFlags:\n")
+		fs.PrintDefaults()
 	}
-	if fs.NArg() == 0 || *token == "" || *fps <= 0 {
-		fmt.Fprintln(stderr, "usage: doorface replay --server URL --token T [--fps N] [--pin PIN] FRAME...")
-		return 2
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	token := os.Getenv("DOORFACE_DOOR_TOKEN")
+	if fs.NArg() == 0 || token == "" || *fps <= 0 {
+		fmt.Fprint(stderr, replayUsageText)
+		return replayUsage
 	}
 	frames := make([][]byte, fs.NArg())
 	for i, p := range fs.Args() {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			fmt.Fprintf(stderr, "replay: %v\n", err)
-			return 1
+			return replayFailed
 		}
 		frames[i] = b
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	r := &replayer{server: *server, token: *token, client: &http.Client{Timeout: 30 * time.Second}, out: stdout}
+	r := &replayer{c: client.New(*server, token, nil), out: stdout}
 	evCtx, stopEvents := context.WithCancel(ctx)
 	evDone := make(chan struct{})
 	if !*noEvents {
@@ -165,56 +152,60 @@ func (r *replayer) play(ctx context.Context, frames [][]byte, names []string, fp
 	for i := 0; i < maxFrames; i++ {
 		name := names[i%len(names)]
 		sent := time.Now()
-		status, body, err := r.do(ctx, http.MethodPost, "/v1/frames", contentTypeOf(name), frames[i%len(frames)], session)
-		if err != nil {
+		a, err := r.c.PostFrame(ctx, session, contentTypeOf(name), frames[i%len(frames)])
+		status := client.Status(err)
+		if err != nil && status == 0 {
 			r.printf("error %v\n", err)
-			return 1
+			return replayFailed
 		}
 		posted++
-		r.printf("answer %d %.1fms %s\n", status, float64(time.Since(sent).Microseconds())/1000, bytes.TrimSpace(body))
-		var a replayAnswer
-		_ = json.Unmarshal(body, &a)
+		rtt := float64(time.Since(sent).Microseconds()) / 1000
+		var ce *client.Error
+		if errors.As(err, &ce) {
+			r.printf("answer %d %.1fms %s\n", status, rtt, bytes.TrimSpace(ce.Body))
+		} else {
+			r.printf("answer %d %.1fms %s\n", http.StatusOK, rtt, jsonLine(a))
+		}
 		if a.Session != "" {
 			session = a.Session
 		}
 		switch {
 		case status == http.StatusTooManyRequests:
-		case status != http.StatusOK:
+		case err != nil:
 			outcome = "refused"
-			return 1
-		case a.Decision != nil && string(a.Decision) != "null":
-			var d struct{ Outcome string }
-			_ = json.Unmarshal(a.Decision, &d)
-			outcome = d.Outcome
-			return 0
+			return replayFailed
+		case a.Decision != nil:
+			outcome = a.Decision.Outcome
+			return replayGranted
 		case a.State == "PinFallback":
 			outcome = "pin_requested"
 			if pin == "" {
-				return 3
+				return replayPINRequested
 			}
-			pb, _ := json.Marshal(map[string]string{"session": a.Session, "pin": pin})
-			st, out, err := r.do(ctx, http.MethodPost, "/v1/pin", "application/json", pb, "")
-			if err != nil {
+			p, err := r.c.EnterPIN(ctx, a.Session, pin)
+			if err != nil && client.Status(err) == 0 {
 				r.printf("error %v\n", err)
-				return 1
+				return replayFailed
 			}
-			r.printf("pin %d %s\n", st, bytes.TrimSpace(out))
-			var p struct{ Outcome string }
-			_ = json.Unmarshal(out, &p)
+			if errors.As(err, &ce) {
+				r.printf("pin %d %s\n", ce.Status, bytes.TrimSpace(ce.Body))
+			} else {
+				r.printf("pin %d %s\n", http.StatusOK, jsonLine(p))
+			}
 			if p.Outcome != "" {
 				outcome = p.Outcome
 			}
-			if st == http.StatusOK && p.Outcome == "granted" {
-				return 0
+			if err == nil && p.Outcome == "granted" {
+				return replayGranted
 			}
-			return 4
+			return replayPINRefused
 		}
 		select {
 		case <-ctx.Done():
 			r.printf("error %v\n", errors.New("timeout"))
-			return 1
+			return replayFailed
 		case <-tick.C:
 		}
 	}
-	return 5
+	return replayNoDecision
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/doorface/doorface/clock"
+	"github.com/doorface/doorface/config"
 	"github.com/doorface/doorface/hw"
 	"github.com/doorface/doorface/machine"
 	"github.com/doorface/doorface/store"
@@ -28,7 +30,9 @@ import (
 // dbFile is the database's name inside the data directory.
 const dbFile = "doorface.db"
 
-func newLogger(c Config, w io.Writer) *slog.Logger {
+// newLogger is the daemon's logger: JSON or text at the configured level. Every package adds its
+// own component; main's own lines carry component=main.
+func newLogger(c config.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(c.LogLevel))
 	opts := &slog.HandlerOptions{Level: level}
@@ -38,69 +42,47 @@ func newLogger(c Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-func boardConfig(c Config) hw.BoardConfig {
-	return hw.BoardConfig{
-		Relay: c.Pins.Relay, RelayActiveLow: c.Pins.RelayActiveLow, MaxOpen: c.Pins.MaxOpen,
-		LED: c.Pins.LED, LEDRed: c.Pins.LEDRed, LEDGreen: c.Pins.LEDGreen, LEDBlue: c.Pins.LEDBlue,
-		Door: c.Pins.Door, DoorOpenHigh: c.Pins.DoorOpenHigh, HeldOpen: c.Pins.HeldOpen,
-		Exit: c.Pins.Exit, ExitPressedLow: c.Pins.ExitPressedLow, Debounce: c.Pins.Debounce,
-	}
-}
-
-func machineConfig(c Config) machine.Config {
-	m := c.Machine
-	return machine.Config{
-		ReceiveTimeout: m.ReceiveTimeout, K: m.K, N: m.N, Threshold: m.Threshold, MinMargin: m.MinMargin,
-		MaxFrames: m.MaxFrames, RecognizeTimeout: m.RecognizeTimeout, PinTimeout: m.PinTimeout,
-		MaxPinTries: m.MaxPinTries, LockoutAfter: m.LockoutAfter, LockoutBase: m.LockoutBase,
-		UnlockDuration: m.UnlockDuration, Cooldown: m.Cooldown,
-		RequireFaceAndPIN: m.RequireFaceAndPIN, EvidenceOnUnknown: m.EvidenceOnUnknown,
-	}
-}
-
-func visionConfig(c Config, log *slog.Logger) vision.Config {
-	v := c.Vision
-	return vision.Config{
-		MaxBytes: v.MaxBytes, MaxWidth: v.MaxWidth, MaxHeight: v.MaxHeight, MultiFace: v.MultiFace,
-		MinFaceSize: v.MinFaceSize, MinBrightness: v.MinBrightness, MaxBrightness: v.MaxBrightness,
-		MinSharpness: v.MinSharpness, Workers: v.Workers, Detector: v.Detector, DetectWidth: v.DetectWidth,
-		Threshold: c.Machine.Threshold, MinMargin: c.Machine.MinMargin, Logger: log,
-	}
-}
-
-func storeOptions(c Config, log *slog.Logger) store.Options {
-	return store.Options{
-		PinMinLen: c.PIN.MinLength, MaxEvidenceAge: c.Retention.MaxAge, MaxEvidenceBytes: c.Retention.MaxBytes,
-		Logger: log,
-	}
+// storeOptions are the store's options for the configured database.
+func storeOptions(c config.Config, log *slog.Logger) store.Options {
+	return store.Options{Config: c.Store, Logger: log}
 }
 
 // serveMain runs the daemon until SIGINT or SIGTERM. The relay is commanded locked before anything
 // else, and again on every way out.
 func serveMain(args []string, stdout, stderr io.Writer) int {
-	cfg, _, err := loadConfig("serve", args, os.Environ(), stderr)
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	flags := config.AddFlags(fs, "listen", "data", "models", "hw", "log_format")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: doorface serve [flags]\n\nRuns the daemon until SIGINT or SIGTERM. Flags:")
+		fs.PrintDefaults()
+	}
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	cfg, err := flags.Load(os.Environ())
 	if err != nil {
 		fmt.Fprintf(stderr, "doorface: %v\n", err)
 		return 2
 	}
 	log := newLogger(cfg, stderr)
+	mlog := log.With("component", "main")
 
 	// 1. The door: locked before anything else runs.
-	b, err := hw.OpenBoard(cfg.HW, boardConfig(cfg), clock.Real{}, log)
+	b, err := hw.OpenBoard(cfg.HW, cfg.Pins, clock.Real{}, log)
 	if err != nil {
-		log.Error("hardware failed; refusing to start", "err", err)
+		mlog.Error("hardware failed; refusing to start", "err", err)
 		return 1
 	}
 	// Halt locks the relay on every way out of serve, a panic of this goroutine included.
 	defer func() {
 		if err := b.Halt(); err != nil {
-			log.Error("halt hardware", "err", err)
+			mlog.Error("halt hardware", "err", err)
 		}
 	}()
 
 	d, err := newDaemon(cfg, b, log, stdout)
 	if err != nil {
-		log.Error("refusing to start; the door stays locked", "err", err)
+		mlog.Error("refusing to start; the door stays locked", "err", err)
 		b.LED.Show(hw.PatternFault)
 		return 1
 	}
@@ -116,7 +98,7 @@ func serveMain(args []string, stdout, stderr io.Writer) int {
 		signal.Notify(force, syscall.SIGINT, syscall.SIGTERM)
 		<-force
 		_ = b.Relay.Lock()
-		log.Error("second signal: forced exit with the relay locked")
+		mlog.Error("second signal: forced exit with the relay locked")
 		os.Exit(1)
 	}()
 	return d.run(ctx)
@@ -124,7 +106,7 @@ func serveMain(args []string, stdout, stderr io.Writer) int {
 
 // daemon is everything serve builds after the hardware.
 type daemon struct {
-	cfg     Config
+	cfg     config.Config
 	log     *slog.Logger
 	board   *hw.Board
 	db      *store.DB
@@ -134,8 +116,8 @@ type daemon struct {
 	ln      net.Listener
 }
 
-func newDaemon(cfg Config, b *hw.Board, log *slog.Logger, stdout io.Writer) (*daemon, error) {
-	d := &daemon{cfg: cfg, log: log, board: b}
+func newDaemon(cfg config.Config, b *hw.Board, log *slog.Logger, stdout io.Writer) (*daemon, error) {
+	d := &daemon{cfg: cfg, log: log.With("component", "main"), board: b}
 	ok := false
 	defer func() {
 		if !ok {
@@ -156,13 +138,13 @@ func newDaemon(cfg Config, b *hw.Board, log *slog.Logger, stdout io.Writer) (*da
 		return nil, fmt.Errorf("recover interrupted sessions: %w", err)
 	}
 	for _, a := range recovered {
-		log.Warn("session was interrupted by a stop of the daemon; recorded", "session", a.ID, "outcome", a.Outcome)
+		d.log.Warn("session was interrupted by a stop of the daemon; recorded", "session", a.ID, "outcome", a.Outcome)
 	}
 	if _, err := db.Prune(now); err != nil {
-		log.Error("prune evidence", "err", err)
+		d.log.Error("prune evidence", "err", err)
 	}
-	vcfg := visionConfig(cfg, log)
-	pipe, err := vision.NewPipeline(cfg.Models, vcfg)
+	vcfg := cfg.Vision
+	pipe, err := vision.NewPipeline(cfg.Models, vcfg, log)
 	if err != nil {
 		return nil, fmt.Errorf("vision: %w", err)
 	}
@@ -172,7 +154,7 @@ func newDaemon(cfg Config, b *hw.Board, log *slog.Logger, stdout io.Writer) (*da
 	if err != nil {
 		return nil, fmt.Errorf("gallery: %w", err)
 	}
-	m, err := machine.New(machineConfig(cfg), machine.Deps{
+	m, err := machine.New(cfg.Machine, machine.Deps{
 		Clock: clock.Real{}, Lock: b.Relay, Sink: attempts{db}, Directory: directory{db},
 		Lockouts: lockouts{db}, Logger: log,
 	})
@@ -194,10 +176,10 @@ func newDaemon(cfg Config, b *hw.Board, log *slog.Logger, stdout io.Writer) (*da
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv, err := transport.New(transport.Options{
-		Door: m, Frames: frames{cfg: vcfg, pipe: pipe, gallery: gallery, track: &faceTrack{clock: clock.Real{}}},
-		Users: users{db: db, cfg: vcfg, pipe: pipe, gallery: gallery}, Audit: db, Board: board{b},
-		Tokens: tokens, MaxBody: cfg.Vision.MaxBytes + 64<<10, MaxJSON: cfg.HTTP.MaxJSON,
-		QueueSize: cfg.HTTP.QueueSize, Heartbeat: cfg.HTTP.Heartbeat, Logger: log, Registry: reg,
+		Config: cfg.HTTP,
+		Door:   m, Frames: frames{cfg: vcfg, pipe: pipe, gallery: gallery, track: &faceTrack{clock: clock.Real{}}},
+		Users: users{db: db, cfg: vcfg, pipe: pipe, gallery: gallery}, Audit: audit{db}, Board: board{b},
+		Tokens: tokens, MaxBody: cfg.MaxBody(), Logger: log, Registry: reg,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("transport: %w", err)
@@ -216,7 +198,7 @@ func newDaemon(cfg Config, b *hw.Board, log *slog.Logger, stdout io.Writer) (*da
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	}
 	d.ln = ln
-	log.Info("doorface ready", "addr", ln.Addr().String(), "hw", b.Mode, "templates", n,
+	d.log.Info("doorface ready", "addr", ln.Addr().String(), "hw", b.Mode, "templates", n,
 		"workers", vcfg.Workers, "threshold", cfg.Machine.Threshold, "tls", cfg.TLS.Cert != "")
 	ok = true
 	return d, nil

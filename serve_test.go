@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
 	"io"
 	"log/slog"
@@ -21,30 +20,16 @@ import (
 	"time"
 
 	"github.com/doorface/doorface/clock"
+	"github.com/doorface/doorface/config"
 	"github.com/doorface/doorface/hw"
+	"github.com/doorface/doorface/internal/testkit"
 )
-
-func TestServeAnswersHealthz(t *testing.T) {
-	d := startDaemon(t, nil, "--data", t.TempDir(), "--hw", "sim")
-	resp, err := http.Get(d.url("/healthz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body struct{ Status string }
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK || body.Status != "ok" {
-		t.Fatalf("healthz = %d %+v", resp.StatusCode, body)
-	}
-}
 
 // TestServeTLS: with tls.cert and tls.key the daemon answers HTTPS only, with the configured
 // certificate; a plain-HTTP request to the port gets no answer from the API; a certificate that
 // cannot be loaded refuses to start with an error naming TLS, and leaves the relay locked.
 func TestServeTLS(t *testing.T) {
-	models := modelsOrSkip(t)
+	models := testkit.Models(t)
 	dir := t.TempDir()
 	certPEM, keyPEM := selfSignedCert(t)
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
@@ -54,9 +39,9 @@ func TestServeTLS(t *testing.T) {
 	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	config := func(cert, key string) Config {
-		cfg := defaultConfig()
-		cfg.Data, cfg.Models, cfg.HW, cfg.Listen = t.TempDir(), models, "sim", freePort(t)
+	withTLS := func(cert, key string) config.Config {
+		cfg := config.Default()
+		cfg.Data, cfg.Models, cfg.HW, cfg.Listen = t.TempDir(), models, "sim", testkit.FreePort(t)
 		cfg.Vision.Workers = 1
 		cfg.TLS.Cert, cfg.TLS.Key = cert, key
 		return cfg
@@ -64,7 +49,7 @@ func TestServeTLS(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 
 	t.Run("serves HTTPS with the configured certificate", func(t *testing.T) {
-		cfg := config(certFile, keyFile)
+		cfg := withTLS(certFile, keyFile)
 		runInProcess(t, cfg, log)
 
 		pool := x509.NewCertPool()
@@ -95,8 +80,8 @@ func TestServeTLS(t *testing.T) {
 	})
 
 	t.Run("a bad certificate refuses to start", func(t *testing.T) {
-		cfg := config(keyFile, certFile) // swapped: neither parses as what it should be
-		b, err := hw.OpenBoard(hw.ModeSim, boardConfig(cfg), clock.Real{}, log)
+		cfg := withTLS(keyFile, certFile) // swapped: neither parses as what it should be
+		b, err := hw.OpenBoard(hw.ModeSim, cfg.Pins, clock.Real{}, log)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/doorface/doorface/config"
+	"github.com/doorface/doorface/internal/testkit"
 	"github.com/doorface/doorface/store"
 )
 
@@ -15,17 +17,17 @@ import (
 // the hardware side: the exit button opens the door for the unlock time and is audited like any
 // other opening, and the door contact reaches /v1/state and the event stream.
 func TestDaemonWiresDoorInputs(t *testing.T) {
-	models := modelsOrSkip(t)
-	cfg := defaultConfig()
-	cfg.Data, cfg.Models, cfg.HW, cfg.Listen = t.TempDir(), models, "sim", freePort(t)
+	models := testkit.Models(t)
+	cfg := config.Default()
+	cfg.Data, cfg.Models, cfg.HW, cfg.Listen = t.TempDir(), models, "sim", testkit.FreePort(t)
 	cfg.Vision.Workers = 1
 	cfg.Machine.UnlockDuration = 800 * time.Millisecond
 	cfg.Tokens.Door, cfg.Tokens.Admin = "door-token-wiring-0123", "admin-token-wiring-0123"
-	logs := &lockedBuffer{}
+	logs := &testkit.LogBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	d, stop := runInProcess(t, cfg, log)
 	b := d.board
-	admin := apiClient{t, "http://" + cfg.Listen, cfg.Tokens.Admin}
+	admin := testkit.NewAPI(t, "http://"+cfg.Listen, cfg.Tokens.Admin)
 	waitFor(t, "the API", func() bool {
 		resp, err := http.Get("http://" + cfg.Listen + "/healthz")
 		if err == nil {
@@ -57,7 +59,7 @@ func TestDaemonWiresDoorInputs(t *testing.T) {
 	b.Sim.SetDoor(true)
 	waitFor(t, "the door to read open", func() bool {
 		var s struct{ Door string }
-		admin.json(http.MethodGet, "/v1/state", nil, http.StatusOK, &s)
+		admin.JSON(http.MethodGet, "/v1/state", nil, http.StatusOK, &s)
 		return s.Door == "open"
 	})
 

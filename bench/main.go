@@ -44,6 +44,7 @@ import (
 	"time"
 
 	"github.com/doorface/doorface/bench/camframe"
+	"github.com/doorface/doorface/transport/client"
 	"github.com/doorface/doorface/vision"
 )
 
@@ -212,7 +213,7 @@ func run(models, faces, outDir, daemon string, trials, fpsFrames int, blas bool)
 	}
 	cfg := vision.DefaultConfig()
 	rep.Workers = cfg.Workers
-	pipe, err := vision.NewPipeline(models, cfg)
+	pipe, err := vision.NewPipeline(models, cfg, nil)
 	if err != nil {
 		return err
 	}
@@ -347,7 +348,7 @@ func decision(g *vision.Gallery, cfg vision.Config, d vision.Descriptor, ok bool
 		return ""
 	}
 	m, found := g.Match(d)
-	if !found || m.Distance > cfg.Threshold || m.Margin < cfg.MinMargin {
+	if !found || !m.Within(vision.DefaultThreshold, vision.DefaultMinMargin) {
 		return ""
 	}
 	return m.UserID
@@ -682,7 +683,7 @@ func childBaselineMain(models, dir string, _ int) error {
 // childMain measures the frames in dir with this process's BLAS and prints a BLASProbe.
 func childMain(models, dir string, n int) error {
 	cfg := vision.DefaultConfig()
-	pipe, err := vision.NewPipeline(models, cfg)
+	pipe, err := vision.NewPipeline(models, cfg, nil)
 	if err != nil {
 		return err
 	}
@@ -782,54 +783,28 @@ func endToEnd(bin, models, enrollDir string, trials int, seqs map[string][][]byt
 		}
 	}()
 	base := "http://" + addr
-	client := &http.Client{Timeout: 30 * time.Second}
-	do := func(method, path, token, ct string, body []byte, hdr ...string) (int, []byte, error) {
-		req, err := http.NewRequest(method, base+path, bytes.NewReader(body))
-		if err != nil {
-			return 0, nil, err
-		}
-		req.Header.Set("Authorization", "Bearer "+token)
-		if ct != "" {
-			req.Header.Set("Content-Type", ct)
-		}
-		for i := 0; i+1 < len(hdr); i += 2 {
-			if hdr[i+1] != "" {
-				req.Header.Set(hdr[i], hdr[i+1])
-			}
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, nil, err
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		return resp.StatusCode, b, err
-	}
+	door := client.New(base, doorTok, nil)
+	admin := door.WithToken(adminTok)
+	ctx := context.Background()
 	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if code, _, err := do(http.MethodGet, "/healthz", doorTok, "", nil); err == nil && code == http.StatusOK {
-			break
-		}
+	for door.Health(ctx) != nil {
 		if time.Now().After(deadline) {
 			return nil, 0, fmt.Errorf("daemon not healthy within 60s")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	enroll := func(name, pin string, photos ...string) error {
-		code, b, err := do(http.MethodPost, "/v1/users", adminTok, "application/json", []byte(fmt.Sprintf(`{"name":%q,"pin":%q}`, name, pin)))
-		if err != nil || code != http.StatusCreated {
-			return fmt.Errorf("create %s: %d %s %v", name, code, b, err)
+		u, err := admin.CreateUser(ctx, name, pin)
+		if err != nil {
+			return fmt.Errorf("create %s: %w", name, err)
 		}
-		var u struct{ ID string }
-		_ = json.Unmarshal(b, &u)
 		for _, p := range photos {
 			body, err := os.ReadFile(filepath.Join(enrollDir, p))
 			if err != nil {
 				return err
 			}
-			code, b, err := do(http.MethodPost, "/v1/users/"+u.ID+"/faces", adminTok, "image/png", body)
-			if err != nil || code != http.StatusCreated {
-				return fmt.Errorf("enroll %s from %s: %d %s %v", name, p, code, b, err)
+			if _, err := admin.AddFace(ctx, u.ID, "image/png", body); err != nil {
+				return fmt.Errorf("enroll %s from %s: %w", name, p, err)
 			}
 		}
 		return nil
@@ -861,8 +836,7 @@ func endToEnd(bin, models, enrollDir string, trials int, seqs map[string][][]byt
 		for t := 0; t < trials; t++ {
 			// Wait for Idle (the previous session's unlock and cooldown).
 			for w := 0; w < 100; w++ {
-				_, b, _ := do(http.MethodGet, "/v1/state", doorTok, "", nil)
-				if bytes.Contains(b, []byte(`"state":"Idle"`)) {
+				if st, err := door.State(ctx); err == nil && st.State == "Idle" {
 					break
 				}
 				time.Sleep(20 * time.Millisecond)
@@ -872,11 +846,13 @@ func endToEnd(bin, models, enrollDir string, trials int, seqs map[string][][]byt
 			}
 			r.Trials++
 			// The tablet is `doorface replay` at 10 fps, starting each trial at another frame.
-			args := []string{"replay", "--server", base, "--token", doorTok, "--fps", "10", "--max-frames", "30", "--no-events"}
+			args := []string{"replay", "--server", base, "--fps", "10", "--max-frames", "30", "--no-events"}
 			for i := range files {
 				args = append(args, files[(t+i)%len(files)])
 			}
-			out, _ := exec.Command(bin, args...).Output()
+			rc := exec.Command(bin, args...)
+			rc.Env = append(os.Environ(), "DOORFACE_DOOR_TOKEN="+doorTok)
+			out, _ := rc.Output()
 			var first time.Time
 			session, outcome := "", ""
 			for _, line := range strings.Split(string(out), "\n") {
@@ -896,15 +872,15 @@ func endToEnd(bin, models, enrollDir string, trials int, seqs map[string][][]byt
 			if outcome != "granted" {
 				logf("e2e %s trial %d: replay ended %q:\n%s", key, t, outcome, out)
 				// End the session so the next trial starts from Idle.
-				_, _, _ = do(http.MethodDelete, "/v1/session", doorTok, "", nil, "X-Door-Session", session)
+				_, _ = door.CancelSession(ctx, session)
 				continue
 			}
 			r.Granted++
 			t1 := time.Now()
-			code, _, err := do(http.MethodPost, "/v1/frames", doorTok, "image/jpeg", seq[0], "X-Door-Session", session)
-			if err == nil {
+			_, err := door.PostFrame(ctx, session, "image/jpeg", seq[0])
+			if code := client.Status(err); err == nil || code != 0 {
 				after = append(after, time.Since(t1))
-				r.AfterStatus = code
+				r.AfterStatus = max(code, http.StatusOK)
 			}
 			select {
 			case at := <-unlocked:

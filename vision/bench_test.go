@@ -129,13 +129,13 @@ func measureRecognizerRSS(t *testing.T) {
 	base := rssBytes(t)
 	cfg := DefaultConfig()
 	cfg.Workers = 1
-	p1, err := NewPipeline(dir, cfg)
+	p1, err := NewPipeline(dir, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	one := rssBytes(t) - base
 	cfg.Workers = 2
-	p2, err := NewPipeline(dir, cfg)
+	p2, err := NewPipeline(dir, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

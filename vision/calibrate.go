@@ -94,9 +94,10 @@ func (t trial) accepted(thr, margin float64) bool {
 
 // Calibrate describes every JPEG/PNG in dir (identity = IdentityOf the file name) with p, and
 // measures false accept and false reject rates over a range of thresholds, per frame and for
-// k-of-n sessions, using p's Config.MinMargin. It finds the pairwise equal error point and the
-// largest threshold that keeps every per-frame false accept rate at or below targetFAR.
-func Calibrate(ctx context.Context, p *Pipeline, dir string, targetFAR float64, k, n int) (*Calibration, error) {
+// k-of-n sessions, a match needing at least minMargin to the next user. It finds the pairwise
+// equal error point and the largest threshold that keeps every per-frame false accept rate at or
+// below targetFAR.
+func Calibrate(ctx context.Context, p *Pipeline, dir string, targetFAR, minMargin float64, k, n int) (*Calibration, error) {
 	if k < 1 || n < k {
 		return nil, fmt.Errorf("vision: calibrate: need 1 <= k <= n, got k=%d n=%d", k, n)
 	}
@@ -112,7 +113,7 @@ func Calibrate(ctx context.Context, p *Pipeline, dir string, targetFAR float64, 
 		}
 	}
 	sort.Strings(paths)
-	c := &Calibration{Dir: dir, MinMargin: p.cfg.MinMargin, Photos: len(paths), K: k, N: n, TargetFAR: targetFAR}
+	c := &Calibration{Dir: dir, MinMargin: minMargin, Photos: len(paths), K: k, N: n, TargetFAR: targetFAR}
 	photos, skipped, err := describeAll(ctx, p, paths)
 	if err != nil {
 		return nil, err

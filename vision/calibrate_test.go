@@ -12,7 +12,7 @@ import (
 // them and that its table agrees with the rates asserted in TestRecognitionRates.
 func TestCalibrate(t *testing.T) {
 	p := newTestPipeline(t, DefaultConfig())
-	c, err := Calibrate(context.Background(), p, filepath.Join(facesDir(t), "enroll-test"), 0.01, 2, 3)
+	c, err := Calibrate(context.Background(), p, filepath.Join(facesDir(t), "enroll-test"), 0.01, DefaultMinMargin, 2, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestCalibrate(t *testing.T) {
 			t.Errorf("table lacks %q", want)
 		}
 	}
-	if _, err := Calibrate(context.Background(), p, t.TempDir(), 0.01, 2, 3); err == nil {
+	if _, err := Calibrate(context.Background(), p, t.TempDir(), 0.01, DefaultMinMargin, 2, 3); err == nil {
 		t.Error("Calibrate of an empty directory succeeded")
 	}
 }

@@ -121,7 +121,7 @@ func TestDecode(t *testing.T) {
 		cfg   Config
 		size  image.Point // want on success
 		err   error       // want sentinel, nil for success
-		code  string
+		kind  string
 	}{
 		{name: "png", body: rgbPNG, ctype: "image/png", size: image.Pt(64, 48)},
 		{name: "jpeg", body: rgbJPEG, ctype: "image/jpeg", size: image.Pt(64, 48)},
@@ -133,25 +133,25 @@ func TestDecode(t *testing.T) {
 		{name: "base64 with line breaks", body: []byte(wrapped.String()), ctype: "text/plain; charset=utf-8", size: image.Pt(64, 48)},
 		{name: "data URL", body: []byte("data:image/jpeg;base64," + b64), ctype: "text/plain", size: image.Pt(64, 48)},
 		{name: "base64 without padding", body: []byte(strings.TrimRight(base64.StdEncoding.EncodeToString(rgbPNG), "=")), ctype: "text/plain", size: image.Pt(64, 48)},
-		{name: "zero bytes", body: nil, ctype: "image/jpeg", err: ErrEmpty, code: "bad_image"},
-		{name: "empty base64", body: []byte("  \n"), ctype: "text/plain", err: ErrEmpty, code: "bad_image"},
-		{name: "random bytes", body: random, ctype: "image/jpeg", err: ErrNotImage, code: "bad_image"},
-		{name: "text as png", body: []byte("hello, world"), ctype: "image/png", err: ErrNotImage, code: "bad_image"},
-		{name: "truncated jpeg", body: rgbJPEG[:len(rgbJPEG)/2], ctype: "image/jpeg", err: ErrNotImage, code: "bad_image"},
-		{name: "jpeg header only", body: rgbJPEG[:20], ctype: "image/jpeg", err: ErrNotImage, code: "bad_image"},
-		{name: "truncated png", body: rgbPNG[:len(rgbPNG)-20], ctype: "image/png", err: ErrNotImage, code: "bad_image"},
-		{name: "png header lies about data", body: shortData, ctype: "image/png", err: ErrNotImage, code: "bad_image"},
-		{name: "png bomb 60000x60000", body: bomb, ctype: "image/png", err: ErrTooManyPixels, code: "too_large"},
-		{name: "jpeg claiming 60000x60000", body: patchJPEGSize(t, rgbJPEG, 60000, 60000), ctype: "image/jpeg", err: ErrTooManyPixels, code: "too_large"},
-		{name: "png over configured dimensions", body: bigZeros, ctype: "image/png", cfg: small, err: ErrTooManyPixels, code: "too_large"},
-		{name: "body over MaxBytes", body: rgbJPEG, ctype: "image/jpeg", cfg: tiny, err: ErrTooLarge, code: "too_large"},
-		{name: "base64 over MaxBytes", body: []byte(b64), ctype: "text/plain", cfg: tiny, err: ErrTooLarge, code: "too_large"},
-		{name: "base64 garbage", body: []byte("this is *not* base64!"), ctype: "text/plain", err: ErrBadBase64, code: "bad_image"},
-		{name: "data URL without base64", body: []byte("data:image/jpeg," + b64), ctype: "text/plain", err: ErrBadBase64, code: "bad_image"},
-		{name: "base64 of garbage", body: []byte(base64.StdEncoding.EncodeToString(random[:300])), ctype: "text/plain", err: ErrNotImage, code: "bad_image"},
-		{name: "gif type", body: rgbPNG, ctype: "image/gif", err: ErrUnsupportedType, code: "unsupported_media_type"},
-		{name: "no type", body: rgbPNG, ctype: "", err: ErrUnsupportedType, code: "unsupported_media_type"},
-		{name: "json type", body: []byte(`{"image":"..."}`), ctype: "application/json", err: ErrUnsupportedType, code: "unsupported_media_type"},
+		{name: "zero bytes", body: nil, ctype: "image/jpeg", err: ErrEmpty, kind: KindEmpty},
+		{name: "empty base64", body: []byte("  \n"), ctype: "text/plain", err: ErrEmpty, kind: KindEmpty},
+		{name: "random bytes", body: random, ctype: "image/jpeg", err: ErrNotImage, kind: KindNotImage},
+		{name: "text as png", body: []byte("hello, world"), ctype: "image/png", err: ErrNotImage, kind: KindNotImage},
+		{name: "truncated jpeg", body: rgbJPEG[:len(rgbJPEG)/2], ctype: "image/jpeg", err: ErrNotImage, kind: KindNotImage},
+		{name: "jpeg header only", body: rgbJPEG[:20], ctype: "image/jpeg", err: ErrNotImage, kind: KindNotImage},
+		{name: "truncated png", body: rgbPNG[:len(rgbPNG)-20], ctype: "image/png", err: ErrNotImage, kind: KindNotImage},
+		{name: "png header lies about data", body: shortData, ctype: "image/png", err: ErrNotImage, kind: KindNotImage},
+		{name: "png bomb 60000x60000", body: bomb, ctype: "image/png", err: ErrTooManyPixels, kind: KindTooManyPixels},
+		{name: "jpeg claiming 60000x60000", body: patchJPEGSize(t, rgbJPEG, 60000, 60000), ctype: "image/jpeg", err: ErrTooManyPixels, kind: KindTooManyPixels},
+		{name: "png over configured dimensions", body: bigZeros, ctype: "image/png", cfg: small, err: ErrTooManyPixels, kind: KindTooManyPixels},
+		{name: "body over MaxBytes", body: rgbJPEG, ctype: "image/jpeg", cfg: tiny, err: ErrTooLarge, kind: KindTooLarge},
+		{name: "base64 over MaxBytes", body: []byte(b64), ctype: "text/plain", cfg: tiny, err: ErrTooLarge, kind: KindTooLarge},
+		{name: "base64 garbage", body: []byte("this is *not* base64!"), ctype: "text/plain", err: ErrBadBase64, kind: KindBadBase64},
+		{name: "data URL without base64", body: []byte("data:image/jpeg," + b64), ctype: "text/plain", err: ErrBadBase64, kind: KindBadBase64},
+		{name: "base64 of garbage", body: []byte(base64.StdEncoding.EncodeToString(random[:300])), ctype: "text/plain", err: ErrNotImage, kind: KindNotImage},
+		{name: "gif type", body: rgbPNG, ctype: "image/gif", err: ErrUnsupportedType, kind: KindUnsupportedType},
+		{name: "no type", body: rgbPNG, ctype: "", err: ErrUnsupportedType, kind: KindUnsupportedType},
+		{name: "json type", body: []byte(`{"image":"..."}`), ctype: "application/json", err: ErrUnsupportedType, kind: KindUnsupportedType},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -195,8 +195,8 @@ func TestDecode(t *testing.T) {
 			if !errors.As(err, &ie) {
 				t.Fatalf("err %T is not an *InputError", err)
 			}
-			if ie.Code() != tc.code {
-				t.Errorf("Code() = %q, want %q", ie.Code(), tc.code)
+			if ie.Kind != tc.kind {
+				t.Errorf("Kind = %q, want %q", ie.Kind, tc.kind)
 			}
 		})
 	}

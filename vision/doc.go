@@ -7,7 +7,7 @@
 //
 //   - Decode: JPEG, PNG or base64 text of them; every cheap check (size, magic bytes, header
 //     dimensions, truncation) before any pixel is decoded; every refusal an *InputError whose
-//     Code is the API's error code.
+//     Kind says why (the daemon maps it to an API answer; this package speaks no HTTP).
 //   - Pipeline: a pool of Config.Workers workers, each a go-face recognizer plus a dlib HOG
 //     detector of its own (hog.cc, the package's one piece of C++), one OpenBLAS thread each.
 //     Analyze detects a frame wider than Config.DetectWidth with HOG on a gray copy scaled to
@@ -26,7 +26,7 @@
 // # What it must not do
 //
 //   - Know about sessions, doors, PINs, HTTP or storage: callers pass bytes in and get verdicts
-//     out; transport/ maps InputError.Code to a status, machine/ decides what a match means.
+//     out; main maps InputError to transport's answers, machine/ decides what a match means.
 //   - Log descriptors or photos. Its log lines carry component=vision and timings only.
 //   - Hold a Mat beyond a call: every Mat is closed (checked by a test under the matprofile build
 //     tag: go test -tags matprofile -run TestNoLeakedMats ./vision).

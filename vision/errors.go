@@ -1,6 +1,10 @@
 package vision
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/doorface/doorface/vision/params"
+)
 
 // Input errors: why a request body is not a frame this package will decode. Decode returns them
 // wrapped in an *InputError, so both errors.Is(err, ErrTooLarge) and errors.As(err, &inputErr) work.
@@ -37,8 +41,8 @@ var (
 	ErrModelCorrupt = errors.New("vision: model file corrupt")
 	// ErrClosed is returned by a Pipeline after Close.
 	ErrClosed = errors.New("vision: pipeline closed")
-	// ErrBadConfig is returned by Config.Validate, wrapped with the offending field.
-	ErrBadConfig = errors.New("vision: invalid config")
+	// ErrBadConfig is returned by Config.Validate, wrapped with the offending key.
+	ErrBadConfig = params.ErrInvalid
 )
 
 // Input error kinds, the value of InputError.Kind.
@@ -52,7 +56,8 @@ const (
 )
 
 // InputError is a rejected input. Kind is one of the Kind* constants; Err wraps the matching
-// sentinel (ErrEmpty, ErrNotImage, ...) with detail. Code gives the API error code.
+// sentinel (ErrEmpty, ErrNotImage, ...) with detail. How an API answers it is the caller's
+// business: this package speaks no HTTP.
 type InputError struct {
 	Kind string
 	Err  error
@@ -63,19 +68,5 @@ func (e *InputError) Error() string { return e.Err.Error() }
 
 // Unwrap returns the wrapped error, so errors.Is finds the sentinel.
 func (e *InputError) Unwrap() error { return e.Err }
-
-// Code returns the API error code: "too_large" for ErrTooLarge and ErrTooManyPixels (HTTP 413),
-// "unsupported_media_type" for ErrUnsupportedType (HTTP 415), and "bad_image" for everything else
-// (HTTP 400).
-func (e *InputError) Code() string {
-	switch e.Kind {
-	case KindTooLarge, KindTooManyPixels:
-		return "too_large"
-	case KindUnsupportedType:
-		return "unsupported_media_type"
-	default:
-		return "bad_image"
-	}
-}
 
 func inputErr(kind string, err error) error { return &InputError{Kind: kind, Err: err} }

@@ -152,7 +152,7 @@ func sqDist(row []float32, d *Descriptor, bound float32) float32 {
 
 // Match returns the user whose nearest template is nearest to d, with the margin to the next
 // user; false when the gallery is empty. It does not apply a threshold: compare Distance with
-// Config.Threshold and Margin with Config.MinMargin (or use Accept).
+// the threshold and Margin with the least margin (or use Match.Within).
 func (g *Gallery) Match(d Descriptor) (Match, bool) {
 	s := g.load()
 	n := len(s.users)
@@ -186,10 +186,10 @@ func (g *Gallery) Match(d Descriptor) (Match, bool) {
 	return m, true
 }
 
-// Accept reports whether m is a match under cfg: Distance below Threshold and Margin at least
-// MinMargin.
-func (c Config) Accept(m Match) bool {
-	return m.Distance < c.Threshold && m.Margin >= c.MinMargin
+// Within reports whether m is a match under the rule the machine applies: Distance strictly below
+// threshold and Margin at least margin.
+func (m Match) Within(threshold, margin float64) bool {
+	return m.Distance < threshold && m.Margin >= margin
 }
 
 // Check compares a new template d for userID with the gallery and returns warnings, for

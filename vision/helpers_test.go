@@ -91,7 +91,7 @@ func listImages(t testing.TB, dir string) []string {
 
 func newTestPipeline(t testing.TB, cfg Config) *Pipeline {
 	t.Helper()
-	p, err := NewPipeline(modelsDir(t), cfg)
+	p, err := NewPipeline(modelsDir(t), cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

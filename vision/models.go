@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"gocv.io/x/gocv"
 )
 
 // Model file names go-face loads from the models directory.
@@ -64,3 +66,15 @@ func CheckModels(dir string) error {
 	}
 	return nil
 }
+
+// ModelFiles lists the model files the pipeline loads from the models directory.
+func ModelFiles() []string {
+	out := make([]string, 0, len(modelSpecs))
+	for _, m := range modelSpecs {
+		out = append(out, m.name)
+	}
+	return out
+}
+
+// OpenCVVersion is the version of the OpenCV library this binary runs on.
+func OpenCVVersion() string { return gocv.OpenCVVersion() }

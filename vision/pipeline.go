@@ -107,15 +107,16 @@ type worker struct {
 }
 
 // NewPipeline checks the model files in modelsDir (CheckModels) and loads cfg.Workers go-face
-// recognizers, each with its own copy of the three models (see doc.go for the memory cost).
-func NewPipeline(modelsDir string, cfg Config) (*Pipeline, error) {
+// recognizers, each with its own copy of the three models (see doc.go for the memory cost). A nil
+// log means slog.Default(); the pipeline adds component=vision.
+func NewPipeline(modelsDir string, cfg Config, log *slog.Logger) (*Pipeline, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if err := CheckModels(modelsDir); err != nil {
 		return nil, err
 	}
-	logger := cfg.Logger
+	logger := log
 	if logger == nil {
 		logger = slog.Default()
 	}

@@ -1,12 +1,10 @@
-package main
+package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,140 +13,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/doorface/doorface/internal/testkit"
+	"github.com/doorface/doorface/transport/api"
+	"github.com/doorface/doorface/transport/client"
 )
 
-// apiClient talks to a daemon with one token.
-type apiClient struct {
-	t     *testing.T
-	base  string
-	token string
-}
-
-func (c apiClient) do(method, path, contentType string, body []byte, header ...string) (int, []byte) {
-	c.t.Helper()
-	req, err := http.NewRequest(method, c.base+path, bytes.NewReader(body))
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, out
-}
-
-func (c apiClient) json(method, path string, in any, want int, out any) {
-	c.t.Helper()
-	var body []byte
-	if in != nil {
-		body, _ = json.Marshal(in)
-	}
-	code, got := c.do(method, path, "application/json", body)
-	if code != want {
-		c.t.Fatalf("%s %s = %d, want %d: %s", method, path, code, want, got)
-	}
-	if out != nil {
-		if err := json.Unmarshal(got, out); err != nil {
-			c.t.Fatalf("%s %s: %v: %s", method, path, err, got)
-		}
-	}
-}
-
-type frameAnswer struct {
-	Session string `json:"session"`
-	State   string `json:"state"`
-	Frame   struct {
-		Seq     int             `json:"seq"`
-		Quality string          `json:"quality"`
-		Match   json.RawMessage `json:"match"`
-	} `json:"frame"`
-	Decision *struct {
-		Outcome, Method, User, Name string
-	} `json:"decision"`
-	Error string `json:"error"`
-}
-
-func (c apiClient) postFrame(frame []byte, session string) (int, frameAnswer) {
-	c.t.Helper()
-	var h []string
-	if session != "" {
-		h = []string{"X-Door-Session", session}
-	}
-	code, body := c.do(http.MethodPost, "/v1/frames", "image/jpeg", frame, h...)
-	var a frameAnswer
-	_ = json.Unmarshal(body, &a)
-	return code, a
-}
-
-type stateAnswer struct {
-	State   string  `json:"state"`
-	Session *string `json:"session"`
-	Relay   string  `json:"relay"`
-}
-
-func (c apiClient) state() stateAnswer {
-	c.t.Helper()
-	var s stateAnswer
-	c.json(http.MethodGet, "/v1/state", nil, http.StatusOK, &s)
-	return s
-}
-
-// waitState polls /v1/state until the state is want.
-func (c apiClient) waitState(want string, within time.Duration) stateAnswer {
-	c.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		s := c.state()
-		if s.State == want {
-			return s
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("state %s not reached within %v (now %+v)", want, within, s)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-type sseEvent struct{ Event, Data string }
-
-// events follows /v1/events and sends every event on the returned channel.
-func (c apiClient) events(ctx context.Context) <-chan sseEvent {
-	c.t.Helper()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/events", nil)
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		c.t.Fatalf("events: %v %v", err, resp)
-	}
-	ch := make(chan sseEvent, 256)
-	go func() {
-		defer resp.Body.Close()
-		defer close(ch)
-		sc := bufio.NewScanner(resp.Body)
-		ev := ""
-		for sc.Scan() {
-			line := sc.Text()
-			if strings.HasPrefix(line, "event: ") {
-				ev = strings.TrimPrefix(line, "event: ")
-			} else if strings.HasPrefix(line, "data: ") {
-				ch <- sseEvent{ev, strings.TrimPrefix(line, "data: ")}
-			}
-		}
-	}()
-	return ch
-}
-
 // statesOf collects the "state" events of one session until Idle.
-func statesOf(t *testing.T, ch <-chan sseEvent, session string, within time.Duration) []string {
+func statesOf(t *testing.T, ch <-chan client.Event, session string, within time.Duration) []string {
 	t.Helper()
 	var got []string
 	timeout := time.After(within)
@@ -158,11 +30,11 @@ func statesOf(t *testing.T, ch <-chan sseEvent, session string, within time.Dura
 			if !ok {
 				t.Fatalf("event stream closed; states so far %v", got)
 			}
-			if e.Event != "state" {
+			if e.Name != api.EventState {
 				continue
 			}
 			var s struct{ State, Session string }
-			_ = json.Unmarshal([]byte(e.Data), &s)
+			_ = e.Decode(&s)
 			if s.Session != session {
 				continue
 			}
@@ -177,11 +49,11 @@ func statesOf(t *testing.T, ch <-chan sseEvent, session string, within time.Dura
 }
 
 // playUntil posts frames (cycling) until the answer satisfies stop, and returns that answer.
-func playUntil(t *testing.T, c apiClient, frames [][]byte, max int, stop func(frameAnswer) bool) frameAnswer {
+func playUntil(t *testing.T, c testkit.API, frames [][]byte, max int, stop func(api.FrameResponse) bool) api.FrameResponse {
 	t.Helper()
 	session := ""
 	for i := 0; i < max; i++ {
-		code, a := c.postFrame(frames[i%len(frames)], session)
+		code, a := c.PostFrame(frames[i%len(frames)], session)
 		if code == http.StatusTooManyRequests {
 			time.Sleep(100 * time.Millisecond)
 			continue
@@ -196,15 +68,15 @@ func playUntil(t *testing.T, c apiClient, frames [][]byte, max int, stop func(fr
 		time.Sleep(100 * time.Millisecond) // 10 fps, as a tablet sends
 	}
 	t.Fatalf("no stop condition after %d frames", max)
-	return frameAnswer{}
+	return api.FrameResponse{}
 }
 
 // replayGrant plays frames with `doorface replay` (10 fps, following the session) and returns its
 // last frame answer, which must carry the decision.
-func replayGrant(t *testing.T, c apiClient, frames [][]byte) frameAnswer {
+func replayGrant(t *testing.T, base, doorToken string, frames [][]byte) api.FrameResponse {
 	t.Helper()
 	dir := t.TempDir()
-	args := []string{"replay", "--server", c.base, "--token", c.token, "--fps", "10", "--max-frames", "10", "--no-events"}
+	args := []string{"replay", "--server", base, "--fps", "10", "--max-frames", "10", "--no-events"}
 	for i, f := range frames {
 		p := filepath.Join(dir, fmt.Sprintf("frame%d.jpg", i))
 		if err := os.WriteFile(p, f, 0o600); err != nil {
@@ -212,11 +84,13 @@ func replayGrant(t *testing.T, c apiClient, frames [][]byte) frameAnswer {
 		}
 		args = append(args, p)
 	}
-	out, err := exec.Command(doorfaceBinary(t), args...).Output()
+	cmd := exec.Command(testkit.Binary(t), args...)
+	cmd.Env = append(os.Environ(), "DOORFACE_DOOR_TOKEN="+doorToken)
+	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("replay: %v\n%s", err, out)
 	}
-	var last frameAnswer
+	var last api.FrameResponse
 	var result string
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		if f := strings.SplitN(line, " ", 4); f[0] == "answer" && len(f) == 4 && f[1] == "200" {
@@ -233,14 +107,15 @@ func replayGrant(t *testing.T, c apiClient, frames [][]byte) frameAnswer {
 	return last
 }
 
-func (d *daemonProc) signal(t *testing.T, sig syscall.Signal) error {
+// stopWith sends sig to the daemon and waits up to 20 s for it to exit.
+func stopWith(t *testing.T, d *testkit.Daemon, sig syscall.Signal) error {
 	t.Helper()
-	if err := d.cmd.Process.Signal(sig); err != nil {
+	if err := d.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-d.exited:
-		return d.err
+	case <-d.Exited():
+		return d.Err()
 	case <-time.After(20 * time.Second):
 		t.Fatal("daemon did not exit within 20s of the signal")
 		return nil
@@ -259,8 +134,8 @@ func lastRelayLine(logs string) string {
 }
 
 func TestEndToEnd(t *testing.T) {
-	models := modelsOrSkip(t)
-	facesDir(t)
+	models := testkit.Models(t)
+	testkit.Faces(t)
 	data := t.TempDir()
 	env := []string{
 		"DOORFACE_DOOR_TOKEN=door-token-e2e-0123456789", "DOORFACE_ADMIN_TOKEN=admin-token-e2e-0123456789",
@@ -268,21 +143,21 @@ func TestEndToEnd(t *testing.T) {
 		"DOORFACE_MACHINE_MAX_FRAMES=4", "DOORFACE_LOG_LEVEL=debug",
 	}
 	args := []string{"--data", data, "--models", models, "--hw", "sim"}
-	d := startDaemon(t, env, args...)
-	door := apiClient{t, d.url(""), "door-token-e2e-0123456789"}
-	admin := apiClient{t, d.url(""), "admin-token-e2e-0123456789"}
+	d := testkit.StartDaemon(t, testkit.Env(env...), testkit.Args(args...))
+	door := testkit.NewAPI(t, d.URL(""), "door-token-e2e-0123456789")
+	admin := testkit.NewAPI(t, d.URL(""), "admin-token-e2e-0123456789")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	events := door.events(ctx)
+	events := door.Events(ctx)
 
 	// 2. Enroll two people with PINs through the admin API.
 	type user struct{ ID, Name string }
 	enroll := func(name, pin string, photos ...string) user {
 		var u user
-		admin.json(http.MethodPost, "/v1/users", map[string]string{"name": name, "pin": pin}, http.StatusCreated, &u)
+		admin.JSON(http.MethodPost, "/v1/users", map[string]string{"name": name, "pin": pin}, http.StatusCreated, &u)
 		for _, p := range photos {
 			ct := "image/png"
-			code, body := admin.do(http.MethodPost, "/v1/users/"+u.ID+"/faces", ct, readPhoto(t, p))
+			code, body := admin.Do(http.MethodPost, "/v1/users/"+u.ID+"/faces", ct, testkit.Photo(t, "enroll-test/"+p))
 			if code != http.StatusCreated {
 				t.Fatalf("enroll %s from %s: %d %s", name, p, code, body)
 			}
@@ -294,29 +169,29 @@ func TestEndToEnd(t *testing.T) {
 
 	// 3. The enrolled person, other photos, in camera-sized frames → granted within k-of-n.
 	sheldonFrames := [][]byte{
-		cameraFrame(t, readPhoto(t, "sheldon4.png"), 1280, 720, 360),
-		cameraFrame(t, readPhoto(t, "sheldon5.png"), 1280, 720, 360),
+		testkit.CameraFrame(t, testkit.Photo(t, "enroll-test/sheldon4.png"), 1280, 720, 360),
+		testkit.CameraFrame(t, testkit.Photo(t, "enroll-test/sheldon5.png"), 1280, 720, 360),
 	}
 	// The tablet here is `doorface replay`, as an installer would test a door.
-	granted := replayGrant(t, door, sheldonFrames)
+	granted := replayGrant(t, d.URL(""), "door-token-e2e-0123456789", sheldonFrames)
 	if granted.Decision.Outcome != "granted" || granted.Decision.Method != "face" || granted.Decision.User != sheldon.ID {
 		t.Fatalf("decision = %+v, want granted by face for %s", granted.Decision, sheldon.ID)
 	}
 	if granted.Frame.Seq > 4 {
 		t.Errorf("granted at frame %d; k-of-n (2 of 3) should decide within the first frames", granted.Frame.Seq)
 	}
-	if s := door.state(); s.State != "Unlocking" || s.Relay != "unlocked" {
+	if s := door.State(); s.State != "Unlocking" || s.Relay != "unlocked" {
 		t.Fatalf("right after the grant: %+v, want Unlocking with the relay unlocked", s)
 	}
 	opened := time.Now()
-	door.waitState("Cooldown", 5*time.Second)
+	door.WaitState("Cooldown", 5*time.Second)
 	if held := time.Since(opened); held < 1200*time.Millisecond {
 		t.Errorf("relay open for %v, want the unlock duration (1.5s)", held)
 	}
-	if s := door.state(); s.Relay != "locked" {
+	if s := door.State(); s.Relay != "locked" {
 		t.Fatalf("in Cooldown the relay is %s", s.Relay)
 	}
-	if code, a := door.postFrame(sheldonFrames[0], ""); code != http.StatusConflict || a.Error != "busy" {
+	if code, a := door.FrameError(sheldonFrames[0], ""); code != http.StatusConflict || a != api.CodeBusy {
 		t.Fatalf("frame during Cooldown = %d %+v, want 409 busy", code, a)
 	}
 	got := statesOf(t, events, granted.Session, 10*time.Second)
@@ -326,53 +201,48 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// 4. A stranger → PinFallback; wrong PIN → denied with evidence; correct PIN → granted.
-	stranger := [][]byte{cameraFrame(t, readPhoto(t, "joy.jpg"), 1280, 720, 420)}
-	fallback := playUntil(t, door, stranger, 20, func(a frameAnswer) bool { return a.State == "PinFallback" })
+	stranger := [][]byte{testkit.CameraFrame(t, testkit.Photo(t, "enroll-test/joy.jpg"), 1280, 720, 420)}
+	fallback := playUntil(t, door, stranger, 20, func(a api.FrameResponse) bool { return a.State == "PinFallback" })
 	if fallback.Decision != nil {
 		t.Fatalf("stranger got a decision by face: %+v", fallback.Decision)
 	}
-	type pinAnswer struct {
-		Outcome      string `json:"outcome"`
-		State        string `json:"state"`
-		AttemptsLeft int    `json:"attempts_left"`
-	}
-	var pa pinAnswer
-	door.json(http.MethodPost, "/v1/pin", map[string]string{"session": fallback.Session, "pin": "00000"}, http.StatusOK, &pa)
+	var pa api.PinResponse
+	door.JSON(http.MethodPost, "/v1/pin", map[string]string{"session": fallback.Session, "pin": "00000"}, http.StatusOK, &pa)
 	if pa.Outcome != "denied" || pa.State != "PinFallback" || pa.AttemptsLeft != 2 {
 		t.Fatalf("wrong PIN = %+v", pa)
 	}
-	door.json(http.MethodPost, "/v1/pin", map[string]string{"session": fallback.Session, "pin": "31415"}, http.StatusOK, &pa)
+	door.JSON(http.MethodPost, "/v1/pin", map[string]string{"session": fallback.Session, "pin": "31415"}, http.StatusOK, &pa)
 	if pa.Outcome != "granted" {
 		t.Fatalf("correct PIN = %+v", pa)
 	}
-	door.waitState("Idle", 10*time.Second)
+	door.WaitState("Idle", 10*time.Second)
 	var rec struct {
 		Outcome, Method, User, Evidence string
 		PinTries                        int `json:"pin_tries"`
 	}
-	admin.json(http.MethodGet, "/v1/audit/"+fallback.Session, nil, http.StatusOK, &rec)
+	admin.JSON(http.MethodGet, "/v1/audit/"+fallback.Session, nil, http.StatusOK, &rec)
 	if rec.Outcome != "granted" || rec.Method != "pin" || rec.User != sheldon.ID || rec.Evidence == "" {
 		t.Fatalf("audit of the PIN session = %+v, want granted by pin with the wrong PIN's evidence frame", rec)
 	}
-	code, frame := admin.do(http.MethodGet, "/v1/audit/"+fallback.Session+"/frame", "", nil)
+	code, frame := admin.Do(http.MethodGet, "/v1/audit/"+fallback.Session+"/frame", "", nil)
 	if code != http.StatusOK || !bytes.HasPrefix(frame, []byte{0xff, 0xd8}) {
 		t.Fatalf("evidence frame = %d, %d bytes", code, len(frame))
 	}
 
 	// 5. A frame carrying the previous session's id is refused with 410 and opens nothing.
-	if code, _ := door.postFrame(sheldonFrames[0], granted.Session); code != http.StatusGone {
+	if code, _ := door.PostFrame(sheldonFrames[0], granted.Session); code != http.StatusGone {
 		t.Fatalf("stale session frame = %d, want 410", code)
 	}
-	if s := door.state(); s.State != "Idle" || s.Relay != "locked" || s.Session != nil {
+	if s := door.State(); s.State != "Idle" || s.Relay != "locked" || s.Session != nil {
 		t.Fatalf("after the stale frame: %+v", s)
 	}
 
 	// 6. Five wrong PINs across sessions → locked_out; it survives a restart.
-	wrongPINs := func(n int) (pinAnswer, string) {
-		fb := playUntil(t, door, stranger, 20, func(a frameAnswer) bool { return a.State == "PinFallback" })
-		var last pinAnswer
+	wrongPINs := func(n int) (api.PinResponse, string) {
+		fb := playUntil(t, door, stranger, 20, func(a api.FrameResponse) bool { return a.State == "PinFallback" })
+		var last api.PinResponse
 		for i := 0; i < n; i++ {
-			door.json(http.MethodPost, "/v1/pin", map[string]string{"session": fb.Session, "pin": "99999"}, http.StatusOK, &last)
+			door.JSON(http.MethodPost, "/v1/pin", map[string]string{"session": fb.Session, "pin": "99999"}, http.StatusOK, &last)
 		}
 		return last, fb.Session
 	}
@@ -384,40 +254,40 @@ func TestEndToEnd(t *testing.T) {
 	if lockedOut.Outcome != "locked_out" {
 		t.Fatalf("fifth wrong PIN = %+v, want locked_out", lockedOut)
 	}
-	door.waitState("Idle", 5*time.Second)
-	if err := d.signal(t, syscall.SIGTERM); err != nil {
+	door.WaitState("Idle", 5*time.Second)
+	if err := stopWith(t, d, syscall.SIGTERM); err != nil {
 		t.Fatalf("daemon exit after SIGTERM: %v", err)
 	}
-	allLogs := d.logs.String()
-	d = startDaemon(t, env, args...)
-	door = apiClient{t, d.url(""), "door-token-e2e-0123456789"}
-	admin = apiClient{t, d.url(""), "admin-token-e2e-0123456789"}
+	allLogs := d.Logs.String()
+	d = testkit.StartDaemon(t, testkit.Env(env...), testkit.Args(args...))
+	door = testkit.NewAPI(t, d.URL(""), "door-token-e2e-0123456789")
+	admin = testkit.NewAPI(t, d.URL(""), "admin-token-e2e-0123456789")
 	// The offline commands refuse a database the daemon holds and point to the API.
-	if b, err := exec.Command(doorfaceBinary(t), "users", "list", "--data", data).CombinedOutput(); err == nil || !strings.Contains(string(b), "use the admin API") {
+	if b, err := exec.Command(testkit.Binary(t), "users", "list", "--data", data).CombinedOutput(); err == nil || !strings.Contains(string(b), "use the admin API") {
 		t.Errorf("users list while the daemon runs: err=%v\n%s", err, b)
 	}
-	fb := playUntil(t, door, stranger, 20, func(a frameAnswer) bool { return a.State == "PinFallback" })
-	door.json(http.MethodPost, "/v1/pin", map[string]string{"session": fb.Session, "pin": "31415"}, http.StatusOK, &pa)
+	fb := playUntil(t, door, stranger, 20, func(a api.FrameResponse) bool { return a.State == "PinFallback" })
+	door.JSON(http.MethodPost, "/v1/pin", map[string]string{"session": fb.Session, "pin": "31415"}, http.StatusOK, &pa)
 	if pa.Outcome != "locked_out" {
 		t.Fatalf("correct PIN after restart during lockout = %+v, want locked_out", pa)
 	}
-	door.waitState("Idle", 5*time.Second)
+	door.WaitState("Idle", 5*time.Second)
 
 	// 8. SIGTERM while Unlocking → the relay ends locked and the process exits 0.
-	last := playUntil(t, door, sheldonFrames, 10, func(a frameAnswer) bool { return a.Decision != nil })
-	if s := door.state(); s.State != "Unlocking" || s.Relay != "unlocked" {
+	last := playUntil(t, door, sheldonFrames, 10, func(a api.FrameResponse) bool { return a.Decision != nil })
+	if s := door.State(); s.State != "Unlocking" || s.Relay != "unlocked" {
 		t.Fatalf("before SIGTERM: %+v", s)
 	}
-	if err := d.signal(t, syscall.SIGTERM); err != nil {
+	if err := stopWith(t, d, syscall.SIGTERM); err != nil {
 		t.Fatalf("exit after SIGTERM while Unlocking: %v (want 0)", err)
 	}
-	if l := lastRelayLine(d.logs.String()); !strings.Contains(l, `"msg":"relay locked"`) {
+	if l := lastRelayLine(d.Logs.String()); !strings.Contains(l, `"msg":"relay locked"`) {
 		t.Fatalf("last relay log line after SIGTERM while Unlocking: %s", l)
 	}
 
 	// No PIN or token ever appears in a log line (PINs as JSON values, since bare digits can occur
 	// inside timestamps and ids).
-	allLogs += d.logs.String()
+	allLogs += d.Logs.String()
 	for _, secret := range []string{"door-token-e2e-0123456789", "admin-token-e2e-0123456789", `"31415"`, `"27182"`, `"99999"`, `"00000"`} {
 		if strings.Contains(allLogs, secret) {
 			t.Errorf("%s appears in the daemon's log", secret)
@@ -441,7 +311,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("session %s in the export: %v, want exactly one %s", id, seen[id], wantRec)
 		}
 	}
-	v, err := exec.Command(doorfaceBinary(t), "audit", "verify", "--data", data).CombinedOutput()
+	v, err := exec.Command(testkit.Binary(t), "audit", "verify", "--data", data).CombinedOutput()
 	if err != nil || !bytes.HasPrefix(v, []byte("OK: ")) {
 		t.Fatalf("audit verify: %v\n%s", err, v)
 	}

@@ -1,7 +1,8 @@
-package main
+package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,45 +16,27 @@ import (
 	"testing"
 	"time"
 	"unsafe"
-)
 
-// pinAnswer is the answer of POST /v1/pin.
-type pinAnswer struct {
-	Outcome      string `json:"outcome"`
-	State        string `json:"state"`
-	AttemptsLeft int    `json:"attempts_left"`
-	RetryAfterS  int    `json:"retry_after_s"`
-}
+	"github.com/doorface/doorface/internal/testkit"
+	"github.com/doorface/doorface/transport/api"
+	"github.com/doorface/doorface/transport/client"
+)
 
 // toPinFallback plays a stranger until the session asks for a PIN, and returns the session.
 func (r *relRig) toPinFallback(stranger []byte) string {
 	r.t.Helper()
-	a := playUntil(r.t, r.door, [][]byte{stranger}, 30, func(a frameAnswer) bool { return a.State == "PinFallback" })
+	a := playUntil(r.t, r.door, [][]byte{stranger}, 30, func(a api.FrameResponse) bool { return a.State == "PinFallback" })
 	return a.Session
 }
 
 // kill9 kills the daemon with SIGKILL and waits for it.
 func (r *relRig) kill9() {
 	r.t.Helper()
-	err := r.d.signal(r.t, syscall.SIGKILL)
+	err := stopWith(r.t, r.d, syscall.SIGKILL)
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 		r.t.Fatalf("daemon exit after SIGKILL: %v", err)
 	}
-}
-
-// logIndex is the index of the first log line containing every part, or -1.
-func logIndex(logs string, parts ...string) int {
-	for i, l := range strings.Split(logs, "\n") {
-		ok := true
-		for _, p := range parts {
-			ok = ok && strings.Contains(l, p)
-		}
-		if ok {
-			return i
-		}
-	}
-	return -1
 }
 
 // TestKillDuringSessionRealDaemon: kill -9 while the door is Unlocking, and while a session is
@@ -62,55 +45,55 @@ func logIndex(logs string, parts ...string) int {
 func TestKillDuringSessionRealDaemon(t *testing.T) {
 	r := newRelRig(t, "DOORFACE_MACHINE_UNLOCK_DURATION=9s", "DOORFACE_MACHINE_RECEIVE_TIMEOUT=60s")
 	r.createUser("Penny", "86420")
-	stranger := cameraFrame(t, readPhoto(t, "joy.jpg"), 1280, 720, 420)
+	stranger := testkit.CameraFrame(t, testkit.Photo(t, "enroll-test/joy.jpg"), 1280, 720, 420)
 
 	// 1. Granted by PIN, then killed while Unlocking.
 	granted := r.toPinFallback(stranger)
-	var pa pinAnswer
-	r.door.json(http.MethodPost, "/v1/pin", map[string]string{"session": granted, "pin": "86420"}, http.StatusOK, &pa)
+	var pa api.PinResponse
+	r.door.JSON(http.MethodPost, "/v1/pin", map[string]string{"session": granted, "pin": "86420"}, http.StatusOK, &pa)
 	if pa.Outcome != "granted" {
 		t.Fatalf("PIN = %+v", pa)
 	}
-	if s := r.door.state(); s.State != "Unlocking" || s.Relay != "unlocked" {
+	if s := r.door.State(); s.State != "Unlocking" || s.Relay != "unlocked" {
 		t.Fatalf("before the kill: %+v", s)
 	}
 	r.kill9()
 	r.start()
-	logs := r.d.waitLog(t, 5*time.Second, `"msg":"serving"`)
-	locked := logIndex(logs, `"msg":"relay locked"`, `"reason":"start"`)
-	ready := logIndex(logs, `"msg":"doorface ready"`)
-	serving := logIndex(logs, `"msg":"serving"`)
+	logs := r.d.WaitLog(t, 5*time.Second, `"msg":"serving"`)
+	locked := testkit.LogIndex(logs, `"msg":"relay locked"`, `"reason":"start"`)
+	ready := testkit.LogIndex(logs, `"msg":"doorface ready"`)
+	serving := testkit.LogIndex(logs, `"msg":"serving"`)
 	if locked < 0 || ready < 0 || serving < 0 || !(locked < ready && ready < serving) {
 		t.Fatalf("restart log order: relay locked at line %d, ready %d, serving %d; want locked first\n%s", locked, ready, serving, logs)
 	}
-	if s := r.door.state(); s.State != "Idle" || s.Relay != "locked" {
+	if s := r.door.State(); s.State != "Idle" || s.Relay != "locked" {
 		t.Fatalf("after the restart: %+v", s)
 	}
 	var rec struct{ ID, Outcome, Method, Reason string }
-	r.admin.json(http.MethodGet, "/v1/audit/"+granted, nil, http.StatusOK, &rec)
+	r.admin.JSON(http.MethodGet, "/v1/audit/"+granted, nil, http.StatusOK, &rec)
 	if rec.Outcome != "granted" {
 		t.Fatalf("the killed session's attempt = %+v, want its granted record", rec)
 	}
-	r.admin.json(http.MethodGet, "/v1/audit/"+granted+"-unlock", nil, http.StatusOK, &rec)
+	r.admin.JSON(http.MethodGet, "/v1/audit/"+granted+"-unlock", nil, http.StatusOK, &rec)
 	if rec.Outcome != "interrupted" || rec.Method != "door" || !strings.Contains(rec.Reason, granted) {
 		t.Fatalf("door-event record of the interrupted unlocking = %+v", rec)
 	}
 
 	// 2. Killed while Receiving: the in-progress marker becomes an interrupted attempt.
-	code, a := r.door.postFrame(stranger, "")
+	code, a := r.door.PostFrame(stranger, "")
 	if code != http.StatusOK || a.State != "Receiving" && a.State != "Recognizing" {
 		t.Fatalf("first frame = %d %+v", code, a)
 	}
 	r.kill9()
 	r.start()
-	r.admin.json(http.MethodGet, "/v1/audit/"+a.Session, nil, http.StatusOK, &rec)
+	r.admin.JSON(http.MethodGet, "/v1/audit/"+a.Session, nil, http.StatusOK, &rec)
 	if rec.Outcome != "interrupted" {
 		t.Fatalf("session killed while receiving = %+v, want interrupted", rec)
 	}
 	if n := r.auditCount(); n != 3 {
 		t.Fatalf("audit has %d records, want 3 (granted, its door event, the interrupted session)", n)
 	}
-	if code, b := r.admin.do(http.MethodGet, "/v1/audit/verify", "", nil); code != http.StatusOK || !bytes.Contains(b, []byte(`"ok":true`)) {
+	if code, b := r.admin.Do(http.MethodGet, "/v1/audit/verify", "", nil); code != http.StatusOK || !bytes.Contains(b, []byte(`"ok":true`)) {
 		t.Fatalf("verify: %d %s", code, b)
 	}
 }
@@ -120,7 +103,7 @@ func TestKillDuringSessionRealDaemon(t *testing.T) {
 // several times. Every cancel a client got an answer for is in the audit afterwards.
 func TestKillDuringAttemptWritesRealDaemon(t *testing.T) {
 	r := newRelRig(t, "DOORFACE_LOG_LEVEL=warn")
-	small := cameraFrame(t, readPhoto(t, "joy.jpg"), 320, 180, 60)
+	small := testkit.CameraFrame(t, testkit.Photo(t, "enroll-test/joy.jpg"), 320, 180, 60)
 	acked := map[string]bool{}
 	var mu sync.Mutex
 	rounds := 3
@@ -131,24 +114,13 @@ func TestKillDuringAttemptWritesRealDaemon(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				cl := &http.Client{Timeout: 10 * time.Second}
+				tablet := client.New(r.d.URL(""), relDoorToken, &http.Client{Timeout: 10 * time.Second})
 				do := func(method, path, ct string, body []byte, session string) (int, []byte, error) {
-					req, _ := http.NewRequest(method, r.d.url(path), bytes.NewReader(body))
-					req.Header.Set("Authorization", "Bearer "+relDoorToken)
-					if ct != "" {
-						req.Header.Set("Content-Type", ct)
-					}
+					var h map[string]string
 					if session != "" {
-						req.Header.Set("X-Door-Session", session)
+						h = map[string]string{api.SessionHeader: session}
 					}
-					resp, err := cl.Do(req)
-					if err != nil {
-						return 0, nil, err
-					}
-					defer resp.Body.Close()
-					var buf bytes.Buffer
-					_, err = buf.ReadFrom(resp.Body)
-					return resp.StatusCode, buf.Bytes(), err
+					return tablet.Raw(context.Background(), method, path, ct, body, h)
 				}
 				for {
 					select {
@@ -160,7 +132,7 @@ func TestKillDuringAttemptWritesRealDaemon(t *testing.T) {
 					if err != nil {
 						return // the daemon is gone
 					}
-					var a frameAnswer
+					var a api.FrameResponse
 					_ = json.Unmarshal(b, &a)
 					if code != http.StatusOK {
 						time.Sleep(5 * time.Millisecond)
@@ -201,7 +173,7 @@ func TestKillDuringAttemptWritesRealDaemon(t *testing.T) {
 	if len(acked) < 10 {
 		t.Fatalf("only %d acknowledged records: the clients did not write", len(acked))
 	}
-	if b, err := exec.Command(doorfaceBinary(t), "audit", "verify", "--data", r.data).CombinedOutput(); err != nil {
+	if b, err := exec.Command(testkit.Binary(t), "audit", "verify", "--data", r.data).CombinedOutput(); err != nil {
 		t.Fatalf("audit verify after kills: %v\n%s", err, b)
 	}
 }
@@ -210,7 +182,7 @@ func TestKillDuringAttemptWritesRealDaemon(t *testing.T) {
 // the output.
 func runToExit(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	cmd := exec.Command(doorfaceBinary(t), append([]string{"serve", "--listen", freePort(t), "--hw", "sim"}, args...)...)
+	cmd := exec.Command(testkit.Binary(t), append([]string{"serve", "--listen", testkit.FreePort(t), "--hw", "sim"}, args...)...)
 	cmd.Env = append(os.Environ(), "DOORFACE_DOOR_TOKEN="+relDoorToken, "DOORFACE_ADMIN_TOKEN="+relAdminToken)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -232,12 +204,12 @@ func runToExit(t *testing.T, args ...string) (int, string) {
 // TestRefuseToStartRealDaemon: a corrupted database or missing models → exit non-zero with a clear
 // message, and the relay commanded locked before that.
 func TestRefuseToStartRealDaemon(t *testing.T) {
-	models := modelsOrSkip(t)
+	models := testkit.Models(t)
 	good := t.TempDir()
 	// A real database to corrupt.
 	r := newRelRig(t)
 	r.createUser("Bernadette", "24613")
-	if err := r.d.signal(t, syscall.SIGTERM); err != nil {
+	if err := stopWith(t, r.d, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -283,12 +255,12 @@ func TestRefuseToStartRealDaemon(t *testing.T) {
 			if code == 0 {
 				t.Fatalf("exit 0, want non-zero:\n%s", out)
 			}
-			locked := logIndex(out, `"msg":"relay locked"`, `"reason":"start"`)
-			refused := logIndex(out, tc.want...)
+			locked := testkit.LogIndex(out, `"msg":"relay locked"`, `"reason":"start"`)
+			refused := testkit.LogIndex(out, tc.want...)
 			if locked < 0 || refused < 0 || locked > refused {
 				t.Fatalf("want the relay locked (line %d) before a refusal naming %v (line %d):\n%s", locked, tc.want, refused, out)
 			}
-			if logIndex(out, `"msg":"relay unlocked"`) >= 0 || logIndex(out, `"msg":"serving"`) >= 0 {
+			if testkit.LogIndex(out, `"msg":"relay unlocked"`) >= 0 || testkit.LogIndex(out, `"msg":"serving"`) >= 0 {
 				t.Fatalf("refused daemon unlocked or served:\n%s", out)
 			}
 			t.Logf("%s: exit %d: %s", tc.name, code, firstLine(out, "refusing"))
@@ -331,12 +303,12 @@ func setFileSizeLimit(t *testing.T, pid int, cur uint64) {
 func TestDiskFullRealDaemon(t *testing.T) {
 	r := newRelRig(t)
 	r.createUser("Raj", "97531")
-	stranger := cameraFrame(t, readPhoto(t, "joy.jpg"), 1280, 720, 420)
-	pid := r.d.cmd.Process.Pid
-	relayUnlocks := func() int { return strings.Count(r.d.logs.String(), `"msg":"relay unlocked"`) }
+	stranger := testkit.CameraFrame(t, testkit.Photo(t, "enroll-test/joy.jpg"), 1280, 720, 420)
+	pid := r.d.Cmd.Process.Pid
+	relayUnlocks := func() int { return strings.Count(r.d.Logs.String(), `"msg":"relay unlocked"`) }
 	healthy := func() {
 		t.Helper()
-		resp, err := http.Get(r.d.url("/healthz"))
+		resp, err := http.Get(r.d.URL("/healthz"))
 		if err != nil {
 			t.Fatalf("/healthz with the disk full: %v", err)
 		}
@@ -350,14 +322,14 @@ func TestDiskFullRealDaemon(t *testing.T) {
 	// 8 KiB; bbolt writes them after the data pages, so never) stay writable.
 	full := r.toPinFallback(stranger)
 	setFileSizeLimit(t, pid, 8192)
-	var pa pinAnswer
-	r.door.json(http.MethodPost, "/v1/pin", map[string]string{"session": full, "pin": "97531"}, http.StatusOK, &pa)
+	var pa api.PinResponse
+	r.door.JSON(http.MethodPost, "/v1/pin", map[string]string{"session": full, "pin": "97531"}, http.StatusOK, &pa)
 	if pa.Outcome != "denied" {
 		t.Fatalf("correct PIN with the disk full = %+v, want denied", pa)
 	}
 	// Longer than the unlock duration: the relay stays locked all along.
 	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		if s := r.door.state(); s.Relay != "locked" || s.State == "Unlocking" {
+		if s := r.door.State(); s.Relay != "locked" || s.State == "Unlocking" {
 			t.Fatalf("with the disk full: %+v", s)
 		}
 	}
@@ -365,58 +337,58 @@ func TestDiskFullRealDaemon(t *testing.T) {
 		t.Fatalf("relay unlocked %d times with the disk full", n)
 	}
 	failed := []string{`"level":"ERROR"`, `"msg":"record attempt failed; door stays locked"`, `"session":"` + full + `"`, "file too large"}
-	logs := r.d.waitLog(t, 5*time.Second, failed...)
-	i := logIndex(logs, failed...)
+	logs := r.d.WaitLog(t, 5*time.Second, failed...)
+	i := testkit.LogIndex(logs, failed...)
 	t.Logf("logged: %s", strings.Split(logs, "\n")[i])
 	healthy()
 
 	// 2. Still full: a new session cannot even begin (its in-progress marker is a write).
-	code, a := r.door.postFrame(stranger, "")
+	code, a := r.door.PostFrame(stranger, "")
 	if code != http.StatusServiceUnavailable {
 		t.Fatalf("frame with the disk full = %d %+v, want 503", code, a)
 	}
-	if s := r.door.state(); s.State != "Idle" || s.Relay != "locked" {
+	if s := r.door.State(); s.State != "Idle" || s.Relay != "locked" {
 		t.Fatalf("after a refused session: %+v", s)
 	}
-	r.d.waitLog(t, 5*time.Second, `"level":"ERROR"`, `"msg":"begin attempt failed; session refused"`, "file too large")
+	r.d.WaitLog(t, 5*time.Second, `"level":"ERROR"`, `"msg":"begin attempt failed; session refused"`, "file too large")
 	healthy()
 
 	// 3. Space returns: the next session works.
 	setFileSizeLimit(t, pid, rlimInfinity)
 	ok := r.toPinFallback(stranger)
-	r.door.json(http.MethodPost, "/v1/pin", map[string]string{"session": ok, "pin": "97531"}, http.StatusOK, &pa)
+	r.door.JSON(http.MethodPost, "/v1/pin", map[string]string{"session": ok, "pin": "97531"}, http.StatusOK, &pa)
 	if pa.Outcome != "granted" {
 		t.Fatalf("correct PIN after space returned = %+v", pa)
 	}
-	s := r.door.state()
-	r.d.waitLog(t, 5*time.Second, `"msg":"relay unlocked"`)
+	s := r.door.State()
+	r.d.WaitLog(t, 5*time.Second, `"msg":"relay unlocked"`)
 	if s.State != "Unlocking" || s.Relay != "unlocked" || relayUnlocks() != 1 {
 		t.Fatalf("after the grant: %+v, relay unlocked %d times", s, relayUnlocks())
 	}
 	var rec struct{ ID, Outcome, Method string }
-	r.admin.json(http.MethodGet, "/v1/audit/"+ok, nil, http.StatusOK, &rec)
+	r.admin.JSON(http.MethodGet, "/v1/audit/"+ok, nil, http.StatusOK, &rec)
 	if rec.Outcome != "granted" {
 		t.Fatalf("record of the session after space returned = %+v", rec)
 	}
-	if code, b := r.admin.do(http.MethodGet, "/v1/audit/"+full, "", nil); code != http.StatusNotFound {
+	if code, b := r.admin.Do(http.MethodGet, "/v1/audit/"+full, "", nil); code != http.StatusNotFound {
 		t.Fatalf("the session whose record could not be written: %d %s, want 404 until the next start", code, b)
 	}
 
 	// 4. Its in-progress marker was durable: at the next start it is recorded as interrupted,
 	// so it too ends in exactly one record.
-	r.door.waitState("Idle", 10*time.Second)
-	if err := r.d.signal(t, syscall.SIGTERM); err != nil {
+	r.door.WaitState("Idle", 10*time.Second)
+	if err := stopWith(t, r.d, syscall.SIGTERM); err != nil {
 		t.Fatalf("exit after SIGTERM: %v", err)
 	}
 	r.start()
-	r.admin.json(http.MethodGet, "/v1/audit/"+full, nil, http.StatusOK, &rec)
+	r.admin.JSON(http.MethodGet, "/v1/audit/"+full, nil, http.StatusOK, &rec)
 	if rec.Outcome != "interrupted" {
 		t.Fatalf("the unrecorded session after a restart = %+v, want interrupted", rec)
 	}
 	if n := r.auditCount(); n != 2 {
 		t.Fatalf("audit has %d records, want 2 (the interrupted session, the granted one)", n)
 	}
-	if code, b := r.admin.do(http.MethodGet, "/v1/audit/verify", "", nil); code != http.StatusOK || !bytes.Contains(b, []byte(`"ok":true`)) {
+	if code, b := r.admin.Do(http.MethodGet, "/v1/audit/verify", "", nil); code != http.StatusOK || !bytes.Contains(b, []byte(`"ok":true`)) {
 		t.Fatalf("verify: %d %s", code, b)
 	}
 }

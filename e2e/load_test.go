@@ -1,12 +1,10 @@
-package main
+package e2e
 
 import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +16,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/doorface/doorface/internal/testkit"
+	"github.com/doorface/doorface/transport/api"
+	"github.com/doorface/doorface/transport/client"
 )
 
 // loadDuration is how long the tablets post: 12 s in the suite (the whole test then takes about
@@ -55,7 +57,7 @@ func procStatus(t *testing.T, pid int, field string) int64 {
 // metric reads one unlabelled gauge from /metrics.
 func (r *relRig) metric(name string) float64 {
 	r.t.Helper()
-	code, body := r.admin.do(http.MethodGet, "/metrics", "", nil)
+	code, body := r.admin.Do(http.MethodGet, "/metrics", "", nil)
 	if code != http.StatusOK {
 		r.t.Fatalf("/metrics: %d", code)
 	}
@@ -82,7 +84,7 @@ func TestLoadRealDaemon(t *testing.T) {
 		"DOORFACE_MACHINE_UNLOCK_DURATION=300ms", "DOORFACE_MACHINE_COOLDOWN=200ms", "DOORFACE_LOG_LEVEL=warn")
 	uid := r.createUser("Sheldon", "31415")
 	for _, p := range []string{"sheldon1.png", "sheldon2.png", "sheldon3.png"} {
-		if code, b := r.admin.do(http.MethodPost, "/v1/users/"+uid+"/faces", "image/png", readPhoto(t, p)); code != http.StatusCreated {
+		if code, b := r.admin.Do(http.MethodPost, "/v1/users/"+uid+"/faces", "image/png", testkit.Photo(t, "enroll-test/"+p)); code != http.StatusCreated {
 			t.Fatalf("enroll %s: %d %s", p, code, b)
 		}
 	}
@@ -90,13 +92,13 @@ func TestLoadRealDaemon(t *testing.T) {
 	// face size from 240 to 480 px even on an idle daemon, so with it no session could ever be
 	// granted; sheldon5 matches Sheldon at distance ~0.31.
 	frames := [][]byte{
-		cameraFrame(t, readPhoto(t, "sheldon5.png"), 1280, 720, 360),
-		cameraFrame(t, readPhoto(t, "joy.jpg"), 1280, 720, 420),
+		testkit.CameraFrame(t, testkit.Photo(t, "enroll-test/sheldon5.png"), 1280, 720, 360),
+		testkit.CameraFrame(t, testkit.Photo(t, "enroll-test/joy.jpg"), 1280, 720, 420),
 	}
-	pid := r.d.cmd.Process.Pid
+	pid := r.d.Cmd.Process.Pid
 	// Warm up once so the baseline includes the vision workers and the admin connection.
-	r.door.postFrame(frames[1], "")
-	r.door.waitState("Idle", 30*time.Second)
+	r.door.PostFrame(frames[1], "")
+	r.door.WaitState("Idle", 30*time.Second)
 	baseG := r.metric("go_goroutines")
 	baseRSS := procStatus(t, pid, "VmRSS")
 
@@ -104,7 +106,7 @@ func TestLoadRealDaemon(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), dur)
 	defer cancel()
 	tr := &http.Transport{MaxIdleConnsPerHost: 32}
-	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	tablet := client.New(r.d.URL(""), relDoorToken, &http.Client{Transport: tr, Timeout: 30 * time.Second})
 	var (
 		mu        sync.Mutex
 		sessions  = map[string]bool{}
@@ -113,22 +115,12 @@ func TestLoadRealDaemon(t *testing.T) {
 		qualities = map[string]int{}
 		errs      atomic.Int64
 	)
-	post := func(frame []byte, session string) (int, frameAnswer, error) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, r.d.url("/v1/frames"), bytes.NewReader(frame))
-		req.Header.Set("Authorization", "Bearer "+relDoorToken)
-		req.Header.Set("Content-Type", "image/jpeg")
-		if session != "" {
-			req.Header.Set("X-Door-Session", session)
+	post := func(frame []byte, session string) (int, api.FrameResponse, error) {
+		a, err := tablet.PostFrame(ctx, session, "image/jpeg", frame)
+		if code := client.Status(err); code != 0 {
+			return code, a, nil
 		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, frameAnswer{}, err
-		}
-		defer resp.Body.Close()
-		var a frameAnswer
-		b, _ := io.ReadAll(resp.Body)
-		_ = json.Unmarshal(b, &a)
-		return resp.StatusCode, a, nil
+		return http.StatusOK, a, err
 	}
 	var wg sync.WaitGroup
 	for i := 0; i < 20; i++ {
@@ -167,13 +159,7 @@ func TestLoadRealDaemon(t *testing.T) {
 					if a.State == "PinFallback" {
 						// No PIN at this door: the tablet cancels (recorded cancelled), unless
 						// another tablet did already.
-						req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, r.d.url("/v1/session"), nil)
-						req.Header.Set("Authorization", "Bearer "+relDoorToken)
-						req.Header.Set("X-Door-Session", a.Session)
-						if resp, err := client.Do(req); err == nil {
-							io.Copy(io.Discard, resp.Body)
-							resp.Body.Close()
-						}
+						_, _ = tablet.CancelSession(ctx, a.Session)
 					}
 					if a.Decision != nil || a.State == "PinFallback" {
 						session = "" // that session is decided; the next frame starts a new one
@@ -189,19 +175,11 @@ func TestLoadRealDaemon(t *testing.T) {
 	}
 	// The installer's view while the tablets hammer: /v1/state latency.
 	var lat []time.Duration
-	sc := &http.Client{Timeout: 10 * time.Second}
+	installer := client.New(r.d.URL(""), relAdminToken, &http.Client{Timeout: 10 * time.Second})
 	for ctx.Err() == nil {
-		req, _ := http.NewRequest(http.MethodGet, r.d.url("/v1/state"), nil)
-		req.Header.Set("Authorization", "Bearer "+relAdminToken)
 		t0 := time.Now()
-		resp, err := sc.Do(req)
-		if err != nil {
+		if _, err := installer.State(context.Background()); err != nil {
 			t.Fatalf("/v1/state during load: %v", err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("/v1/state during load: %d", resp.StatusCode)
 		}
 		lat = append(lat, time.Since(t0))
 		time.Sleep(20 * time.Millisecond)
@@ -240,7 +218,7 @@ func TestLoadRealDaemon(t *testing.T) {
 	}
 
 	// After the load: back to Idle, goroutines back to the baseline.
-	r.door.waitState("Idle", 30*time.Second)
+	r.door.WaitState("Idle", 30*time.Second)
 	deadline := time.Now().Add(15 * time.Second)
 	g := r.metric("go_goroutines")
 	for g > baseG+2 && time.Now().Before(deadline) {
@@ -253,7 +231,7 @@ func TestLoadRealDaemon(t *testing.T) {
 	}
 
 	// Every session ends in exactly one record: stop, export offline, compare.
-	if err := r.d.signal(t, syscall.SIGTERM); err != nil {
+	if err := stopWith(t, r.d, syscall.SIGTERM); err != nil {
 		t.Fatalf("exit after SIGTERM: %v", err)
 	}
 	seen := map[string]int{}
@@ -296,7 +274,7 @@ func TestLoadRealDaemon(t *testing.T) {
 	if outcomes["interrupted"] != 0 {
 		t.Errorf("%d interrupted records after a clean stop", outcomes["interrupted"])
 	}
-	if b, err := exec.Command(doorfaceBinary(t), "audit", "verify", "--data", r.data).CombinedOutput(); err != nil {
+	if b, err := exec.Command(testkit.Binary(t), "audit", "verify", "--data", r.data).CombinedOutput(); err != nil {
 		t.Fatalf("audit verify: %v\n%s", err, b)
 	}
 }

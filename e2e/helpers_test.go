@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bufio"
@@ -8,11 +8,14 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/doorface/doorface/internal/testkit"
 )
 
 // Tokens of the reliability tests' daemons.
@@ -24,9 +27,9 @@ const (
 // relRig is one real daemon for the reliability tests, with its data directory and clients.
 type relRig struct {
 	t      *testing.T
-	d      *daemonProc
-	door   apiClient
-	admin  apiClient
+	d      *testkit.Daemon
+	door   testkit.API
+	admin  testkit.API
 	root   string // parent of data: nothing but data may appear in it
 	data   string
 	models string
@@ -34,23 +37,10 @@ type relRig struct {
 	args   []string
 }
 
-// modelsOrSkip returns the installed models directory, skipping like the e2e test when it is absent.
-func modelsOrSkip(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("runs the real daemon with the real models")
-	}
-	models, _ := filepath.Abs("models")
-	if _, err := os.Stat(filepath.Join(models, "dlib_face_recognition_resnet_model_v1.dat")); err != nil {
-		t.Skipf("models not installed (run make models): %v", err)
-	}
-	return models
-}
-
 // newRelRig starts a daemon on the simulated board with short timings; env adds to them.
 func newRelRig(t *testing.T, env ...string) *relRig {
 	t.Helper()
-	models := modelsOrSkip(t)
+	models := testkit.Models(t)
 	root := t.TempDir()
 	data := filepath.Join(root, "data")
 	r := &relRig{t: t, root: root, data: data, models: models}
@@ -67,9 +57,9 @@ func newRelRig(t *testing.T, env ...string) *relRig {
 // start (re)starts the daemon on the rig's data directory.
 func (r *relRig) start() {
 	r.t.Helper()
-	r.d = startDaemon(r.t, r.env, r.args...)
-	r.door = apiClient{r.t, r.d.url(""), relDoorToken}
-	r.admin = apiClient{r.t, r.d.url(""), relAdminToken}
+	r.d = testkit.StartDaemon(r.t, testkit.Env(r.env...), testkit.Args(r.args...))
+	r.door = testkit.NewAPI(r.t, r.d.URL(""), relDoorToken)
+	r.admin = testkit.NewAPI(r.t, r.d.URL(""), relAdminToken)
 }
 
 // world is what an unauthorized or invalid request must not change.
@@ -82,12 +72,12 @@ type world struct {
 
 func (r *relRig) world() world {
 	r.t.Helper()
-	s := r.admin.state()
+	s := r.admin.State()
 	w := world{State: s.State, Relay: s.Relay}
 	if s.Session != nil {
 		w.Session = *s.Session
 	}
-	code, users := r.admin.do(http.MethodGet, "/v1/users", "", nil)
+	code, users := r.admin.Do(http.MethodGet, "/v1/users", "", nil)
 	if code != http.StatusOK {
 		r.t.Fatalf("list users: %d %s", code, users)
 	}
@@ -100,7 +90,7 @@ func (r *relRig) world() world {
 // auditCount is the number of records GET /v1/audit streams.
 func (r *relRig) auditCount() int {
 	r.t.Helper()
-	code, body := r.admin.do(http.MethodGet, "/v1/audit", "", nil)
+	code, body := r.admin.Do(http.MethodGet, "/v1/audit", "", nil)
 	if code != http.StatusOK {
 		r.t.Fatalf("audit: %d %s", code, body)
 	}
@@ -126,7 +116,7 @@ func treeOf(t *testing.T, dir string) string {
 func (r *relRig) createUser(name, pin string) string {
 	r.t.Helper()
 	var u struct{ ID string }
-	r.admin.json(http.MethodPost, "/v1/users", map[string]string{"name": name, "pin": pin}, http.StatusCreated, &u)
+	r.admin.JSON(http.MethodPost, "/v1/users", map[string]string{"name": name, "pin": pin}, http.StatusCreated, &u)
 	return u.ID
 }
 
@@ -173,3 +163,34 @@ func mustJSON(v any) []byte {
 	}
 	return b
 }
+
+// exportedRecord is the part of an exported audit record the tests check.
+type exportedRecord struct {
+	ID, Outcome, Method string
+}
+
+// exportAudit runs `doorface audit export` on a stopped daemon's data dir and returns its records.
+func exportAudit(t *testing.T, data string) []exportedRecord {
+	t.Helper()
+	out := t.TempDir()
+	cmd := exec.Command(testkit.Binary(t), "audit", "export", "--data", data, "--format", "jsonl", "--out", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("audit export: %v\n%s", err, b)
+	}
+	raw, err := os.ReadFile(filepath.Join(out, "audit.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []exportedRecord
+	for _, line := range bytes.Split(bytes.TrimSpace(raw), []byte("\n")) {
+		var r exportedRecord
+		if err := json.Unmarshal(line, &r); err != nil {
+			t.Fatalf("export line %q: %v", line, err)
+		}
+		recs = append(recs, r)
+	}
+	return recs
+}
+
+// dbFile is the database's name inside the daemon's data directory.
+const dbFile = "doorface.db"

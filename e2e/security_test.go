@@ -1,9 +1,8 @@
-package main
+package e2e
 
 import (
 	"context"
 	"encoding/base64"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -11,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/doorface/doorface/internal/testkit"
 	"github.com/doorface/doorface/transport"
+	"github.com/doorface/doorface/transport/api"
+	"github.com/doorface/doorface/transport/client"
 )
 
 // TestAuthEveryRouteRealDaemon calls every route of transport.Routes() on the real binary without a
@@ -20,7 +22,7 @@ import (
 func TestAuthEveryRouteRealDaemon(t *testing.T) {
 	r := newRelRig(t)
 	victim := r.createUser("Victim", "24680")
-	frame := cameraFrame(t, readPhoto(t, "sheldon4.png"), 1280, 720, 360)
+	frame := testkit.CameraFrame(t, testkit.Photo(t, "enroll-test/sheldon4.png"), 1280, 720, 360)
 	b64 := []byte(base64.StdEncoding.EncodeToString(frame))
 	bodies := map[string]struct {
 		ct   string
@@ -32,7 +34,7 @@ func TestAuthEveryRouteRealDaemon(t *testing.T) {
 		"POST /v1/pin":               {"application/json", mustJSON(map[string]string{"session": "0123456789abcdef", "pin": "24680"})},
 		"POST /v1/users":             {"application/json", mustJSON(map[string]string{"name": "Mallory", "pin": "13579"})},
 		"PUT /v1/users/{id}/pin":     {"application/json", mustJSON(map[string]string{"pin": "11223"})},
-		"POST /v1/users/{id}/faces":  {"image/png", readPhoto(t, "sheldon1.png")},
+		"POST /v1/users/{id}/faces":  {"image/png", testkit.Photo(t, "enroll-test/sheldon1.png")},
 		"DELETE /v1/users/{id}":      {},
 		"DELETE /v1/session":         {},
 		"GET /v1/audit/{id}/frame":   {},
@@ -68,7 +70,8 @@ func TestAuthEveryRouteRealDaemon(t *testing.T) {
 		{"door token on admin route", "Bearer " + relDoorToken, http.StatusForbidden, []transport.Role{transport.RoleAdmin}},
 		{"admin token on door route", "Bearer " + relAdminToken, http.StatusForbidden, []transport.Role{transport.RoleDoor}},
 	}
-	client := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	// No token of its own: each call sets the Authorization header under test.
+	anon := client.New(r.d.URL(""), "", &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }})
 	calls := 0
 	for _, rt := range transport.Routes() {
 		if rt.Role == transport.RolePublic {
@@ -87,24 +90,18 @@ func TestAuthEveryRouteRealDaemon(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
 				// The token also rides in the query string: it must be ignored there.
-				u := r.d.url(path) + "?token=" + url.QueryEscape(relAdminToken) + "&access_token=" + url.QueryEscape(relDoorToken)
-				req, _ := http.NewRequestWithContext(ctx, rt.Method, u, strings.NewReader(string(b.body)))
-				if b.ct != "" {
-					req.Header.Set("Content-Type", b.ct)
-				}
+				u := path + "?token=" + url.QueryEscape(relAdminToken) + "&access_token=" + url.QueryEscape(relDoorToken)
+				h := map[string]string{api.SessionHeader: "0123456789abcdef"}
 				if c.header != "" {
-					req.Header.Set("Authorization", c.header)
+					h["Authorization"] = c.header
 				}
-				req.Header.Set("X-Door-Session", "0123456789abcdef")
-				resp, err := client.Do(req)
+				code, _, err := anon.Raw(ctx, rt.Method, u, b.ct, b.body, h)
 				if err != nil {
 					t.Fatal(err)
 				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
 				calls++
-				if resp.StatusCode != c.want {
-					t.Fatalf("%s %s with %s = %d, want %d", rt.Method, path, c.name, resp.StatusCode, c.want)
+				if code != c.want {
+					t.Fatalf("%s %s with %s = %d, want %d", rt.Method, path, c.name, code, c.want)
 				}
 			})
 		}
@@ -113,7 +110,7 @@ func TestAuthEveryRouteRealDaemon(t *testing.T) {
 	if after != before {
 		t.Fatalf("unauthorized calls changed the daemon:\nbefore %+v\nafter  %+v", before, after)
 	}
-	if logs := r.d.logs.String(); strings.Contains(logs, "wrong-token-0123456789abcdef") || strings.Contains(logs, relAdminToken) {
+	if logs := r.d.Logs.String(); strings.Contains(logs, "wrong-token-0123456789abcdef") || strings.Contains(logs, relAdminToken) {
 		t.Errorf("a token reached the log")
 	}
 	t.Logf("auth scan: %d unauthorized calls over %d routes, all refused, nothing changed", calls, len(transport.Routes())-1)
@@ -176,7 +173,7 @@ func TestHostileParametersRealDaemon(t *testing.T) {
 	esc := url.PathEscape
 	q := url.QueryEscape
 	jsonCT := func(h map[string]string) map[string]string { return with(h, "Content-Type", "application/json") }
-	tiny := cameraFrame(t, readPhoto(t, "sheldon4.png"), 320, 180, 90)
+	tiny := testkit.CameraFrame(t, testkit.Photo(t, "enroll-test/sheldon4.png"), 320, 180, 90)
 	probes := []probe{
 		// Path parameters, escaped (reach the handler) and raw (as an attacker types them).
 		{"GET user", "GET", func(v string) string { return "/v1/users/" + esc(v) }, func(string) map[string]string { return admin }, nil},
@@ -235,7 +232,7 @@ func TestHostileParametersRealDaemon(t *testing.T) {
 				if p.body != nil {
 					body = p.body(hv.v)
 				}
-				code := rawRequest(t, r.d.addr, p.method, target, h, body)
+				code := rawRequest(t, r.d.Addr, p.method, target, h, body)
 				tried++
 				switch {
 				case code >= 400 && code < 500:
@@ -257,7 +254,7 @@ func TestHostileParametersRealDaemon(t *testing.T) {
 	if after != before {
 		t.Fatalf("hostile parameters changed the daemon:\nbefore %+v\nafter  %+v", before, after)
 	}
-	if _, err := http.Get(r.d.url("/healthz")); err != nil {
+	if _, err := http.Get(r.d.URL("/healthz")); err != nil {
 		t.Fatalf("daemon unhealthy after the hostile inputs: %v", err)
 	}
 	for _, p := range []string{"/tmp/doorface-pwned", "/etc/doorface-pwned"} {
@@ -273,10 +270,10 @@ func TestHostileParametersRealDaemon(t *testing.T) {
 func checkVerbatimName(t *testing.T, r *relRig, v string) {
 	t.Helper()
 	var list struct{ Users []struct{ ID, Name string } }
-	r.admin.json(http.MethodGet, "/v1/users", nil, http.StatusOK, &list)
+	r.admin.JSON(http.MethodGet, "/v1/users", nil, http.StatusOK, &list)
 	for _, u := range list.Users {
 		if u.Name == v {
-			if code, b := r.admin.do(http.MethodDelete, "/v1/users/"+u.ID, "", nil); code != http.StatusNoContent {
+			if code, b := r.admin.Do(http.MethodDelete, "/v1/users/"+u.ID, "", nil); code != http.StatusNoContent {
 				t.Fatalf("delete %s: %d %s", u.ID, code, b)
 			}
 			return
