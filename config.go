@@ -11,26 +11,28 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/doorface/doorface/hw"
 )
 
 // Config is the daemon's whole configuration. Every field has a YAML key (the dotted path of its tags),
 // an environment variable (DOORFACE_ + the path in upper case with "_" for "."), and the four serve
 // flags override their keys. Precedence: flags > environment > config file > defaults.
 type Config struct {
-	Listen    string     `yaml:"listen"`
-	Data      string     `yaml:"data"`
-	Models    string     `yaml:"models"`
-	HW        string     `yaml:"hw"`
-	LogFormat string     `yaml:"log_format"`
-	LogLevel  string     `yaml:"log_level"`
-	Tokens    TokensCfg  `yaml:"tokens"`
-	TLS       TLSCfg     `yaml:"tls"`
-	Machine   MachineCfg `yaml:"machine"`
-	Vision    VisionCfg  `yaml:"vision"`
-	PIN       PINCfg     `yaml:"pin"`
-	Retention RetainCfg  `yaml:"retention"`
-	Pins      PinsCfg    `yaml:"pins"`
-	HTTP      HTTPCfg    `yaml:"http"`
+	Listen    string         `yaml:"listen"`
+	Data      string         `yaml:"data"`
+	Models    string         `yaml:"models"`
+	HW        string         `yaml:"hw"`
+	LogFormat string         `yaml:"log_format"`
+	LogLevel  string         `yaml:"log_level"`
+	Tokens    TokensCfg      `yaml:"tokens"`
+	TLS       TLSCfg         `yaml:"tls"`
+	Machine   MachineCfg     `yaml:"machine"`
+	Vision    VisionCfg      `yaml:"vision"`
+	PIN       PINCfg         `yaml:"pin"`
+	Retention RetainCfg      `yaml:"retention"`
+	Pins      hw.BoardConfig `yaml:"pins"`
+	HTTP      HTTPCfg        `yaml:"http"`
 }
 
 // TokensCfg holds the API bearer tokens; empty ones are generated on first start.
@@ -88,23 +90,6 @@ type PINCfg struct {
 type RetainCfg struct {
 	MaxAge   time.Duration `yaml:"max_age"`
 	MaxBytes int64         `yaml:"max_bytes"`
-}
-
-// PinsCfg names the GPIO lines (periph names such as GPIO17) of the relay, LED and inputs.
-type PinsCfg struct {
-	Relay          string        `yaml:"relay"`
-	RelayActiveLow bool          `yaml:"relay_active_low"`
-	MaxOpen        time.Duration `yaml:"max_open"`
-	LED            string        `yaml:"led"`
-	LEDRed         string        `yaml:"led_red"`
-	LEDGreen       string        `yaml:"led_green"`
-	LEDBlue        string        `yaml:"led_blue"`
-	Door           string        `yaml:"door"`
-	DoorOpenHigh   bool          `yaml:"door_open_high"`
-	HeldOpen       time.Duration `yaml:"held_open"`
-	Exit           string        `yaml:"exit"`
-	ExitPressedLow bool          `yaml:"exit_pressed_low"`
-	Debounce       time.Duration `yaml:"debounce"`
 }
 
 // HTTPCfg tunes the API server.
@@ -343,6 +328,9 @@ func (c *Config) validate() error {
 	}
 	if c.Pins.Relay == "" {
 		checks = append(checks, &configError{"pins.relay", "", "a GPIO line name such as GPIO17"})
+	}
+	if err := c.Pins.Validate(); err != nil {
+		checks = append(checks, fmt.Errorf("invalid config pins.%w", err))
 	}
 	if c.Pins.MaxOpen < c.Machine.UnlockDuration {
 		checks = append(checks, &configError{"pins.max_open", c.Pins.MaxOpen.String(), "at least machine.unlock_duration (" + c.Machine.UnlockDuration.String() + ")"})

@@ -16,7 +16,6 @@ import (
 func defaultConfig() Config {
 	m := machine.DefaultConfig()
 	v := vision.DefaultConfig()
-	b := hw.DefaultBoardConfig()
 	return Config{
 		Listen:    ":8080",
 		Data:      "./data",
@@ -56,22 +55,8 @@ func defaultConfig() Config {
 		},
 		PIN:       PINCfg{MinLength: store.DefaultPinMinLen},
 		Retention: RetainCfg{MaxAge: store.DefaultMaxEvidenceAge, MaxBytes: store.DefaultMaxEvidenceBytes},
-		Pins: PinsCfg{
-			Relay:          b.Relay,
-			RelayActiveLow: b.RelayActiveLow,
-			MaxOpen:        b.MaxOpen,
-			LED:            b.LED,
-			LEDRed:         b.LEDRed,
-			LEDGreen:       b.LEDGreen,
-			LEDBlue:        b.LEDBlue,
-			Door:           b.Door,
-			DoorOpenHigh:   b.DoorOpenHigh,
-			HeldOpen:       b.HeldOpen,
-			Exit:           b.Exit,
-			ExitPressedLow: b.ExitPressedLow,
-			Debounce:       b.Debounce,
-		},
-		HTTP: HTTPCfg{QueueSize: 4, Heartbeat: 15 * time.Second, MaxJSON: 64 << 10},
+		Pins:      hw.DefaultBoardConfig(),
+		HTTP:      HTTPCfg{QueueSize: 4, Heartbeat: 15 * time.Second, MaxJSON: 64 << 10},
 	}
 }
 
