@@ -213,7 +213,7 @@ func (b *Buzzer) playLocked() {
 	bp := beeps[b.step]
 	if err := b.outLocked(bp.On); err != nil {
 		b.playing, b.timer = "", nil
-		_ = b.outLocked(false)
+		_ = b.pin.Out(b.off) // best effort; Fault keeps the failed write
 		return
 	}
 	gen := b.gen

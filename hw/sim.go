@@ -85,7 +85,7 @@ func openSim(cfg BoardConfig, clk clock.Clock, log *slog.Logger) (*Board, error)
 	if cfg.Relay == "" {
 		cfg.Relay = "GPIO17"
 	}
-	if cfg.Debounce <= 0 {
+	if cfg.Debounce == 0 {
 		cfg.Debounce = DefaultDebounce
 	}
 	ms := simPins{outs: map[string]*gpiotest.Pin{}, ins: map[string]*wiredPin{}}
