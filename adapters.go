@@ -334,11 +334,3 @@ func (b board) Door() string {
 	}
 	return b.b.Door.State()
 }
-
-// reportRelocks tells the machine when the relay's own retry has locked the door after a failed
-// lock write, so the session whose relock failed gets its "door unlocked" marker cleared instead
-// of a false "interrupted" record at the next start. The report runs in its own goroutine: the
-// relay calls its hooks with its lock held, and the machine calls the relay with its own held.
-func reportRelocks(r *hw.Relay, m *machine.Machine) {
-	r.OnRelocked(func() { go m.RelayRelocked() })
-}

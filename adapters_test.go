@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"image"
 	"log/slog"
@@ -100,8 +101,10 @@ func TestBoardReportsRelayFault(t *testing.T) {
 // TestRelayRetryEndsUnlockMarker: the relock after an exit-button opening fails (the relay pin
 // write errors). While the relay cannot lock, the store keeps the session's "door unlocked"
 // marker, so a restart records the unlocking as interrupted. Once the relay's own retry writes
-// the locked level, the marker is cleared and a restart records nothing. Real relay driver, real
-// machine, real bbolt store; only the GPIO line is a fake.
+// the locked level, its EventRelayRelocked goes through the daemon's board-event loop
+// (forwardDoorEvents) to the machine, the marker is cleared and a restart records nothing. Real
+// relay driver, real machine, real bbolt store, the daemon's own event loop; only the GPIO line
+// is a fake.
 func TestRelayRetryEndsUnlockMarker(t *testing.T) {
 	for _, tc := range []struct {
 		name            string
@@ -116,7 +119,8 @@ func TestRelayRetryEndsUnlockMarker(t *testing.T) {
 			logs := &testkit.LogBuffer{}
 			log := slog.New(slog.NewJSONHandler(logs, nil))
 			pin := &flakyPin{Pin: gpiotest.Pin{N: "GPIO17", Num: 17}}
-			relay, err := hw.NewRelay(pin, hw.RelayConfig{}, clk, log)
+			events := make(chan hw.Event, 64)
+			relay, err := hw.NewRelay(pin, hw.RelayConfig{Events: events}, clk, log)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -132,7 +136,17 @@ func TestRelayRetryEndsUnlockMarker(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer m.Shutdown("end")
-			reportRelocks(relay, m)
+			d := &daemon{log: log, board: &hw.Board{Relay: relay, Events: events}, machine: m}
+			ctx, cancel := context.WithCancel(context.Background())
+			loopDone := make(chan struct{})
+			go func() {
+				defer close(loopDone)
+				d.forwardDoorEvents(ctx)
+			}()
+			defer func() {
+				cancel()
+				<-loopDone
+			}()
 
 			if err := m.ExitRequest("exit button"); err != nil {
 				t.Fatal(err)

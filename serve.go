@@ -162,7 +162,6 @@ func newDaemon(cfg config.Config, b *hw.Board, log *slog.Logger, stdout io.Write
 		return nil, fmt.Errorf("machine: %w", err)
 	}
 	d.machine = m
-	reportRelocks(b.Relay, m)
 	tokens, created, err := transport.LoadOrCreateTokens(cfg.Data, transport.Tokens{Door: cfg.Tokens.Door, Admin: cfg.Tokens.Admin})
 	if err != nil {
 		return nil, fmt.Errorf("tokens: %w", err)
@@ -258,7 +257,8 @@ func (d *daemon) close() {
 	}
 }
 
-// driveLED shows each state on the status LED, and three red flashes for a denial.
+// driveLED shows each state on the status light, three red flashes for a denial (slow pulses
+// for a lockout), and sounds the buzzer for the decision.
 func (d *daemon) driveLED(ctx context.Context) {
 	ch, cancel := d.machine.Subscribe(32)
 	defer cancel()
@@ -270,15 +270,26 @@ func (d *daemon) driveLED(ctx context.Context) {
 			if !ok {
 				return
 			}
-			if t.Decision != nil && t.Decision.Outcome != machine.Granted {
-				d.board.LED.Show(hw.PatternDenied)
+			if t.Decision != nil {
+				switch t.Decision.Outcome {
+				case machine.Granted:
+					d.board.Buzzer.Play(hw.SoundGranted)
+				case machine.LockedOut:
+					d.board.LED.Show(hw.PatternLockout)
+					d.board.Buzzer.Play(hw.SoundDenied)
+				default:
+					d.board.LED.Show(hw.PatternDenied)
+					d.board.Buzzer.Play(hw.SoundDenied)
+				}
 			}
-			d.board.LED.Show(string(t.To))
+			d.board.LED.Show(hw.StatePattern(t.To))
 		}
 	}
 }
 
-// forwardDoorEvents turns the exit button into an opening and sends every door event to the stream.
+// forwardDoorEvents turns the exit button into an opening, sounds the alarm for a forced or held
+// door, sends every door event to the stream, and tells the machine when the relay's retry has
+// relocked the door (so a failed relock leaves no false "interrupted" record).
 func (d *daemon) forwardDoorEvents(ctx context.Context) {
 	for {
 		select {
@@ -288,7 +299,14 @@ func (d *daemon) forwardDoorEvents(ctx context.Context) {
 			if !ok {
 				return
 			}
+			if e.Kind == hw.EventRelayRelocked {
+				d.machine.RelayRelocked()
+				continue
+			}
 			d.log.Info("door event", "kind", e.Kind)
+			if e.Kind == hw.EventForcedOpen || e.Kind == hw.EventHeldOpen {
+				d.board.Buzzer.Play(hw.SoundAlarm)
+			}
 			d.server.PublishDoorEvent(transport.DoorEvent{Kind: string(e.Kind), At: e.At})
 			if e.Kind == hw.EventExitPressed {
 				if err := d.machine.ExitRequest("exit button"); err != nil {

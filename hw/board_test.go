@@ -2,12 +2,17 @@ package hw
 
 import (
 	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
+
+	"github.com/doorface/doorface/clock"
 )
 
 // next receives one event or fails.
@@ -171,8 +176,9 @@ func TestOpenBoardModes(t *testing.T) {
 	if _, err := OpenBoard(ModeSim, cfg, clk, log); err != nil {
 		t.Fatalf("sim with no relay name should use a default: %v", err)
 	}
-	// A line no machine has: "gpio" must fail (no chip, or no such line), "auto" must fall back
-	// to the simulated board and say why.
+	// A line no machine has: "gpio" must fail (no chip, or no such line). "auto" falls back to
+	// the simulated board, and says why, only where no GPIO chip exists; on a machine with
+	// GPIO it must refuse.
 	cfg = DefaultBoardConfig()
 	cfg.Relay = "doorface-no-such-line"
 	_, err := OpenBoard(ModeGPIO, cfg, clk, log)
@@ -180,6 +186,13 @@ func TestOpenBoardModes(t *testing.T) {
 		t.Fatalf("gpio with a missing line: %v, want ErrNoGPIO or ErrNoPin", err)
 	}
 	b, err := OpenBoard(ModeAuto, cfg, clk, log)
+	if len(gpioChips()) > 0 {
+		if err == nil {
+			b.Halt()
+			t.Fatal("auto on a machine with GPIO opened a board without its relay line")
+		}
+		return
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,6 +202,136 @@ func TestOpenBoardModes(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "using the simulated board") {
 		t.Fatalf("auto did not log its choice:\n%s", logs)
+	}
+}
+
+func TestAutoNeedsNoChipToSimulate(t *testing.T) {
+	real := &Board{Mode: ModeGPIO}
+	for _, tc := range []struct {
+		name     string
+		chips    []string
+		gpioErr  error
+		wantMode string
+		wantErr  error
+	}{
+		{"no GPIO chip: simulated", nil, nil, ModeSim, nil},
+		{"chip and pins: real board", []string{"/dev/gpiochip0"}, nil, ModeGPIO, nil},
+		{"chip but a pin is missing: refuse", []string{"/dev/gpiochip0"}, fmt.Errorf("line %q: %w", "GPIO17", ErrNoPin), "", ErrNoPin},
+		{"chip but host init fails: refuse", []string{"/dev/gpiochip4"}, fmt.Errorf("periph host init: %w", ErrNoGPIO), "", ErrNoGPIO},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newFake()
+			log, _ := newLogger()
+			gpioCalls := 0
+			o := boardOpener{
+				chips: func() []string { return tc.chips },
+				gpio: func(BoardConfig, clock.Clock, *slog.Logger) (*Board, error) {
+					gpioCalls++
+					if tc.gpioErr != nil {
+						return nil, tc.gpioErr
+					}
+					return real, nil
+				},
+			}
+			b, err := o.open(ModeAuto, DefaultBoardConfig(), clk, log)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) || b != nil {
+					t.Fatalf("auto = %v, %v; want no board and %v", b, err, tc.wantErr)
+				}
+				if !strings.Contains(err.Error(), tc.chips[0]) {
+					t.Fatalf("error %q does not name the chip", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.Mode != tc.wantMode {
+				t.Fatalf("auto chose %q, want %q", b.Mode, tc.wantMode)
+			}
+			if b.Mode == ModeSim {
+				b.Halt()
+				if gpioCalls != 0 {
+					t.Fatal("auto tried GPIO without a chip")
+				}
+			}
+		})
+	}
+}
+
+func TestSimBoardRingAndBuzzer(t *testing.T) {
+	for _, kind := range []string{LEDWS2812, LEDAPA102} {
+		t.Run(kind, func(t *testing.T) {
+			clk := newFake()
+			log, logs := newLogger()
+			cfg := DefaultBoardConfig()
+			cfg.LEDKind, cfg.LEDCount, cfg.LEDBrightness, cfg.Buzzer = kind, 8, 255, "GPIO22"
+			b, err := OpenBoard(ModeSim, cfg, clk, log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(b.Sim.LEDLevels()); n != 0 {
+				t.Fatalf("a ring has %d LED pins", n)
+			}
+			b.LED.Show(PatternUnlocking)
+			green := slices.Repeat([]string{"#00ff00"}, 8)
+			eventually(t, "the ring green", func() bool { return slices.Equal(b.LED.Colors(), green) })
+			if !strings.Contains(logs.String(), `pattern=unlocking colors="#00ff00 #00ff00`) {
+				t.Fatalf("the ring is not in the log:\n%s", logs)
+			}
+			if l, ok := b.Sim.BuzzerLevel(); !ok || l != gpio.Low {
+				t.Fatalf("buzzer %v %v at start", l, ok)
+			}
+			b.Buzzer.Play(SoundKey)
+			if l, _ := b.Sim.BuzzerLevel(); l != gpio.High {
+				t.Fatal("buzzer silent while playing")
+			}
+			if err := b.Halt(); err != nil {
+				t.Fatal(err)
+			}
+			if c := b.LED.Colors(); !slices.Equal(c, slices.Repeat([]string{"#000000"}, 8)) {
+				t.Fatalf("ring after Halt %v", c)
+			}
+			if l, _ := b.Sim.BuzzerLevel(); l != gpio.Low {
+				t.Fatal("buzzer sounds after Halt")
+			}
+			if clk.Pending() != 0 {
+				t.Fatalf("%d timers after Halt", clk.Pending())
+			}
+		})
+	}
+}
+
+func TestBoardConfigValidate(t *testing.T) {
+	if err := DefaultBoardConfig().Validate(); err != nil {
+		t.Fatalf("default config: %v", err)
+	}
+	for _, tc := range []struct {
+		name, key string
+		edit      func(*BoardConfig)
+	}{
+		{"no relay", "relay=", func(c *BoardConfig) { c.Relay = "" }},
+		{"negative max open", "max_open=", func(c *BoardConfig) { c.MaxOpen = -time.Second }},
+		{"negative held open", "held_open=", func(c *BoardConfig) { c.HeldOpen = -time.Second }},
+		{"negative debounce", "debounce=", func(c *BoardConfig) { c.Debounce = -time.Second }},
+		{"unknown LED kind", "led_kind=", func(c *BoardConfig) { c.LEDKind = "neopixel" }},
+		{"partial RGB", "led_red/led_green/led_blue=", func(c *BoardConfig) { c.LED, c.LEDRed, c.LEDGreen = "", "R", "G" }},
+		{"too many LEDs", "led_count=", func(c *BoardConfig) { c.LEDCount = 5000 }},
+		{"too bright", "led_brightness=", func(c *BoardConfig) { c.LEDBrightness = 300 }},
+		{"quiet from alone", "buzzer_quiet_from/buzzer_quiet_to=", func(c *BoardConfig) { c.BuzzerQuietFrom = "22:00" }},
+		{"bad quiet time", "buzzer_quiet_to=", func(c *BoardConfig) { c.BuzzerQuietFrom, c.BuzzerQuietTo = "22:00", "24:30" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultBoardConfig()
+			tc.edit(&c)
+			err := c.Validate()
+			if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), ": "+tc.key) {
+				t.Fatalf("Validate = %v, want ErrConfig naming %s", err, tc.key)
+			}
+			if _, err := OpenBoard(ModeSim, c, newFake(), nil); c.Relay != "" && !errors.Is(err, ErrConfig) {
+				t.Fatalf("OpenBoard accepted it: %v", err)
+			}
+		})
 	}
 }
 

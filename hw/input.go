@@ -14,13 +14,16 @@ import (
 // EventKind names an input event.
 type EventKind string
 
-// The input events, sent on the board's event stream.
+// The events sent on the board's event stream: the inputs', and the relay's healed relock.
 const (
 	EventDoorOpened  EventKind = "door_opened"
 	EventDoorClosed  EventKind = "door_closed"
 	EventHeldOpen    EventKind = "held_open"   // the door stayed open HeldOpen after opening
 	EventForcedOpen  EventKind = "forced_open" // the door opened while the relay was locked
 	EventExitPressed EventKind = "exit_pressed"
+	// EventRelayRelocked: the relay's retry wrote the locked level after a failed lock write
+	// (sent by the Relay, not an input); the machine clears the failed relock's marker.
+	EventRelayRelocked EventKind = "relay_relocked"
 )
 
 // Event is one input event. At is when the new input level first appeared (before debounce

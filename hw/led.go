@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,99 +13,41 @@ import (
 	"github.com/doorface/doorface/clock"
 )
 
-// Color is a status-LED color. A mono LED lights for every color but ColorOff.
-type Color string
-
-// The colors an LED pattern can use.
+// LED kinds, selected by BoardConfig.LEDKind.
 const (
-	ColorOff   Color = "off"
-	ColorGreen Color = "green"
-	ColorRed   Color = "red"
-	ColorAmber Color = "amber"
-	ColorBlue  Color = "blue"
-	ColorWhite Color = "white"
+	// LEDGPIO is a mono LED on one GPIO line or an RGB LED on three (BoardConfig.LED or
+	// LEDRed, LEDGreen and LEDBlue).
+	LEDGPIO = "gpio"
+	// LEDWS2812 is a WS2812 (NeoPixel) ring on SPI MOSI, driven by periph's nrzled.
+	LEDWS2812 = "ws2812"
+	// LEDAPA102 is an APA102 (DotStar) ring on SPI MOSI and SCLK, driven by periph's apa102.
+	LEDAPA102 = "apa102"
 )
 
-// rgb maps each color to the (R, G, B) channels it lights.
-var rgb = map[Color][3]bool{
-	ColorOff:   {false, false, false},
-	ColorGreen: {false, true, false},
-	ColorRed:   {true, false, false},
-	ColorAmber: {true, true, false},
-	ColorBlue:  {false, false, true},
-	ColorWhite: {true, true, true},
+// pixel is one LED's 8-bit (R, G, B) value.
+type pixel struct{ R, G, B uint8 }
+
+// hex is the pixel as "#rrggbb".
+func (p pixel) hex() string { return fmt.Sprintf("#%02x%02x%02x", p.R, p.G, p.B) }
+
+// lit reports whether any channel is on.
+func (p pixel) lit() bool { return p.R != 0 || p.G != 0 || p.B != 0 }
+
+// scale returns p times a/255 times b/255, rounded.
+func (p pixel) scale(a, b uint8) pixel {
+	s := func(c uint8) uint8 { return uint8((uint32(c)*uint32(a)*uint32(b) + 65025/2) / 65025) }
+	return pixel{s(p.R), s(p.G), s(p.B)}
 }
 
-// Step is one color held for D. A step with D <= 0 holds its color until the next Show; it is
-// only valid as the last step of a repeating pattern.
-type Step struct {
-	Color Color
-	D     time.Duration
-}
-
-// Pattern is a sequence of steps, played once (a one-shot, such as "denied") or looped.
-type Pattern struct {
-	Steps  []Step
-	Repeat bool
-}
-
-// Pattern names used by doorface: the machine's states plus the "denied" one-shot and "fault".
-const (
-	PatternIdle        = "Idle"
-	PatternReceiving   = "Receiving"
-	PatternRecognizing = "Recognizing"
-	PatternUnlocking   = "Unlocking"
-	PatternPinFallback = "PinFallback"
-	PatternCooldown    = "Cooldown"
-	PatternDenied      = "denied"
-	PatternFault       = "fault"
-)
-
-const (
-	sosDot  = 200 * time.Millisecond
-	sosDash = 3 * sosDot
-)
-
-// Patterns is the pattern table, keyed by the machine's state names plus "denied" and "fault".
-// NewLED copies it, so changing it afterwards affects only LEDs created later.
-var Patterns = map[string]Pattern{
-	// Heartbeat: two short green beats a second and a half apart.
-	PatternIdle: {Repeat: true, Steps: []Step{
-		{ColorGreen, 100 * time.Millisecond}, {ColorOff, 150 * time.Millisecond},
-		{ColorGreen, 100 * time.Millisecond}, {ColorOff, 1650 * time.Millisecond},
-	}},
-	// Slow blue blink.
-	PatternReceiving: {Repeat: true, Steps: []Step{
-		{ColorBlue, 500 * time.Millisecond}, {ColorOff, 500 * time.Millisecond},
-	}},
-	// Fast blue blink.
-	PatternRecognizing: {Repeat: true, Steps: []Step{
-		{ColorBlue, 100 * time.Millisecond}, {ColorOff, 100 * time.Millisecond},
-	}},
-	// Solid green while the strike is energized.
-	PatternUnlocking: {Repeat: true, Steps: []Step{{ColorGreen, 0}}},
-	// Amber double blink: enter your PIN.
-	PatternPinFallback: {Repeat: true, Steps: []Step{
-		{ColorAmber, 150 * time.Millisecond}, {ColorOff, 150 * time.Millisecond},
-		{ColorAmber, 150 * time.Millisecond}, {ColorOff, 1050 * time.Millisecond},
-	}},
-	// Off.
-	PatternCooldown: {Repeat: true, Steps: []Step{{ColorOff, 0}}},
-	// Three quick red flashes, once.
-	PatternDenied: {Repeat: false, Steps: []Step{
-		{ColorRed, 150 * time.Millisecond}, {ColorOff, 150 * time.Millisecond},
-		{ColorRed, 150 * time.Millisecond}, {ColorOff, 150 * time.Millisecond},
-		{ColorRed, 150 * time.Millisecond}, {ColorOff, 150 * time.Millisecond},
-	}},
-	// Red SOS (... --- ...) and a word gap, looped.
-	PatternFault: {Repeat: true, Steps: []Step{
-		{ColorRed, sosDot}, {ColorOff, sosDot}, {ColorRed, sosDot}, {ColorOff, sosDot},
-		{ColorRed, sosDot}, {ColorOff, sosDash},
-		{ColorRed, sosDash}, {ColorOff, sosDot}, {ColorRed, sosDash}, {ColorOff, sosDot},
-		{ColorRed, sosDash}, {ColorOff, sosDash},
-		{ColorRed, sosDot}, {ColorOff, sosDot}, {ColorRed, sosDot}, {ColorOff, sosDot},
-		{ColorRed, sosDot}, {ColorOff, 7 * sosDot},
-	}},
+// output writes frames to a light.
+type output interface {
+	// write shows px (one pixel per LED). A synchronous output returns the write's error; an
+	// asynchronous one queues px, returns nil at once and reports the outcome later.
+	write(px []pixel) error
+	// async reports whether write only queues.
+	async() bool
+	// halt turns every LED off for good and returns that write's error.
+	halt() error
 }
 
 // LEDPins names the LED's pins: Mono for a single LED, or R, G and B for an RGB LED.
@@ -115,66 +58,120 @@ type LEDPins struct {
 	ActiveLow bool
 }
 
-// LED plays Patterns on a mono or RGB status LED, timed by the injected clock. Show is driven from
-// the machine's transition stream. A pin write failure is logged and the pattern goes on.
-//
-// One-shot patterns (Repeat false, such as "denied") play to the end and then return to the
-// last repeating pattern shown, or Idle. A repeating pattern shown while a one-shot plays becomes
-// that return pattern instead of cutting the one-shot short (one-shots are about a second); a
-// one-shot shown while another plays replaces it at once.
-type LED struct {
-	pins     []gpio.PinOut // [mono] or [R, G, B]
-	lit      gpio.Level    // level that lights a channel
-	patterns map[string]Pattern
-	clk      clock.Clock
-	log      *slog.Logger
-
-	// mu guards everything that follows.
-	mu     sync.Mutex
-	halted bool
-	name   string // pattern playing; "" after Halt
-	base   string // repeating pattern to return to after a one-shot
-	step   int
-	color  Color
-	gen    uint64 // bumped on every pattern switch; stale step timers do nothing
-	timer  clock.Timer
+// pinsOut is a one-LED light on GPIO pins: [mono] or [R, G, B].
+type pinsOut struct {
+	pins []gpio.PinOut
+	lit  gpio.Level
 }
 
-// NewLED checks the pins and the Patterns table (copied), turns the LED off and starts Idle.
+func (o *pinsOut) async() bool { return false }
+
+func (o *pinsOut) write(px []pixel) error {
+	var errs []error
+	p := px[0]
+	for i, pin := range o.pins {
+		on := p.lit()
+		if len(o.pins) == 3 {
+			on = [3]bool{p.R != 0, p.G != 0, p.B != 0}[i]
+		}
+		lvl := !o.lit
+		if on {
+			lvl = o.lit
+		}
+		if err := pin.Out(lvl); err != nil {
+			errs = append(errs, fmt.Errorf("led pin %s: %w: %w", pinName(pin), ErrWrite, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (o *pinsOut) halt() error { return o.write([]pixel{{}}) }
+
+// play is a pattern as this LED plays it.
+type play struct {
+	frames []Frame
+	repeat bool
+}
+
+// LED plays the patterns of [Looks] on the status light, timed by the injected clock: a mono or
+// RGB LED on GPIO pins ([NewLED]) or an addressable ring on SPI ([NewRing]). Show is driven from
+// the machine's transition stream and never waits for the hardware: a ring's frames are written
+// by its own goroutine, which keeps only the newest frame. A failed write is logged, reported
+// by Fault, and the pattern goes on.
+//
+// One-shot patterns (such as PatternDenied) play to the end and then return to the last
+// repeating pattern shown, or PatternIdle. A repeating pattern shown while a one-shot plays
+// becomes that return pattern instead of cutting the one-shot short (one-shots last a few
+// seconds at most); a one-shot shown while another plays replaces it at once.
+type LED struct {
+	out    output
+	n      int  // LEDs: 1 for a one-LED light
+	ring   bool // frames are rendered per LED (Look.Ring)
+	bright uint8
+	plays  map[Pattern]play
+	clk    clock.Clock
+	log    *slog.Logger
+
+	// mu guards everything that follows.
+	mu          sync.Mutex
+	halted      bool
+	name        Pattern // pattern playing; "" after Halt
+	base        Pattern // repeating pattern to return to after a one-shot
+	step        int
+	color       Color  // color of the step playing (recorded after the write, for GPIO)
+	gen         uint64 // bumped on every pattern switch; stale step timers do nothing
+	timer       clock.Timer
+	spin        int // spinner head, advanced per FillSpin frame
+	done, total int // enrollment progress
+	shown       []pixel
+	fault       error
+}
+
+// NewLED checks the pins, turns the one-LED light off and starts PatternIdle.
 func NewLED(p LEDPins, clk clock.Clock, log *slog.Logger) (*LED, error) {
-	if clk == nil {
-		return nil, fmt.Errorf("led: nil clock: %w", ErrConfig)
-	}
-	l := &LED{clk: clk, lit: gpio.High, patterns: make(map[string]Pattern, len(Patterns))}
+	o := &pinsOut{lit: gpio.High}
 	if p.ActiveLow {
-		l.lit = gpio.Low
+		o.lit = gpio.Low
 	}
+	var llog *slog.Logger
 	switch {
 	case p.Mono != nil && p.R == nil && p.G == nil && p.B == nil:
-		l.pins = []gpio.PinOut{p.Mono}
-		l.log = componentLogger(log).With("device", "led", "pin", pinName(p.Mono))
+		o.pins = []gpio.PinOut{p.Mono}
+		llog = componentLogger(log).With("device", "led", "pin", pinName(p.Mono))
 	case p.Mono == nil && p.R != nil && p.G != nil && p.B != nil:
-		l.pins = []gpio.PinOut{p.R, p.G, p.B}
-		l.log = componentLogger(log).With("device", "led",
+		o.pins = []gpio.PinOut{p.R, p.G, p.B}
+		llog = componentLogger(log).With("device", "led",
 			"pins", pinName(p.R)+","+pinName(p.G)+","+pinName(p.B))
 	default:
 		return nil, fmt.Errorf("led: need Mono or all of R, G, B: %w", ErrConfig)
 	}
-	for name, pat := range Patterns {
-		if err := checkPattern(pat); err != nil {
+	return newLED(o, 1, false, 255, clk, llog)
+}
+
+// newLED checks the pattern table, turns the light off and starts PatternIdle. log is the
+// device's logger, already tagged.
+func newLED(out output, n int, ring bool, bright uint8, clk clock.Clock, log *slog.Logger) (*LED, error) {
+	if clk == nil {
+		return nil, fmt.Errorf("led: nil clock: %w", ErrConfig)
+	}
+	l := &LED{out: out, n: n, ring: ring, bright: bright, clk: clk, log: log, plays: map[Pattern]play{}}
+	for name, look := range Looks() {
+		if err := checkLook(look); err != nil {
 			return nil, fmt.Errorf("led pattern %q: %w", name, err)
 		}
-		l.patterns[name] = Pattern{Steps: append([]Step(nil), pat.Steps...), Repeat: pat.Repeat}
-	}
-	for _, name := range []string{PatternIdle, PatternFault} {
-		if _, ok := l.patterns[name]; !ok {
-			return nil, fmt.Errorf("led: pattern %q missing: %w", name, ErrConfig)
+		p := play{frames: look.Ring, repeat: look.Repeat}
+		if !ring {
+			p.frames = nil
+			for _, s := range look.Single {
+				p.frames = append(p.frames, Frame{Color: s.Color, Level: 255, Fill: FillAll, D: s.D})
+			}
 		}
+		l.plays[name] = p
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.color = ColorOff
-	if err := l.writeLocked(ColorOff); err != nil {
+	if err := l.writeLocked(ColorOff, make([]pixel, n)); err != nil {
 		return nil, err
 	}
 	l.base = PatternIdle
@@ -182,38 +179,45 @@ func NewLED(p LEDPins, clk clock.Clock, log *slog.Logger) (*LED, error) {
 	return l, nil
 }
 
-// checkPattern rejects patterns that cannot be played.
-func checkPattern(p Pattern) error {
-	if len(p.Steps) == 0 {
-		return fmt.Errorf("no steps: %w", ErrConfig)
-	}
-	for i, s := range p.Steps {
-		if _, ok := rgb[s.Color]; !ok {
-			return fmt.Errorf("step %d: unknown color %q: %w", i, s.Color, ErrConfig)
-		}
-		if s.D <= 0 && (i != len(p.Steps)-1 || !p.Repeat) {
-			return fmt.Errorf("step %d: hold (D <= 0) only as the last step of a repeating pattern: %w", i, ErrConfig)
-		}
-	}
-	return nil
+// Show switches to pattern p now (an unknown pattern shows PatternFault); see the LED doc for
+// one-shots. Show after Halt does nothing.
+func (l *LED) Show(p Pattern) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.showLocked(p)
 }
 
-// Show switches to the named pattern now (an unknown name shows "fault"); see the LED doc for
-// one-shots. Show after Halt does nothing.
-func (l *LED) Show(name string) {
+// ShowProgress shows enrollment progress, done of total: a ring lights
+// round(LEDs*done/total) LEDs, a one-LED light shows white. It is a repeating pattern like the
+// states' (PatternProgress); calling it again while it plays updates the ring at once. done is
+// clamped to [0, total]; total <= 0 lights nothing.
+func (l *LED) ShowProgress(done, total int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.halted {
 		return
 	}
-	p, ok := l.patterns[name]
-	if !ok {
-		l.log.Warn("led: unknown pattern, showing fault", "pattern", name)
-		name, p = PatternFault, l.patterns[PatternFault]
+	l.done, l.total = min(max(done, 0), max(total, 0)), max(total, 0)
+	if l.name == PatternProgress {
+		l.playLocked() // a hold: redraw with the new count
+		return
 	}
-	if p.Repeat {
+	l.showLocked(PatternProgress)
+}
+
+// showLocked is Show. l.mu must be held.
+func (l *LED) showLocked(name Pattern) {
+	if l.halted {
+		return
+	}
+	p, ok := l.plays[name]
+	if !ok {
+		l.log.Warn("led: unknown pattern, showing fault", "pattern", string(name))
+		name, p = PatternFault, l.plays[PatternFault]
+	}
+	if p.repeat {
 		l.base = name
-		if cur, ok := l.patterns[l.name]; ok && !cur.Repeat {
+		if cur, ok := l.plays[l.name]; ok && !cur.repeat {
 			return // the one-shot playing returns to it
 		}
 		if name == l.name {
@@ -223,17 +227,42 @@ func (l *LED) Show(name string) {
 	l.startLocked(name)
 }
 
-// Current returns the pattern playing and the color shown now ("" and ColorOff after Halt).
-func (l *LED) Current() (pattern string, c Color) {
+// Current returns the pattern playing and the color of its step now ("" and ColorOff after
+// Halt). On a one-LED light the color is recorded only after the pins were written; on a ring
+// it is the step handed to the ring's writer (see Colors for what the ring shows).
+func (l *LED) Current() (Pattern, Color) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.name, l.color
 }
 
-// Halt turns the LED off and stops its pattern for good.
-func (l *LED) Halt() error {
+// Colors returns the colors the light shows, one "#rrggbb" per LED, as last written with
+// success (brightness applied on a ring). A one-LED light reports the pattern's color while lit.
+func (l *LED) Colors() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	out := make([]string, len(l.shown))
+	for i, p := range l.shown {
+		out[i] = p.hex()
+	}
+	return out
+}
+
+// Fault returns the last write error (wrapping ErrWrite), or nil if the last write succeeded.
+func (l *LED) Fault() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.fault
+}
+
+// Halt turns every LED off and stops the pattern for good. A ring's writer is given up to a
+// second (on the LED's clock) to write the off frame.
+func (l *LED) Halt() error {
+	l.mu.Lock()
+	if l.halted {
+		l.mu.Unlock()
+		return nil
+	}
 	l.halted = true
 	l.gen++
 	if l.timer != nil {
@@ -241,32 +270,51 @@ func (l *LED) Halt() error {
 		l.timer = nil
 	}
 	l.name = ""
+	l.mu.Unlock()
+
+	err := l.out.halt() // outside mu: a ring's writer reports to the LED under mu
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
+		l.fault = err
+		l.log.Error("led halt: off write failed", "err", err)
+		return err
+	}
+	l.color, l.shown, l.fault = ColorOff, make([]pixel, l.n), nil
 	l.log.Info("led halted")
-	return l.writeLocked(ColorOff)
+	return nil
 }
 
 // startLocked plays pattern name from its first step. l.mu must be held.
-func (l *LED) startLocked(name string) {
+func (l *LED) startLocked(name Pattern) {
 	l.gen++
 	if l.timer != nil {
 		l.timer.Stop()
 		l.timer = nil
 	}
-	l.log.Info("led pattern", "pattern", name)
 	l.name = name
 	l.step = 0
-	l.playLocked()
+	l.spin = 0
+	px := l.playLocked()
+	attrs := []any{"pattern", string(name)}
+	if l.ring {
+		attrs = append(attrs, "colors", hexes(px))
+	}
+	l.log.Info("led pattern", attrs...)
 }
 
-// playLocked shows the current step and schedules the next. l.mu must be held.
-func (l *LED) playLocked() {
-	s := l.patterns[l.name].Steps[l.step]
-	_ = l.writeLocked(s.Color)
-	if s.D <= 0 {
-		return
+// playLocked shows the current step, schedules the next and returns the frame. l.mu must be
+// held.
+func (l *LED) playLocked() []pixel {
+	f := l.plays[l.name].frames[l.step]
+	px := l.renderLocked(f)
+	_ = l.writeLocked(f.Color, px)
+	if f.D > 0 {
+		gen := l.gen
+		l.timer = l.clk.AfterFunc(f.D, func() { l.next(gen) })
 	}
-	gen := l.gen
-	l.timer = l.clk.AfterFunc(s.D, func() { l.next(gen) })
+	return px
 }
 
 // next advances the pattern started in generation gen.
@@ -276,13 +324,13 @@ func (l *LED) next(gen uint64) {
 	if gen != l.gen || l.halted {
 		return
 	}
-	p := l.patterns[l.name]
+	p := l.plays[l.name]
 	l.step++
-	if l.step < len(p.Steps) {
+	if l.step < len(p.frames) {
 		l.playLocked()
 		return
 	}
-	if p.Repeat {
+	if p.repeat {
 		l.step = 0
 		l.playLocked()
 		return
@@ -290,31 +338,88 @@ func (l *LED) next(gen uint64) {
 	l.startLocked(l.base)
 }
 
-// writeLocked drives the pins for color c and records it; a failed write is logged and returned
-// (wrapping ErrWrite) and the recorded color is left unchanged. l.mu must be held.
-func (l *LED) writeLocked(c Color) error {
-	var errs []error
-	ch := rgb[c]
-	for i, p := range l.pins {
-		on := c != ColorOff
-		if len(l.pins) == 3 {
-			on = ch[i]
+// renderLocked turns a frame into one pixel per LED. l.mu must be held.
+func (l *LED) renderLocked(f Frame) []pixel {
+	px := make([]pixel, l.n)
+	if !l.ring {
+		px[0] = rgb24[f.Color]
+		return px
+	}
+	v := rgb24[f.Color].scale(f.Level, l.bright)
+	switch f.Fill {
+	case FillAll:
+		for i := range px {
+			px[i] = v
 		}
-		lvl := !l.lit
-		if on {
-			lvl = l.lit
+	case FillSpin:
+		h := l.spin % l.n
+		l.spin++
+		px[(h-2+2*l.n)%l.n] = v.scale(16, 255) // tail first: on a tiny ring the head wins
+		px[(h-1+l.n)%l.n] = v.scale(64, 255)
+		px[h] = v
+	case FillAlternate:
+		for i := 0; i < l.n; i += 2 {
+			px[i] = v
 		}
-		if err := p.Out(lvl); err != nil {
-			errs = append(errs, fmt.Errorf("led pin %s: %w: %w", pinName(p), ErrWrite, err))
+	case FillProgress:
+		k := 0
+		if l.total > 0 {
+			k = (l.n*l.done + l.total/2) / l.total
+		}
+		for i := range k {
+			px[i] = v
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
+	return px
+}
+
+// writeLocked writes a frame of step color c. On a one-LED light a failure is logged and
+// returned (wrapping ErrWrite) and the recorded color is left unchanged; a ring queues the
+// frame and its writer reports. l.mu must be held.
+func (l *LED) writeLocked(c Color, px []pixel) error {
+	if err := l.out.write(px); err != nil {
+		l.fault = err
 		l.log.Error("led write failed", "color", string(c), "err", err)
 		return err
 	}
 	if c != l.color {
-		l.log.Debug("led color", "pattern", l.name, "color", string(c))
+		l.log.Debug("led color", "pattern", string(l.name), "color", string(c))
 	}
 	l.color = c
+	if !l.out.async() {
+		l.shown, l.fault = px, nil
+	}
 	return nil
 }
+
+// report records the outcome of a ring write of px, from the ring's writer.
+func (l *LED) report(px []pixel, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.halted {
+		return
+	}
+	if err != nil {
+		if l.fault == nil { // log the first of a run of failures, not every frame
+			l.log.Error("led write failed", "err", err)
+		}
+		l.fault = err
+		return
+	}
+	if l.fault != nil {
+		l.log.Info("led write recovered")
+	}
+	l.shown, l.fault = px, nil
+}
+
+// hexes joins the pixels' "#rrggbb" with spaces, for logs.
+func hexes(px []pixel) string {
+	s := make([]string, len(px))
+	for i, p := range px {
+		s[i] = p.hex()
+	}
+	return strings.Join(s, " ")
+}
+
+// ringHaltWait bounds how long Halt waits for a ring's off frame.
+const ringHaltWait = time.Second

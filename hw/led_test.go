@@ -14,7 +14,7 @@ import (
 // ledSample is what the LED must show at a time since the start of a test.
 type ledSample struct {
 	at      time.Duration
-	pattern string
+	pattern Pattern
 	color   Color
 }
 
@@ -22,47 +22,47 @@ func TestLEDSequences(t *testing.T) {
 	ms := time.Millisecond
 	for _, tc := range []struct {
 		name    string
-		show    map[time.Duration]string // Show calls, by time
+		show    map[time.Duration]Pattern // Show calls, by time
 		samples []ledSample
 	}{
 		{"Idle heartbeat loops", nil, []ledSample{
-			{0, "Idle", ColorGreen}, {99 * ms, "Idle", ColorGreen}, {100 * ms, "Idle", ColorOff},
-			{250 * ms, "Idle", ColorGreen}, {350 * ms, "Idle", ColorOff}, {1999 * ms, "Idle", ColorOff},
-			{2000 * ms, "Idle", ColorGreen}, {2100 * ms, "Idle", ColorOff},
+			{0, PatternIdle, ColorGreen}, {99 * ms, PatternIdle, ColorGreen}, {100 * ms, PatternIdle, ColorOff},
+			{250 * ms, PatternIdle, ColorGreen}, {350 * ms, PatternIdle, ColorOff}, {1999 * ms, PatternIdle, ColorOff},
+			{2000 * ms, PatternIdle, ColorGreen}, {2100 * ms, PatternIdle, ColorOff},
 		}},
-		{"Receiving slow blink", map[time.Duration]string{0: "Receiving"}, []ledSample{
-			{0, "Receiving", ColorBlue}, {500 * ms, "Receiving", ColorOff}, {1000 * ms, "Receiving", ColorBlue},
+		{"Receiving slow blink", map[time.Duration]Pattern{0: PatternReceiving}, []ledSample{
+			{0, PatternReceiving, ColorBlue}, {500 * ms, PatternReceiving, ColorOff}, {1000 * ms, PatternReceiving, ColorBlue},
 		}},
-		{"Recognizing fast blink", map[time.Duration]string{0: "Recognizing"}, []ledSample{
-			{0, "Recognizing", ColorBlue}, {100 * ms, "Recognizing", ColorOff}, {200 * ms, "Recognizing", ColorBlue},
+		{"Recognizing fast blink", map[time.Duration]Pattern{0: PatternRecognizing}, []ledSample{
+			{0, PatternRecognizing, ColorBlue}, {100 * ms, PatternRecognizing, ColorOff}, {200 * ms, PatternRecognizing, ColorBlue},
 		}},
-		{"Unlocking solid green", map[time.Duration]string{0: "Unlocking"}, []ledSample{
-			{0, "Unlocking", ColorGreen}, {time.Minute, "Unlocking", ColorGreen},
+		{"Unlocking solid green", map[time.Duration]Pattern{0: PatternUnlocking}, []ledSample{
+			{0, PatternUnlocking, ColorGreen}, {time.Minute, PatternUnlocking, ColorGreen},
 		}},
-		{"PinFallback amber double blink", map[time.Duration]string{0: "PinFallback"}, []ledSample{
-			{0, "PinFallback", ColorAmber}, {150 * ms, "PinFallback", ColorOff}, {300 * ms, "PinFallback", ColorAmber},
-			{450 * ms, "PinFallback", ColorOff}, {1500 * ms, "PinFallback", ColorAmber},
+		{"PinFallback amber double blink", map[time.Duration]Pattern{0: PatternPinFallback}, []ledSample{
+			{0, PatternPinFallback, ColorAmber}, {150 * ms, PatternPinFallback, ColorOff}, {300 * ms, PatternPinFallback, ColorAmber},
+			{450 * ms, PatternPinFallback, ColorOff}, {1500 * ms, PatternPinFallback, ColorAmber},
 		}},
-		{"Cooldown off", map[time.Duration]string{0: "Cooldown"}, []ledSample{
-			{0, "Cooldown", ColorOff}, {time.Minute, "Cooldown", ColorOff},
+		{"Cooldown off", map[time.Duration]Pattern{0: PatternCooldown}, []ledSample{
+			{0, PatternCooldown, ColorOff}, {time.Minute, PatternCooldown, ColorOff},
 		}},
-		{"denied flashes three times then returns", map[time.Duration]string{0: "Receiving", 100 * ms: "denied"}, []ledSample{
-			{100 * ms, "denied", ColorRed}, {250 * ms, "denied", ColorOff}, {400 * ms, "denied", ColorRed},
-			{550 * ms, "denied", ColorOff}, {700 * ms, "denied", ColorRed}, {850 * ms, "denied", ColorOff},
-			{1000 * ms, "Receiving", ColorBlue}, {1500 * ms, "Receiving", ColorOff},
+		{"denied flashes three times then returns", map[time.Duration]Pattern{0: PatternReceiving, 100 * ms: PatternDenied}, []ledSample{
+			{100 * ms, PatternDenied, ColorRed}, {250 * ms, PatternDenied, ColorOff}, {400 * ms, PatternDenied, ColorRed},
+			{550 * ms, PatternDenied, ColorOff}, {700 * ms, PatternDenied, ColorRed}, {850 * ms, PatternDenied, ColorOff},
+			{1000 * ms, PatternReceiving, ColorBlue}, {1500 * ms, PatternReceiving, ColorOff},
 		}},
-		{"a state shown during denied waits for it", map[time.Duration]string{0: "denied", 200 * ms: "Cooldown"}, []ledSample{
-			{200 * ms, "denied", ColorOff}, {300 * ms, "denied", ColorRed}, {900 * ms, "Cooldown", ColorOff},
+		{"a state shown during denied waits for it", map[time.Duration]Pattern{0: PatternDenied, 200 * ms: PatternCooldown}, []ledSample{
+			{200 * ms, PatternDenied, ColorOff}, {300 * ms, PatternDenied, ColorRed}, {900 * ms, PatternCooldown, ColorOff},
 		}},
-		{"denied with no earlier state returns to Idle", map[time.Duration]string{0: "denied"}, []ledSample{
-			{0, "denied", ColorRed}, {900 * ms, "Idle", ColorGreen},
+		{"denied with no earlier state returns to Idle", map[time.Duration]Pattern{0: PatternDenied}, []ledSample{
+			{0, PatternDenied, ColorRed}, {900 * ms, PatternIdle, ColorGreen},
 		}},
-		{"unknown name shows fault SOS", map[time.Duration]string{0: "Bogus"}, []ledSample{
-			{0, "fault", ColorRed}, {200 * ms, "fault", ColorOff}, {1000 * ms, "fault", ColorOff},
-			{1600 * ms, "fault", ColorRed}, {2200 * ms, "fault", ColorOff}, {2400 * ms, "fault", ColorRed},
+		{"unknown name shows fault SOS", map[time.Duration]Pattern{0: Pattern("Bogus")}, []ledSample{
+			{0, PatternFault, ColorRed}, {200 * ms, PatternFault, ColorOff}, {1000 * ms, PatternFault, ColorOff},
+			{1600 * ms, PatternFault, ColorRed}, {2200 * ms, PatternFault, ColorOff}, {2400 * ms, PatternFault, ColorRed},
 		}},
-		{"showing the playing pattern does not restart it", map[time.Duration]string{0: "Receiving", 400 * ms: "Receiving"}, []ledSample{
-			{500 * ms, "Receiving", ColorOff},
+		{"showing the playing pattern does not restart it", map[time.Duration]Pattern{0: PatternReceiving, 400 * ms: PatternReceiving}, []ledSample{
+			{500 * ms, PatternReceiving, ColorOff},
 		}},
 	} {
 		for _, mode := range []string{"mono", "rgb", "rgb-active-low"} {
@@ -129,7 +129,7 @@ func TestLEDSequences(t *testing.T) {
 				if name, c := led.Current(); name != "" || c != ColorOff {
 					t.Fatalf("after Halt: %q %q", name, c)
 				}
-				led.Show("Unlocking")
+				led.Show(PatternUnlocking)
 				if _, c := led.Current(); c != ColorOff || clk.Pending() != 0 {
 					t.Fatalf("Show after Halt lit %q / left %d timers", c, clk.Pending())
 				}
@@ -181,20 +181,27 @@ func TestLEDConfigErrors(t *testing.T) {
 			}
 		})
 	}
-	for name, p := range map[string]Pattern{
-		"empty":            {},
-		"unknown color":    {Steps: []Step{{"purple", time.Second}}},
-		"hold in one-shot": {Steps: []Step{{ColorRed, 0}}},
-		"hold not last":    {Repeat: true, Steps: []Step{{ColorRed, 0}, {ColorOff, time.Second}}},
+	ok := []Frame{{ColorRed, 255, FillAll, time.Second}}
+	for name, l := range map[string]Look{
+		"empty":                 {},
+		"no ring frames":        {Single: []Step{{ColorRed, time.Second}}},
+		"no single steps":       {Ring: ok},
+		"unknown color":         {Single: []Step{{"purple", time.Second}}, Ring: ok},
+		"hold in one-shot":      {Single: []Step{{ColorRed, 0}}, Ring: ok},
+		"hold not last":         {Repeat: true, Single: []Step{{ColorRed, 0}, {ColorOff, time.Second}}, Ring: ok},
+		"ring unknown color":    {Single: []Step{{ColorRed, time.Second}}, Ring: []Frame{{"purple", 255, FillAll, time.Second}}},
+		"ring hold in one-shot": {Single: []Step{{ColorRed, time.Second}}, Ring: []Frame{{ColorRed, 255, FillAll, 0}}},
+		"ring unknown fill":     {Single: []Step{{ColorRed, time.Second}}, Ring: []Frame{{ColorRed, 255, 9, time.Second}}},
+		"ring lit at level 0":   {Single: []Step{{ColorRed, time.Second}}, Ring: []Frame{{ColorRed, 0, FillAll, time.Second}}},
 	} {
-		t.Run("pattern "+name, func(t *testing.T) {
-			if err := checkPattern(p); !errors.Is(err, ErrConfig) {
-				t.Fatalf("checkPattern = %v, want ErrConfig", err)
+		t.Run("look "+name, func(t *testing.T) {
+			if err := checkLook(l); !errors.Is(err, ErrConfig) {
+				t.Fatalf("checkLook = %v, want ErrConfig", err)
 			}
 		})
 	}
-	for name, p := range Patterns {
-		if err := checkPattern(p); err != nil {
+	for name, l := range Looks() {
+		if err := checkLook(l); err != nil {
 			t.Errorf("built-in pattern %q: %v", name, err)
 		}
 	}

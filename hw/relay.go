@@ -24,6 +24,11 @@ type RelayConfig struct {
 	// MaxOpen is the watchdog limit: the relay is never energized longer than this from the
 	// moment it was first energized, whatever callers do. Zero means DefaultMaxOpen.
 	MaxOpen time.Duration
+	// Events, if not nil, receives EventRelayRelocked when a retry wrote the locked level after
+	// a failed lock write, that is when the door is known locked again (the board passes its
+	// event channel). The send happens outside the relay's lock, blocks until received, and
+	// gives up when the relay is halted.
+	Events chan<- Event
 }
 
 // Relay drives the door strike through one GPIO output. It is fail-secure: it writes the locked
@@ -52,7 +57,10 @@ type Relay struct {
 	retry     clock.Timer // pending rewrite of the locked level after a failed write
 	fault     error       // last write error, nil after a successful write
 	observers []func(unlocked bool)
-	relocked  []func()
+
+	events chan<- Event   // EventRelayRelocked goes here; nil for none
+	done   chan struct{}  // closed by the first Halt; unblocks a pending send
+	sends  sync.WaitGroup // sends in flight; Add only with mu held and not halted
 }
 
 // NewRelay takes the pin, writes the locked level first, and returns the relay. It returns an
@@ -71,6 +79,7 @@ func NewRelay(pin gpio.PinOut, cfg RelayConfig, clk clock.Clock, log *slog.Logge
 		cfg.MaxOpen = DefaultMaxOpen
 	}
 	r := &Relay{pin: pin, maxOpen: cfg.MaxOpen, on: gpio.High, off: gpio.Low, clk: clk,
+		events: cfg.Events, done: make(chan struct{}),
 		log: componentLogger(log).With("device", "relay", "pin", pinName(pin))}
 	if cfg.ActiveLow {
 		r.on, r.off = gpio.Low, gpio.High
@@ -165,12 +174,18 @@ func (r *Relay) Fault() error {
 
 // Halt locks the relay and refuses every later Unlock (ErrHalted). It implements
 // conn.Resource's Halt: the inert state of a door strike is locked. If the lock write fails the
-// relay keeps retrying it in the background.
+// relay keeps retrying it in the background. After Halt returns, nothing more is sent on
+// RelayConfig.Events.
 func (r *Relay) Halt() error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	if !r.halted {
+		close(r.done)
+	}
 	r.halted = true
-	return r.lockLocked("halt")
+	err := r.lockLocked("halt")
+	r.mu.Unlock()
+	r.sends.Wait()
+	return err
 }
 
 // OnChange registers f to be called after each successful change of the recorded state (and
@@ -183,18 +198,6 @@ func (r *Relay) OnChange(f func(unlocked bool)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.observers = append(r.observers, f)
-}
-
-// OnRelocked registers f to be called when a retry writes the locked level after a failed lock
-// write, that is when the door is known locked again. f runs with the relay's lock held: it must
-// be quick and must not call the Relay's methods.
-func (r *Relay) OnRelocked(f func()) {
-	if f == nil {
-		return
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.relocked = append(r.relocked, f)
 }
 
 // String implements fmt.Stringer.
@@ -246,18 +249,31 @@ func (r *Relay) lockLocked(reason string) error {
 }
 
 // retryLock rewrites the locked level after a failed lock write, unless something else wrote
-// the pin since (epoch moved on).
+// the pin since (epoch moved on), and then sends EventRelayRelocked outside the lock.
 func (r *Relay) retryLock(epoch uint64) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if epoch != r.epoch {
+		r.mu.Unlock()
 		return
 	}
-	if err := r.lockLocked("retry"); err == nil {
-		r.log.Info("relay lock retry succeeded", "level", r.off.String())
-		for _, f := range r.relocked {
-			f()
-		}
+	if err := r.lockLocked("retry"); err != nil {
+		r.mu.Unlock()
+		return
+	}
+	r.log.Info("relay lock retry succeeded", "level", r.off.String())
+	send := r.events != nil && !r.halted
+	if send {
+		r.sends.Add(1)
+	}
+	ev := Event{Kind: EventRelayRelocked, At: r.clk.Now()}
+	r.mu.Unlock()
+	if !send {
+		return
+	}
+	defer r.sends.Done()
+	select {
+	case r.events <- ev:
+	case <-r.done:
 	}
 }
 

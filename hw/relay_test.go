@@ -213,14 +213,13 @@ func TestRelayFailingWrites(t *testing.T) {
 	t.Run("lock write fails then is retried", func(t *testing.T) {
 		clk := newFake()
 		p := &failPin{Pin: gpiotest.Pin{N: "R"}}
-		r, err := NewRelay(p, RelayConfig{}, clk, nil)
+		events := make(chan Event, 4)
+		r, err := NewRelay(p, RelayConfig{Events: events}, clk, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var changes []bool
 		r.OnChange(func(u bool) { changes = append(changes, u) })
-		relocked := 0
-		r.OnRelocked(func() { relocked++ })
 		if err := r.Unlock(5 * time.Second); err != nil {
 			t.Fatal(err)
 		}
@@ -235,13 +234,16 @@ func TestRelayFailingWrites(t *testing.T) {
 			t.Fatal("test broken: the fake wrote despite failing")
 		}
 		clk.Advance(time.Second) // still failing: retries go on
-		if r.Fault() == nil || clk.Pending() != 1 || relocked != 0 {
-			t.Fatalf("fault %v pending %d relocked %d, want a fault, one retry, no relock report", r.Fault(), clk.Pending(), relocked)
+		if r.Fault() == nil || clk.Pending() != 1 || len(events) != 0 {
+			t.Fatalf("fault %v pending %d relocked %d, want a fault, one retry, no relock report", r.Fault(), clk.Pending(), len(events))
 		}
 		p.setFail(false, false)
 		clk.Advance(lockRetry)
-		if p.Read() != gpio.Low || r.Fault() != nil || clk.Pending() != 0 || relocked != 1 {
-			t.Fatalf("after heal: level %v fault %v pending %d relocked %d", p.Read(), r.Fault(), clk.Pending(), relocked)
+		if p.Read() != gpio.Low || r.Fault() != nil || clk.Pending() != 0 || len(events) != 1 {
+			t.Fatalf("after heal: level %v fault %v pending %d relocked %d", p.Read(), r.Fault(), clk.Pending(), len(events))
+		}
+		if ev := <-events; ev.Kind != EventRelayRelocked || !ev.At.Equal(clk.Now()) {
+			t.Fatalf("relock event %+v, want %s at %v", ev, EventRelayRelocked, clk.Now())
 		}
 		if want := []bool{true, false}; len(changes) != 2 || changes[0] != want[0] || changes[1] != want[1] {
 			t.Fatalf("observers saw %v, want %v", changes, want)
@@ -250,12 +252,11 @@ func TestRelayFailingWrites(t *testing.T) {
 	t.Run("unlock while a retry is pending is not relocked by the retry", func(t *testing.T) {
 		clk := newFake()
 		p := &failPin{Pin: gpiotest.Pin{N: "R"}}
-		r, err := NewRelay(p, RelayConfig{}, clk, nil)
+		events := make(chan Event, 4)
+		r, err := NewRelay(p, RelayConfig{Events: events}, clk, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		relocked := 0
-		r.OnRelocked(func() { relocked++ })
 		p.setFail(true, false)
 		if err := r.Lock(); err == nil {
 			t.Fatal("Lock on a failing pin succeeded")
@@ -265,12 +266,52 @@ func TestRelayFailingWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 		clk.Advance(lockRetry)
-		if !r.Unlocked() || relocked != 0 {
-			t.Fatalf("a stale lock retry cut a fresh opening (unlocked %v) or reported a relock (%d)", r.Unlocked(), relocked)
+		if !r.Unlocked() || len(events) != 0 {
+			t.Fatalf("a stale lock retry cut a fresh opening (unlocked %v) or reported a relock (%d)", r.Unlocked(), len(events))
 		}
 		clk.Advance(3 * time.Second)
 		if r.Unlocked() {
 			t.Fatal("not relocked")
+		}
+	})
+	t.Run("halt releases a relock report nobody receives", func(t *testing.T) {
+		clk := newFake()
+		p := &failPin{Pin: gpiotest.Pin{N: "R"}}
+		events := make(chan Event) // nobody receives
+		r, err := NewRelay(p, RelayConfig{Events: events}, clk, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.setFail(true, false)
+		if err := r.Lock(); err == nil {
+			t.Fatal("Lock on a failing pin succeeded")
+		}
+		p.setFail(false, false)
+		advanced := make(chan struct{})
+		go func() {
+			defer close(advanced)
+			clk.Advance(lockRetry) // the retry succeeds and blocks sending its report
+		}()
+		// The relay's lock is free while the report waits: Unlocked answers.
+		deadline := time.Now().Add(5 * time.Second)
+		for r.Fault() != nil && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if r.Unlocked() || r.Fault() != nil {
+			t.Fatalf("retry did not lock: unlocked %v fault %v", r.Unlocked(), r.Fault())
+		}
+		if err := r.Halt(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-advanced:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Halt did not release the blocked relock report")
+		}
+		select {
+		case ev := <-events:
+			t.Fatalf("event %+v after Halt", ev)
+		default:
 		}
 	})
 }

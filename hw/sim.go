@@ -2,21 +2,27 @@ package hw
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
+	"periph.io/x/conn/v3/spi"
+	"periph.io/x/conn/v3/spi/spitest"
 
 	"github.com/doorface/doorface/clock"
 )
 
-// Sim is the simulated board's hardware side: it reads the relay and LED pins the drivers write,
-// and plays the door contact and the exit button. The drivers log every relay and LED change.
+// Sim is the simulated board's hardware side: it reads the relay, LED and buzzer pins the
+// drivers write, and plays the door contact and the exit button. The drivers log every relay and
+// LED pattern change. A ring (LEDKind ws2812 or apa102) runs periph's real driver over an
+// in-memory SPI port (spitest.RecordRaw into io.Discard); Board.LED.Colors reads what it shows.
 type Sim struct {
 	clk        clock.Clock
 	cfg        BoardConfig
 	relay      *gpiotest.Pin
-	led        []*gpiotest.Pin // [mono] or [R, G, B]
+	led        []*gpiotest.Pin // [mono] or [R, G, B]; none for a ring
+	buzzer     *gpiotest.Pin   // nil without a buzzer
 	door, exit *wiredPin
 	log        *slog.Logger
 }
@@ -62,6 +68,8 @@ func (m simPins) out(name string) (gpio.PinOut, error) {
 	return p, nil
 }
 
+func (m simPins) spi(string) (spi.Port, error) { return spitest.NewRecordRaw(io.Discard), nil }
+
 func (m simPins) in(name string) (gpio.PinIn, error) {
 	p, ok := m.ins[name]
 	if !ok {
@@ -77,7 +85,7 @@ func openSim(cfg BoardConfig, clk clock.Clock, log *slog.Logger) (*Board, error)
 	if cfg.Relay == "" {
 		cfg.Relay = "GPIO17"
 	}
-	if cfg.Debounce <= 0 {
+	if cfg.Debounce == 0 {
 		cfg.Debounce = DefaultDebounce
 	}
 	ms := simPins{outs: map[string]*gpiotest.Pin{}, ins: map[string]*wiredPin{}}
@@ -90,10 +98,15 @@ func openSim(cfg BoardConfig, clk clock.Clock, log *slog.Logger) (*Board, error)
 		return nil, fmt.Errorf("simulated board: %w", err)
 	}
 	s.relay = ms.outs[cfg.Relay]
-	if cfg.LED != "" {
+	switch {
+	case cfg.LEDKind == LEDWS2812 || cfg.LEDKind == LEDAPA102:
+	case cfg.LED != "":
 		s.led = []*gpiotest.Pin{ms.outs[cfg.LED]}
-	} else if cfg.LEDRed != "" {
+	case cfg.LEDRed != "":
 		s.led = []*gpiotest.Pin{ms.outs[cfg.LEDRed], ms.outs[cfg.LEDGreen], ms.outs[cfg.LEDBlue]}
+	}
+	if cfg.Buzzer != "" {
+		s.buzzer = ms.outs[cfg.Buzzer]
 	}
 	b.Sim = s
 	b.log.Info("board opened", "mode", ModeSim)
@@ -120,11 +133,19 @@ func (s *Sim) SetDoor(open bool) {
 func (s *Sim) RelayLevel() gpio.Level { return s.relay.Read() }
 
 // LEDLevels returns the LED pins' levels: one for a mono LED, R, G, B for an RGB LED, none if
-// no LED pin is configured.
+// no LED pin is configured or the light is a ring.
 func (s *Sim) LEDLevels() []gpio.Level {
 	var ls []gpio.Level
 	for _, p := range s.led {
 		ls = append(ls, p.Read())
 	}
 	return ls
+}
+
+// BuzzerLevel returns the level the buzzer driver last wrote, and false without a buzzer.
+func (s *Sim) BuzzerLevel() (gpio.Level, bool) {
+	if s.buzzer == nil {
+		return gpio.Low, false
+	}
+	return s.buzzer.Read(), true
 }
