@@ -328,6 +328,9 @@ func (b board) RelayFault() string {
 	return ""
 }
 
+// Light is the status light's colour per LED, as people at the door see it.
+func (b board) Light() []string { return b.b.LED.Colors() }
+
 func (b board) Door() string {
 	if b.b.Door == nil {
 		return "unknown"

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,6 +63,10 @@ func TestDaemonWiresDoorInputs(t *testing.T) {
 		admin.JSON(http.MethodGet, "/v1/state", nil, http.StatusOK, &s)
 		return s.Door == "open"
 	})
+	// The status light is reported as people at the door see it: one colour per LED.
+	if st := admin.State(); len(st.Light) != 1 || !strings.HasPrefix(st.Light[0], "#") {
+		t.Fatalf("state light = %q, want one #rrggbb colour for the mono LED", st.Light)
+	}
 
 	if code := stop(); code != 0 {
 		t.Fatalf("run returned %d", code)

@@ -67,6 +67,8 @@ type Board interface {
 	Relay() string
 	RelayFault() string
 	Door() string
+	// Light is the status light's colour per LED ("#rrggbb").
+	Light() []string
 }
 
 // DoorEvent is a hardware event pushed to event streams as "event: door". Kind is one of

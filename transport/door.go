@@ -229,6 +229,7 @@ func (s *Server) state() api.State {
 	}
 	if s.o.Board != nil {
 		out.Relay, out.RelayFault, out.Door = s.o.Board.Relay(), s.o.Board.RelayFault(), s.o.Board.Door()
+		out.Light = s.o.Board.Light()
 	} else if snap.State == machine.Unlocking {
 		out.Relay = "unlocked"
 	}

@@ -299,7 +299,8 @@ func (b board) Relay() string {
 	}
 	return "locked"
 }
-func (b board) Door() string { return "closed" }
+func (b board) Door() string    { return "closed" }
+func (b board) Light() []string { return []string{"#000000"} }
 
 // syncBuffer collects log output safely.
 type syncBuffer struct {

@@ -111,6 +111,8 @@ type State struct {
 	RelayFault   string  `json:"relay_fault"`
 	Door         string  `json:"door"`
 	RetryAfterMS int64   `json:"retry_after_ms"`
+	// Light is the status light's colour per LED ("#rrggbb"), as people at the door see it.
+	Light []string `json:"light,omitempty"`
 }
 
 // SaveResponse answers POST /save.
