@@ -17,13 +17,22 @@ type Config struct {
 	MaxPinTries       int           // wrong PINs per session before Idle (denied); 3
 	LockoutAfter      int           // wrong PINs across sessions before a lockout; 5
 	LockoutBase       time.Duration // first lockout, doubling per repeated lockout; 60s
+	LockoutMax        time.Duration // cap on one lockout; 0 = DefaultLockoutMax (15m); at least LockoutBase
+	FailureWindow     time.Duration // wrong PINs and lockout levels older than this stop counting; 0 = DefaultFailureWindow (1h)
 	UnlockDuration    time.Duration // relay open time; 3s
 	Cooldown          time.Duration // Cooldown -> Idle; 2s
 	RequireFaceAndPIN bool          // face+PIN mode: the PIN must belong to the user the face matched
 	EvidenceOnUnknown bool          // also keep the best frame for denied/timeout/locked_out sessions
 }
 
-// DefaultConfig returns the defaults of issue 3.
+// Lockout bounds used when Config.LockoutMax or Config.FailureWindow is zero (see the package
+// documentation, section "PIN lockout").
+const (
+	DefaultLockoutMax    = 15 * time.Minute
+	DefaultFailureWindow = time.Hour
+)
+
+// DefaultConfig returns the defaults of issue 3, with the lockout bounds of issue 15.
 func DefaultConfig() Config {
 	return Config{
 		ReceiveTimeout:   5 * time.Second,
@@ -37,6 +46,8 @@ func DefaultConfig() Config {
 		MaxPinTries:      3,
 		LockoutAfter:     5,
 		LockoutBase:      60 * time.Second,
+		LockoutMax:       DefaultLockoutMax,
+		FailureWindow:    DefaultFailureWindow,
 		UnlockDuration:   3 * time.Second,
 		Cooldown:         2 * time.Second,
 	}
@@ -78,6 +89,25 @@ func (c Config) Validate() error {
 		return bad("MaxPinTries", "must be at least 1", c.MaxPinTries)
 	case c.LockoutAfter < 1:
 		return bad("LockoutAfter", "must be at least 1", c.LockoutAfter)
+	case c.LockoutMax < 0:
+		return bad("LockoutMax", "must not be negative", c.LockoutMax)
+	case c.LockoutMax > 0 && c.LockoutMax < c.LockoutBase:
+		return bad("LockoutMax", "must be at least LockoutBase", c.LockoutMax)
+	case c.LockoutMax > maxLockout:
+		return bad("LockoutMax", "must be at most 24h", c.LockoutMax)
+	case c.FailureWindow < 0:
+		return bad("FailureWindow", "must not be negative", c.FailureWindow)
 	}
 	return nil
+}
+
+// withLockoutDefaults fills the zero lockout bounds with their defaults.
+func (c Config) withLockoutDefaults() Config {
+	if c.LockoutMax == 0 {
+		c.LockoutMax = max(DefaultLockoutMax, c.LockoutBase)
+	}
+	if c.FailureWindow == 0 {
+		c.FailureWindow = DefaultFailureWindow
+	}
+	return c
 }
