@@ -116,7 +116,7 @@ func runProperty(t *testing.T, data []byte) {
 	cfg := DefaultConfig()
 	cfg.MaxFrames = 5
 	cfg.LockoutAfter = 4
-	cfg.LockoutMax = 4 * time.Minute     // reached at the third lockout in a row
+	cfg.LockoutMax = 4 * time.Minute    // reached at the third lockout in a row
 	cfg.FailureWindow = 5 * time.Minute // reached by a few "advance" steps
 	flags := b.next()
 	cfg.RequireFaceAndPIN = flags&1 != 0
