@@ -130,6 +130,7 @@ func attemptFromCSV(t *testing.T, r []string) Attempt {
 	a.ID, a.Start, a.End, a.Outcome, a.Method, a.User, a.Name, a.BestUser = r[1], parse(r[2]), parse(r[3]), r[4], r[5], r[6], r[7], r[8]
 	a.BestDistance, a.BestMargin, a.Reason, a.Evidence = fs[0], fs[1], r[14], r[15]
 	a.EvidencePruned, a.PrevHash, a.Hash = r[16] == "true", r[17], r[18]
+	a.EvidenceSHA256, a.EvidenceDropped = r[19], r[20] == "true"
 	return a
 }
 
