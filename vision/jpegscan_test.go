@@ -138,7 +138,9 @@ func TestScanJPEG(t *testing.T) {
 // (today's code spends seconds on it), while a normal progressive JPEG still decodes.
 func TestDecodeRefusesScanBomb(t *testing.T) {
 	cfg := DefaultConfig()
-	bomb := progressiveJPEG(4096, 4096, libjpegBands, 1000)
+	// 1024x1024 keeps the hand-built bomb (one bit per block per scan, no EOB runs) under
+	// MaxBytes: 2 MiB for 1,005 scans.
+	bomb := progressiveJPEG(1024, 1024, libjpegBands, 1000)
 	start := time.Now()
 	f, err := Decode(bomb, "image/jpeg", cfg)
 	if err == nil {
