@@ -76,7 +76,7 @@
 //     record stays and reads back EvidencePruned. MaxEvidenceBytes (512 MiB) is never met by
 //     evicting recent frames: a new frame that does not fit once frames past their age are gone
 //     is not kept, its record says EvidenceDropped, and HistoryUsage.EvidenceDropped counts it.
-//   - History: at most MaxRecords (200,000, about 1 KiB each on disk with indexes) records;
+//   - History: at most MaxRecords (100,000; about 2.4 KB each on disk, some 250 MB) records;
 //     RecordAttempt prunes the oldest beyond that, and Prune those that ended more than
 //     MaxRecordAge (400 days) ago, but never the newest KeepRecords (1,000). Pruned records go
 //     with their index entries and frames; the checkpoint (meta chain_base, MACed) moves to the
