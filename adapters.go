@@ -39,11 +39,17 @@ type lockouts struct{ db *store.DB }
 
 func (l lockouts) LoadLockout() (machine.Lockout, error) {
 	s, err := l.db.LoadLockout()
-	return machine.Lockout{Failures: s.Failures, Level: s.Level, Until: s.Until}, err
+	return machine.Lockout{Failures: s.Failures, Level: s.Level, Until: s.Until, Since: s.Since}, err
 }
 
 func (l lockouts) SaveLockout(m machine.Lockout) error {
-	return l.db.SaveLockout(store.Lockout{Failures: m.Failures, Level: m.Level, Until: m.Until})
+	return l.db.SaveLockout(store.Lockout{Failures: m.Failures, Level: m.Level, Until: m.Until, Since: m.Since})
+}
+
+// ResetLockout clears the lockout and appends the audited record of who reset it.
+func (l lockouts) ResetLockout(_ machine.Lockout, by string, at time.Time) error {
+	_, err := l.db.ResetLockout(by, at)
+	return err
 }
 
 // attempts writes the machine's attempt records to the store (durably, before the machine goes on).
@@ -176,6 +182,7 @@ func inputRefusal(err error) error {
 		{vision.ErrEmpty, transport.ErrBadImage},
 		{vision.ErrNotImage, transport.ErrBadImage},
 		{vision.ErrBadBase64, transport.ErrBadImage},
+		{vision.ErrTooManyScans, transport.ErrBadImage},
 		{vision.ErrNoFace, transport.ErrNoFace},
 		{vision.ErrMultipleFaces, transport.ErrMultipleFaces},
 		{vision.ErrLowQuality, transport.ErrLowQuality},

@@ -33,6 +33,12 @@ type Config struct {
 	LockoutAfter int `yaml:"lockout_after"`
 	// LockoutBase: the first lockout, doubling per repeated lockout; 60s.
 	LockoutBase time.Duration `yaml:"lockout_base"`
+	// LockoutMax caps one lockout; 0 means DefaultLockoutMax (15m); at least lockout_base, at
+	// most 24h.
+	LockoutMax time.Duration `yaml:"lockout_max"`
+	// FailureWindow: wrong PINs and lockout levels older than this stop counting; 0 means
+	// DefaultFailureWindow (1h).
+	FailureWindow time.Duration `yaml:"failure_window"`
 	// UnlockDuration: relay open time; 3s.
 	UnlockDuration time.Duration `yaml:"unlock_duration"`
 	// Cooldown: Cooldown -> Idle; 2s.
@@ -42,6 +48,13 @@ type Config struct {
 	// EvidenceOnUnknown also keeps the best frame for denied/timeout/locked_out sessions.
 	EvidenceOnUnknown bool `yaml:"evidence_on_unknown"`
 }
+
+// Lockout bounds used when Config.LockoutMax or Config.FailureWindow is zero (see the package
+// documentation, section "PIN lockout").
+const (
+	DefaultLockoutMax    = 15 * time.Minute
+	DefaultFailureWindow = time.Hour
+)
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
@@ -57,6 +70,8 @@ func DefaultConfig() Config {
 		MaxPinTries:      3,
 		LockoutAfter:     5,
 		LockoutBase:      60 * time.Second,
+		LockoutMax:       DefaultLockoutMax,
+		FailureWindow:    DefaultFailureWindow,
 		UnlockDuration:   3 * time.Second,
 		Cooldown:         2 * time.Second,
 	}
@@ -99,6 +114,25 @@ func (c Config) Validate() error {
 		return bad("max_pin_tries", c.MaxPinTries, "a whole number >= 1")
 	case c.LockoutAfter < 1:
 		return bad("lockout_after", c.LockoutAfter, "a whole number >= 1")
+	case c.LockoutMax < 0:
+		return bad("lockout_max", c.LockoutMax, "a duration >= 0 (0 means 15m)")
+	case c.LockoutMax > 0 && c.LockoutMax < c.LockoutBase:
+		return bad("lockout_max", c.LockoutMax, "at least lockout_base ("+c.LockoutBase.String()+")")
+	case c.LockoutMax > maxLockout:
+		return bad("lockout_max", c.LockoutMax, "at most 24h")
+	case c.FailureWindow < 0:
+		return bad("failure_window", c.FailureWindow, "a duration >= 0 (0 means 1h)")
 	}
 	return nil
+}
+
+// withLockoutDefaults fills the zero lockout bounds with their defaults.
+func (c Config) withLockoutDefaults() Config {
+	if c.LockoutMax == 0 {
+		c.LockoutMax = max(DefaultLockoutMax, c.LockoutBase)
+	}
+	if c.FailureWindow == 0 {
+		c.FailureWindow = DefaultFailureWindow
+	}
+	return c
 }

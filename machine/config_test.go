@@ -29,6 +29,10 @@ func TestValidate(t *testing.T) {
 		{"negative margin", func(c *Config) { c.MinMargin = -0.1 }, "min_margin"},
 		{"no PIN tries", func(c *Config) { c.MaxPinTries = 0 }, "max_pin_tries"},
 		{"no lockout count", func(c *Config) { c.LockoutAfter = 0 }, "lockout_after"},
+		{"zero lockout bounds take defaults", func(c *Config) { c.LockoutMax, c.FailureWindow = 0, 0 }, ""},
+		{"lockout cap below base", func(c *Config) { c.LockoutMax = 30 * time.Second }, "lockout_max"},
+		{"lockout cap over a day", func(c *Config) { c.LockoutMax = 25 * time.Hour }, "lockout_max"},
+		{"negative failure window", func(c *Config) { c.FailureWindow = -time.Second }, "failure_window"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -92,8 +96,15 @@ func TestLockoutFor(t *testing.T) {
 		{1000, maxLockout},
 	}
 	for _, tc := range tests {
-		if got := lockoutFor(time.Minute, tc.level); got != tc.want {
-			t.Errorf("lockoutFor(1m, %d) = %v, want %v", tc.level, got, tc.want)
+		if got := lockoutFor(time.Minute, maxLockout, tc.level); got != tc.want {
+			t.Errorf("lockoutFor(1m, %v, %d) = %v, want %v", maxLockout, tc.level, got, tc.want)
+		}
+	}
+	// The default cap: 1, 2, 4, 8, then 15 minutes however often it repeats.
+	for level, want := range []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute,
+		15 * time.Minute, 15 * time.Minute, 15 * time.Minute} {
+		if got := lockoutFor(time.Minute, DefaultLockoutMax, level); got != want {
+			t.Errorf("lockoutFor(1m, %v, %d) = %v, want %v", DefaultLockoutMax, level, got, want)
 		}
 	}
 }

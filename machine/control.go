@@ -1,5 +1,7 @@
 package machine
 
+import "fmt"
+
 // Snapshot returns the machine's state, session and timing at this instant.
 func (m *Machine) Snapshot() Snapshot {
 	m.mu.Lock()
@@ -21,6 +23,31 @@ func (m *Machine) Lockout() Lockout {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.lockout
+}
+
+// ResetLockout is the administrator's reset of the PIN lockout: it clears the counter, the
+// escalation level and any running lockout, and returns what it cleared. by names who reset it
+// (an admin token's name, "cli"); it is audited when the LockoutStore implements
+// LockoutResetter, else the zero Lockout is saved. The reset holds in memory even when saving it
+// fails (the error, wrapping ErrLockoutStore, says it may come back after a restart).
+func (m *Machine) ResetLockout(by string) (Lockout, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return Lockout{}, ErrClosed
+	}
+	was := m.lockout
+	m.lockout = Lockout{}
+	now := m.clk.Now()
+	var err error
+	err = m.lockouts.ResetLockout(was, by, now)
+	m.log.Warn("PIN lockout reset", "by", by, "was_failures", was.Failures, "was_level", was.Level,
+		"was_until", was.Until)
+	if err != nil {
+		m.log.Error("save lockout reset failed", "err", err)
+		return was, fmt.Errorf("%w: reset lockout: %w", ErrLockoutStore, err)
+	}
+	return was, nil
 }
 
 // Subscribe returns a channel receiving every Transition and a function that unsubscribes (and

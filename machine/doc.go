@@ -36,6 +36,28 @@
 // locked. If Lock.Unlock fails the machine calls Lock.Lock and goes to Cooldown. New commands
 // Lock.Lock before anything else, and Shutdown locks the door.
 //
+// # PIN lockout
+//
+// The lockout is one counter for the door, not one per user: a wrong PIN names nobody, so a
+// per-user count cannot be kept, and a per-session one resets with every new session. A global
+// lockout means a stranger at the door can make the PIN fallback refuse everyone, so it is
+// bounded (issue 15) to keep that denial short:
+//
+//   - LockoutAfter (5) wrong PINs within FailureWindow (1h, counted from the first of them) start
+//     a lockout; older failures stop counting.
+//   - The first lockout lasts LockoutBase (60s) and each further one doubles it, at most
+//     LockoutMax (15m, never more than 24h): 1, 2, 4, 8, 15, 15... minutes. The escalation is
+//     forgotten once FailureWindow has passed since the last lockout ended.
+//   - A lockout read at start (from an older version, or edited into the file) ends at most
+//     LockoutMax later.
+//   - A correct PIN outside a lockout clears everything; during a lockout no PIN is checked.
+//   - [Machine.ResetLockout] is the administrator's reset (API and CLI), audited by a
+//     [LockoutResetter] store.
+//
+// So a stranger who leaves locks the PIN fallback for at most 15 minutes, and face recognition is
+// never locked out. A stranger who stays can keep typing; that is visible in the audit and the
+// lockout metrics, and the cap keeps each lockout to minutes.
+//
 // # Concurrency
 //
 // All methods are safe for concurrent use. One mutex serialises the machine, including calls to its

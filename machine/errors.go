@@ -44,6 +44,10 @@ var (
 	// The PIN was neither accepted nor counted as wrong.
 	ErrDirectory = errors.New("machine: directory lookup failed")
 
+	// ErrLockoutStore is returned by ResetLockout (wrapping the store's error) when the reset
+	// could not be saved; it holds in memory until a restart.
+	ErrLockoutStore = errors.New("machine: lockout store write failed")
+
 	// ErrInternal means the machine tried a transition its own table does not allow: a bug. The
 	// door is not opened.
 	ErrInternal = errors.New("machine: internal error")

@@ -35,6 +35,9 @@ type exampleLockouts struct{}
 
 func (exampleLockouts) LoadLockout() (machine.Lockout, error) { return machine.Lockout{}, nil }
 func (exampleLockouts) SaveLockout(machine.Lockout) error     { return nil }
+func (exampleLockouts) ResetLockout(machine.Lockout, string, time.Time) error {
+	return nil
+}
 
 // Two frames matching the same enrolled user open the door.
 func Example() {

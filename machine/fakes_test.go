@@ -2,6 +2,7 @@ package machine
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -202,9 +203,25 @@ func (d *fakeDir) Active(userID string, at time.Time) (Identity, bool, error) {
 
 // fakeLockouts is the lockout store.
 type fakeLockouts struct {
-	mu    sync.Mutex
-	lo    Lockout
-	saves int
+	mu     sync.Mutex
+	lo     Lockout
+	saves  int
+	resets []string // "by level at" of each audited reset
+}
+
+// ResetLockout clears the lockout and records who reset it, as the bbolt store audits it.
+func (f *fakeLockouts) ResetLockout(was Lockout, by string, at time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lo = Lockout{}
+	f.resets = append(f.resets, fmt.Sprintf("%s %d %s", by, was.Level, at.Format(time.RFC3339)))
+	return nil
+}
+
+func (f *fakeLockouts) resetsSoFar() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.resets...)
 }
 
 func (f *fakeLockouts) LoadLockout() (Lockout, error) {

@@ -174,11 +174,9 @@ func (m *Machine) EnterPIN(session, pin string) (PinResult, error) {
 		return PinResult{Outcome: dec.Outcome, State: m.stateLocked(), AttemptsLeft: m.cfg.MaxPinTries - s.wrongPins, Decision: dec}, nil
 	}
 	s.wrongPins++
-	m.lockout.Failures++
-	if m.lockout.Failures >= m.cfg.LockoutAfter {
-		m.lockout.Until = now.Add(lockoutFor(m.cfg.LockoutBase, m.lockout.Level))
-		m.lockout.Level++
-		m.lockout.Failures = 0
+	level := m.lockout.Level
+	m.lockout = failLockout(m.lockout, now, m.cfg)
+	if m.lockout.Level != level && now.Before(m.lockout.Until) {
 		m.log.Warn("PIN lockout", "session", s.id, "level", m.lockout.Level, "until", m.lockout.Until)
 	}
 	m.saveLockoutLocked()

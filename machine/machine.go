@@ -48,6 +48,7 @@ func New(cfg Config, d Deps) (*Machine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.withLockoutDefaults()
 	for _, dep := range []struct {
 		name    string
 		missing bool
@@ -83,7 +84,7 @@ func New(cfg Config, d Deps) (*Machine, error) {
 		log:      logger.With("component", "machine"),
 		fsm:      newFSM(),
 		since:    d.Clock.Now(),
-		lockout:  lo,
+		lockout:  loadedLockout(lo, d.Clock.Now(), cfg),
 		subs:     make(map[int]chan Transition),
 	}, nil
 }

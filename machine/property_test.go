@@ -116,6 +116,8 @@ func runProperty(t *testing.T, data []byte) {
 	cfg := DefaultConfig()
 	cfg.MaxFrames = 5
 	cfg.LockoutAfter = 4
+	cfg.LockoutMax = 4 * time.Minute    // reached at the third lockout in a row
+	cfg.FailureWindow = 5 * time.Minute // reached by a few "advance" steps
 	flags := b.next()
 	cfg.RequireFaceAndPIN = flags&1 != 0
 	cfg.EvidenceOnUnknown = flags&2 != 0
@@ -229,11 +231,24 @@ func runProperty(t *testing.T, data []byte) {
 			case right:
 				pm.lockout = Lockout{}
 			default:
-				pm.lockout.Failures++
-				if pm.lockout.Failures >= cfg.LockoutAfter {
-					pm.lockout.Until = r.clk.Now().Add(lockoutFor(cfg.LockoutBase, pm.lockout.Level))
-					pm.lockout.Level++
-					pm.lockout.Failures = 0
+				now := r.clk.Now()
+				lo := &pm.lockout
+				if lo.Level > 0 && !now.Before(lo.Until.Add(cfg.FailureWindow)) {
+					lo.Level = 0 // the last lockout ended a window ago: escalation forgotten
+				}
+				if lo.Failures > 0 && !now.Before(lo.Since.Add(cfg.FailureWindow)) {
+					lo.Failures = 0 // the counted failures are older than the window
+				}
+				if lo.Failures == 0 {
+					lo.Since = now
+				}
+				lo.Failures++
+				if lo.Failures >= cfg.LockoutAfter {
+					d := cfg.LockoutBase << lo.Level
+					if lo.Level > 20 || d > cfg.LockoutMax {
+						d = cfg.LockoutMax
+					}
+					lo.Until, lo.Level, lo.Failures, lo.Since = now.Add(d), lo.Level+1, 0, time.Time{}
 				}
 				if res.Outcome == Granted {
 					fail(step, op, "wrong PIN granted")

@@ -120,14 +120,55 @@ func (s *session) evidenceFor(cfg Config, outcome Outcome) []byte {
 	return slices.Clone(ev)
 }
 
-// maxLockout bounds one lockout so that doubling never overflows time arithmetic.
-const maxLockout = 100 * 365 * 24 * time.Hour
+// maxLockout is the largest Config.LockoutMax accepted: a stranger must never be able to keep
+// every user's PIN fallback locked for longer than that after they leave.
+const maxLockout = 24 * time.Hour
 
-// lockoutFor is base doubled level times, at most maxLockout.
-func lockoutFor(base time.Duration, level int) time.Duration {
+// lockoutFor is base doubled level times, at most limit.
+func lockoutFor(base, limit time.Duration, level int) time.Duration {
 	d := base
-	for i := 0; i < level && d < maxLockout; i++ {
+	for i := 0; i < level && d < limit; i++ {
 		d *= 2
 	}
-	return min(d, maxLockout)
+	return min(d, limit)
+}
+
+// failLockout is the lockout after a wrong PIN at now: failures counted since a window start
+// older than cfg.FailureWindow are forgotten first, and so is the escalation level once the last
+// lockout ended at least a window ago; the LockoutAfter-th failure in a window starts a lockout
+// of LockoutBase doubled per level, at most LockoutMax.
+func failLockout(lo Lockout, now time.Time, cfg Config) Lockout {
+	if lo.Level > 0 && now.Sub(lo.Until) >= cfg.FailureWindow {
+		lo.Level = 0
+	}
+	if lo.Failures > 0 && now.Sub(lo.Since) >= cfg.FailureWindow {
+		lo.Failures = 0
+	}
+	if lo.Failures == 0 {
+		lo.Since = now
+	}
+	lo.Failures++
+	if lo.Failures >= cfg.LockoutAfter {
+		lo.Until = now.Add(lockoutFor(cfg.LockoutBase, cfg.LockoutMax, lo.Level))
+		lo.Level++
+		lo.Failures = 0
+		lo.Since = time.Time{}
+	}
+	return lo
+}
+
+// loadedLockout bounds a lockout read at start: a lockout (perhaps saved by an older version
+// without a cap, or written into the file by someone) ends at most LockoutMax from now, and
+// counts or levels without their timestamp start their window now.
+func loadedLockout(lo Lockout, now time.Time, cfg Config) Lockout {
+	if limit := now.Add(cfg.LockoutMax); lo.Until.After(limit) {
+		lo.Until = limit
+	}
+	if lo.Failures > 0 && lo.Since.IsZero() {
+		lo.Since = now
+	}
+	if lo.Level > 0 && lo.Until.IsZero() {
+		lo.Until = now
+	}
+	return lo
 }

@@ -142,15 +142,19 @@ type Directory interface {
 
 // Lockout is the PIN lockout counter kept across sessions and restarts.
 type Lockout struct {
-	Failures int       // wrong PINs since the last lockout or correct PIN
-	Level    int       // lockouts so far; the next one lasts LockoutBase<<Level
+	Failures int       // wrong PINs in the current window, since the last lockout or correct PIN
+	Level    int       // lockouts in a row; the next one lasts LockoutBase<<Level, at most LockoutMax
 	Until    time.Time // PINs are refused before this instant
+	Since    time.Time // start of the failure window (the first of Failures); zero when Failures is 0
 }
 
 // LockoutStore persists the Lockout.
 type LockoutStore interface {
 	LoadLockout() (Lockout, error)
 	SaveLockout(Lockout) error
+	// ResetLockout clears the lockout and audits who did it, in one durable write (the bbolt
+	// store appends a chained record).
+	ResetLockout(was Lockout, by string, at time.Time) error
 }
 
 // Deps are the machine's collaborators. Logger may be nil (logs are discarded); the rest are

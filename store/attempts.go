@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -35,8 +36,10 @@ func UnlockInterruptedID(session string) string { return session + "-unlock" }
 var genesisHash = strings.Repeat("0", 64)
 
 // Attempt is one session's record: the persisted and exported schema (JSON names snake_case).
-// Seq, PrevHash, Hash and Evidence are assigned by RecordAttempt; EvidencePruned is derived when
-// reading (pruning never rewrites a record, so the chain stays intact).
+// Seq, PrevHash, Hash, Evidence, EvidenceSHA256 and EvidenceDropped are assigned by
+// RecordAttempt; EvidencePruned is derived when reading (pruning a frame never rewrites a record,
+// so the chain stays intact). Hash is the record's MAC: HMAC-SHA256 under the audit key of
+// PrevHash (hex) followed by the canonical body.
 type Attempt struct {
 	Seq            uint64             `json:"seq"`
 	ID             string             `json:"id"` // session id
@@ -55,13 +58,21 @@ type Attempt struct {
 	Reason         string             `json:"reason"`
 	Evidence       string             `json:"evidence"` // evidence key = file name in exports; "" if none
 	EvidencePruned bool               `json:"evidence_pruned"`
-	PrevHash       string             `json:"prev_hash"` // hex sha256
-	Hash           string             `json:"hash"`      // hex sha256(PrevHash || body)
+	PrevHash       string             `json:"prev_hash"` // hex MAC of the previous record
+	Hash           string             `json:"hash"`      // hex HMAC-SHA256(audit key, PrevHash || body)
+	// EvidenceSHA256 is the hex sha256 of the evidence JPEG, sealed into the record: a swapped
+	// frame no longer matches. "" when there is no evidence.
+	EvidenceSHA256 string `json:"evidence_sha256"`
+	// EvidenceDropped says the session had an evidence frame that was not kept because the
+	// evidence store was full of frames younger than retention.max_age (recent evidence is never
+	// evicted to make room).
+	EvidenceDropped bool `json:"evidence_dropped"`
 }
 
-// attemptBody is the canonical, hashed encoding of a record: encoding/json writes struct fields
+// attemptBody is the canonical, MACed encoding of a record: encoding/json writes struct fields
 // in this order and map keys sorted, times are integer Unix nanoseconds, so the bytes are a
-// function of the record alone. The stored value is sha256 (32 bytes) followed by these bytes.
+// function of the record alone. The stored value is the MAC (32 bytes) followed by these bytes.
+// Schema 1 bodies lacked the last two fields; the migration to schema 2 re-sealed them.
 type attemptBody struct {
 	Seq          uint64             `json:"seq"`
 	ID           string             `json:"id"`
@@ -80,10 +91,13 @@ type attemptBody struct {
 	Reason       string             `json:"reason"`
 	Evidence     string             `json:"evidence"`
 	PrevHash     string             `json:"prev_hash"`
+	EvidenceSHA  string             `json:"evidence_sha256"`
+	EvDropped    bool               `json:"evidence_dropped"`
 }
 
-// chainHash is sha256(prevHash || body), prevHash as its hex text.
-func chainHash(prevHash string, body []byte) [32]byte {
+// legacyChainHash is schema 1's unkeyed link, sha256(prevHash || body), prevHash as its hex
+// text; only the migration to schema 2 still computes it.
+func legacyChainHash(prevHash string, body []byte) [32]byte {
 	h := sha256.New()
 	h.Write([]byte(prevHash))
 	h.Write(body)
@@ -91,6 +105,20 @@ func chainHash(prevHash string, body []byte) [32]byte {
 	h.Sum(out[:0])
 	return out
 }
+
+// chainMAC is HMAC-SHA256(key, recordLabel || prevHash || body), prevHash as its hex text.
+func chainMAC(key []byte, prevHash string, body []byte) [32]byte {
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte(recordLabel))
+	h.Write([]byte(prevHash))
+	h.Write(body)
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// recordLabel separates record MACs from the other MACs made with the audit key.
+const recordLabel = "doorface audit record v2\x00"
 
 // finite replaces NaN and infinities (which JSON cannot hold) by -1, "unknown".
 func finite(f float64) float64 {
@@ -153,9 +181,15 @@ func (db *DB) EndUnlock(id string) error {
 
 // RecordAttempt appends a to the chain, with its evidence frame if any, and clears the
 // in-progress marker of a.ID, in one transaction that is fsync'd before it returns. It assigns
-// Seq, PrevHash, Hash and Evidence (fields of a with those names are ignored) and returns the
-// stored record. A zero End is set to now, a zero Start to End. When the evidence total then
-// exceeds MaxEvidenceBytes the oldest frames are pruned in the same transaction.
+// Seq, PrevHash, Hash, Evidence, EvidenceSHA256 and EvidenceDropped (fields of a with those
+// names are ignored) and returns the stored record. A zero End is set to now, a zero Start to
+// End.
+//
+// Evidence: when the frame would take the kept evidence over retention.max_bytes, frames older than
+// retention.max_age are pruned first; if that is not enough, the new frame is not kept
+// (EvidenceDropped, counted in HistoryUsage.EvidenceDropped): recent evidence is never evicted
+// to make room. History: when the history then holds more than MaxRecords records, the oldest
+// are pruned in the same transaction behind a sealed checkpoint (see Prune).
 func (db *DB) RecordAttempt(a Attempt, evidence []byte) (Attempt, error) {
 	if a.ID == "" {
 		return Attempt{}, fmt.Errorf("store: record attempt: empty session id: %w", ErrInvalidAttempt)
@@ -170,7 +204,8 @@ func (db *DB) RecordAttempt(a Attempt, evidence []byte) (Attempt, error) {
 	var pruned PruneReport
 	err := db.update(func(tx *bolt.Tx) error {
 		var err error
-		if stored, err = appendAttempt(tx, a, evidence); err != nil {
+		pruned = PruneReport{}
+		if stored, err = db.appendTx(tx, a, evidence, &pruned); err != nil {
 			return err
 		}
 		if a.Outcome == OutcomeGranted {
@@ -180,10 +215,7 @@ func (db *DB) RecordAttempt(a Attempt, evidence []byte) (Attempt, error) {
 				return err
 			}
 		}
-		if len(evidence) > 0 {
-			pruned, err = pruneTx(tx, time.Time{}, 0, db.opts.Retention.MaxBytes)
-		}
-		return err
+		return nil
 	})
 	if err != nil {
 		db.log.Error("record attempt failed", "session", a.ID, "err", err)
@@ -191,14 +223,27 @@ func (db *DB) RecordAttempt(a Attempt, evidence []byte) (Attempt, error) {
 	}
 	db.log.Info("attempt recorded", "session", stored.ID, "seq", stored.Seq, "outcome", stored.Outcome,
 		"method", stored.Method, "user", stored.User, "evidence_bytes", len(evidence))
-	if pruned.Frames > 0 {
-		db.log.Info("evidence pruned by size", "frames", pruned.Frames, "bytes", pruned.Bytes)
+	if pruned.Frames > 0 || pruned.Records > 0 {
+		db.log.Info("retention applied while recording", "frames", pruned.Frames, "bytes", pruned.Bytes,
+			"records", pruned.Records)
+	}
+	if stored.EvidenceDropped {
+		db.log.Warn("evidence store full of recent frames; new frame not kept", "session", stored.ID,
+			"seq", stored.Seq, "frame_bytes", len(evidence), "max_evidence_bytes", db.opts.Retention.MaxBytes)
 	}
 	return stored, nil
 }
 
-// appendAttempt is the body of RecordAttempt inside a write transaction.
-func appendAttempt(tx *bolt.Tx, a Attempt, evidence []byte) (Attempt, error) {
+// appendTx is the body of RecordAttempt inside a write transaction: it applies the evidence
+// policy, appends and seals the record, updates the indexes and the head, and enforces
+// MaxRecords. What retention removed is added to rep (nil: not reported).
+func (db *DB) appendTx(tx *bolt.Tx, a Attempt, evidence []byte, rep *PruneReport) (Attempt, error) {
+	if db.auditKey == nil {
+		return Attempt{}, fmt.Errorf("store: record attempt: no audit key loaded: %w", ErrKeyFile)
+	}
+	if rep == nil {
+		rep = &PruneReport{}
+	}
 	byID := tx.Bucket(bucketByID)
 	if byID.Get([]byte(a.ID)) != nil {
 		return Attempt{}, fmt.Errorf("store: record attempt %q: %w", a.ID, ErrDuplicateAttempt)
@@ -223,22 +268,40 @@ func appendAttempt(tx *bolt.Tx, a Attempt, evidence []byte) (Attempt, error) {
 		body.Durations[k] = finite(v)
 	}
 	if len(evidence) > 0 {
-		body.Evidence = evidenceKey(seq)
-		v := make([]byte, 8, 8+len(evidence))
-		binary.BigEndian.PutUint64(v, uint64(body.End))
-		v = append(v, evidence...)
-		if err := tx.Bucket(bucketFrames).Put([]byte(body.Evidence), v); err != nil {
-			return Attempt{}, err
+		size := int64(len(evidence))
+		if evidenceBytes(meta)+size > db.opts.Retention.MaxBytes {
+			// Make room only from frames past their retention age, never from recent ones.
+			r, err := pruneTx(tx, db.opts.Clock.Now(), db.opts.Retention.MaxAge)
+			if err != nil {
+				return Attempt{}, err
+			}
+			rep.add(r)
 		}
-		if err := addEvidenceBytes(meta, int64(len(evidence))); err != nil {
-			return Attempt{}, err
+		if evidenceBytes(meta)+size > db.opts.Retention.MaxBytes {
+			body.EvDropped = true
+			if err := addCounter(meta, keyEvidenceDropped, 1); err != nil {
+				return Attempt{}, err
+			}
+		} else {
+			sum := sha256.Sum256(evidence)
+			body.Evidence = evidenceKey(seq)
+			body.EvidenceSHA = hex.EncodeToString(sum[:])
+			v := make([]byte, 8, 8+len(evidence))
+			binary.BigEndian.PutUint64(v, uint64(body.End))
+			v = append(v, evidence...)
+			if err := tx.Bucket(bucketFrames).Put([]byte(body.Evidence), v); err != nil {
+				return Attempt{}, err
+			}
+			if err := addEvidenceBytes(meta, size); err != nil {
+				return Attempt{}, err
+			}
 		}
 	}
 	enc, err := json.Marshal(body)
 	if err != nil {
 		return Attempt{}, err
 	}
-	sum := chainHash(prev, enc)
+	sum := chainMAC(db.auditKey, prev, enc)
 	val := append(sum[:], enc...)
 	seqKey := u64(seq)
 	if err := attempts.Put(seqKey, val); err != nil {
@@ -256,6 +319,17 @@ func appendAttempt(tx *bolt.Tx, a Attempt, evidence []byte) (Attempt, error) {
 	if err := tx.Bucket(bucketInProgress).Delete([]byte(a.ID)); err != nil {
 		return Attempt{}, err
 	}
+	cp, err := db.checkpointTx(tx)
+	if err != nil {
+		return Attempt{}, err
+	}
+	if over := int64(seq-cp.Seq) - int64(db.opts.Retention.MaxRecords); over > 0 {
+		r, err := db.pruneRecordsTx(tx, cp, cp.Seq+uint64(over), db.opts.Clock.Now())
+		if err != nil {
+			return Attempt{}, err
+		}
+		rep.add(r)
+	}
 	return body.attempt(hex.EncodeToString(sum[:]), false), nil
 }
 
@@ -266,7 +340,7 @@ func (b attemptBody) attempt(hash string, pruned bool) Attempt {
 		Outcome: b.Outcome, Method: b.Method, User: b.User, Name: b.Name, BestUser: b.BestUser,
 		BestDistance: b.BestDistance, BestMargin: b.BestMargin, Frames: b.Frames, PinTries: b.PinTries,
 		Durations: b.Durations, Reason: b.Reason, Evidence: b.Evidence, EvidencePruned: pruned,
-		PrevHash: b.PrevHash, Hash: hash,
+		PrevHash: b.PrevHash, Hash: hash, EvidenceSHA256: b.EvidenceSHA, EvidenceDropped: b.EvDropped,
 	}
 }
 
@@ -312,10 +386,10 @@ func (db *DB) RecoverInterrupted(now time.Time) ([]Attempt, error) {
 			if m.start != 0 {
 				start = time.Unix(0, m.start).UTC()
 			}
-			a, err := appendAttempt(tx, Attempt{
+			a, err := db.appendTx(tx, Attempt{
 				ID: m.id, Start: start, End: now, Outcome: OutcomeInterrupted,
 				BestDistance: -1, BestMargin: -1, Reason: "daemon stopped during the session",
-			}, nil)
+			}, nil, nil)
 			if err != nil {
 				return fmt.Errorf("store: recover session %q: %w", m.id, err)
 			}
@@ -328,12 +402,12 @@ func (db *DB) RecoverInterrupted(now time.Time) ([]Attempt, error) {
 				start = g.End
 			}
 			if tx.Bucket(bucketByID).Get([]byte(UnlockInterruptedID(sess))) == nil {
-				a, err := appendAttempt(tx, Attempt{
+				a, err := db.appendTx(tx, Attempt{
 					ID: UnlockInterruptedID(sess), Start: start, End: now, Outcome: OutcomeInterrupted,
 					Method: MethodDoor, BestDistance: -1, BestMargin: -1,
 					Reason: "daemon stopped while the door was unlocked for granted session " + sess +
 						"; the relay was locked at start",
-				}, nil)
+				}, nil, nil)
 				if err != nil {
 					return fmt.Errorf("store: recover unlocking of session %q: %w", sess, err)
 				}

@@ -20,6 +20,7 @@ func TestAttemptRoundTrip(t *testing.T) {
 	}
 	want := sampleAttempt("sess-1", t0)
 	want.Seq, want.PrevHash, want.Hash, want.Evidence = 1, genesisHash, got.Hash, "evidence-0000000001.jpg"
+	want.EvidenceSHA256 = sha256Hex(jpeg)
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("RecordAttempt = %+v\nwant %+v", got, want)
 	}

@@ -6,13 +6,14 @@
 // # What it owns
 //
 //   - The file layout (buckets meta, users, pins, templates, attempts, attempts_by_time,
-//     attempts_by_id, in_progress, frames, pruned; meta keys schema, chain_head, lockout,
-//     evidence_bytes, unlocking, pin_key_id), its schema version (SchemaVersion) and the
-//     migrations from older versions, run by Open.
-//   - The PIN key file (pin.key beside the database, mode 0600).
-//   - The hash chain of attempts and its verification ([DB.Verify]).
-//   - Evidence retention ([DB.Prune]) and the offline export ([DB.Export], [ExportFile]) and
-//     compaction ([Compact]).
+//     attempts_by_id, in_progress, frames, pruned; meta keys schema, chain_head, chain_base,
+//     lockout, evidence_bytes, evidence_dropped, unlocking, pin_key_id, audit_key_id), its
+//     schema version (SchemaVersion) and the migrations from older versions, run by Open.
+//   - The key files beside the database, mode 0600: pin.key (PINs) and audit.key (the chain).
+//   - The keyed chain of attempts and its verification ([DB.Verify], [DB.VerifyAgainst],
+//     [VerifyExport]), its head ([DB.Head]).
+//   - Retention of evidence and history ([DB.Prune], [DB.HistoryUsage]) and the offline export
+//     ([DB.Export], [ExportFile]) and compaction ([Compact]).
 //
 // # What it must not do
 //
@@ -42,14 +43,47 @@
 //
 // Attempts are stored under their sequence number (attempts), indexed by start time
 // (attempts_by_time, so date ranges are B+tree range scans) and by session id. Each value is
-// sha256(PrevHash || body) followed by body, the canonical JSON of the record (fixed field
-// order, times in Unix nanoseconds) including PrevHash, the previous record's hash (64 zeros
-// for the first). The meta bucket keeps the last sequence number and hash (the head). Verify
-// re-hashes the raw stored bytes and names the first record that was edited, deleted, moved
-// or swapped, including records cut from the end. Someone who can write the file can still
-// rewrite the whole chain from a point on; publish [VerifyReport.Head] (or keep exports) off
-// the device to anchor it. Pruning an evidence frame never rewrites a record: it is noted in
-// the pruned bucket and reads back as EvidencePruned.
+// HMAC-SHA256(audit key, label || PrevHash || body) followed by body, the canonical JSON of the
+// record (fixed field order, times in Unix nanoseconds) including PrevHash, the previous
+// record's MAC (64 zeros for the first), and the sha256 of its evidence frame. The meta bucket
+// keeps the last sequence number and MAC (the head).
+//
+// The audit key (Options.AuditKeyFile, default audit.key beside the database, 32 random bytes,
+// mode 0600) is created like pin.key on the first read-write open and kept apart from it, so an
+// auditor given the audit key to verify exports learns nothing about PINs. A database whose
+// history is sealed with a key is refused without that key file (ErrKeyFile). Back it up with
+// the database and pin.key. A read-only open without it can export but not verify.
+//
+// [DB.Verify] checks every MAC and link from the sealed checkpoint on, that each kept evidence
+// frame is the one sealed in its record (or was pruned by retention), and that the indexes and
+// the frames bucket hold exactly the records' entries. Without the key nobody can edit, insert,
+// reorder, re-chain or delete a record, swap a photo, or forge or delete an index entry unseen.
+// What the file alone cannot show is a tail cut off with the head rewritten to match, or a
+// history rewritten by someone who also took audit.key: for that, export the head off the
+// device now and then (`doorface audit head`, [DB.Head]) and check against it
+// ([DB.VerifyAgainst], or [VerifyExport] for an export folder, which needs only the exported
+// files, the audit key and the head).
+//
+// Schema 1 chained records with unkeyed sha256, which anyone could recompute. Opening a schema-1
+// file read-write re-seals it once (migrate1to2): the old chain is checked as before, every
+// record is re-written with its evidence sha256 and a MAC, and a note with the old chain's state
+// ("verified intact" or "BROKEN: ...") is kept in the sealed checkpoint and reported by Verify
+// for good (VerifyReport.Checkpoint.Resealed). A break found then is not repaired.
+//
+// # Retention (issue 15)
+//
+//   - Evidence: frames older than MaxEvidenceAge (30 days) are pruned by Prune (hourly); the
+//     record stays and reads back EvidencePruned. MaxEvidenceBytes (512 MiB) is never met by
+//     evicting recent frames: a new frame that does not fit once frames past their age are gone
+//     is not kept, its record says EvidenceDropped, and HistoryUsage.EvidenceDropped counts it.
+//   - History: at most MaxRecords (100,000; about 2.4 KB each on disk, some 250 MB) records;
+//     RecordAttempt prunes the oldest beyond that, and Prune those that ended more than
+//     MaxRecordAge (400 days) ago, but never the newest KeepRecords (1,000). Pruned records go
+//     with their index entries and frames; the checkpoint (meta chain_base, MACed) moves to the
+//     last pruned record's Seq and MAC, so the kept history still verifies from it. Pruning
+//     checks each record's MAC before sealing past it and stops at one that does not verify.
+//   - [DB.HistoryUsage] reports records and evidence against their caps; Fill() at 0.9 or more
+//     is the moment to alarm: the oldest history is about to go.
 //
 // # Durability
 //

@@ -23,9 +23,10 @@ var (
 	// (start the daemon) to migrate it.
 	ErrNeedsMigration = errors.New("database schema is older than this program and needs a read-write open to migrate")
 
-	// ErrKeyFile means the PIN key file is missing, unreadable, malformed, too permissive to
-	// create, or does not belong to this database.
-	ErrKeyFile = errors.New("PIN key file problem")
+	// ErrKeyFile means a key file (the PIN key or the audit key) is missing, unreadable,
+	// malformed, too permissive to create, or does not belong to this database; the wrapping
+	// message names the file.
+	ErrKeyFile = errors.New("key file problem")
 
 	// ErrReadOnly is returned by every write on a database opened with Options.ReadOnly.
 	ErrReadOnly = errors.New("database is opened read-only")
@@ -64,6 +65,9 @@ var (
 
 	// ErrFormat means an export format other than "csv" or "jsonl" was asked for.
 	ErrFormat = errors.New("unknown export format (want csv or jsonl)")
+
+	// ErrInvalidHead means a head value is not "seq:mac" (64 hex digits).
+	ErrInvalidHead = errors.New("invalid audit head value")
 
 	// ErrExists means a destination file (for example of Compact) already exists.
 	ErrExists = errors.New("file already exists")

@@ -3,6 +3,8 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -13,10 +15,22 @@ import (
 type PruneReport struct {
 	Frames          int   `json:"frames"`  // frames deleted
 	Bytes           int64 `json:"bytes"`   // JPEG bytes deleted
-	ByAge           int   `json:"by_age"`  // of which older than MaxEvidenceAge
-	BySize          int   `json:"by_size"` // of which to get under MaxEvidenceBytes
+	ByAge           int   `json:"by_age"`  // frames deleted for being older than retention.max_age
+	BySize          int   `json:"by_size"` // always 0: recent evidence is never evicted for size (issue 15)
+	Records         int   `json:"records"` // audit records pruned (by age or MaxRecords), with their frames
 	RemainingFrames int   `json:"remaining_frames"`
 	RemainingBytes  int64 `json:"remaining_bytes"`
+}
+
+// add merges another pass's deletions into r (the Remaining fields are the latest).
+func (r *PruneReport) add(o PruneReport) {
+	r.Frames += o.Frames
+	r.Bytes += o.Bytes
+	r.ByAge += o.ByAge
+	r.Records += o.Records
+	if o.RemainingFrames != 0 || o.RemainingBytes != 0 {
+		r.RemainingFrames, r.RemainingBytes = o.RemainingFrames, o.RemainingBytes
+	}
 }
 
 // Frame returns the evidence JPEG of the attempt of session attemptID: ErrNotFound when there is
@@ -49,87 +63,209 @@ func frameTx(tx *bolt.Tx, key string) ([]byte, error) {
 	return nil, fmt.Errorf("store: frame %s: %w", key, ErrNotFound)
 }
 
-// Prune applies retention at now: it deletes every frame stored before now-MaxEvidenceAge, then
-// the oldest frames until the total is at most MaxEvidenceBytes. The attempt records stay (the
-// chain is untouched) and read back with EvidencePruned set. Committed with fsync.
+// Prune applies retention at now, in one transaction committed with fsync:
+//
+//   - evidence frames stored before now-retention.max_age are deleted; their records stay (the
+//     chain is untouched) and read back with EvidencePruned set. Frames younger than that are
+//     never deleted to make room: a full evidence store refuses new frames instead.
+//   - audit records that ended before now-MaxRecordAge are pruned, oldest first, except the
+//     newest KeepRecords records; so are the oldest records beyond MaxRecords. Pruned records
+//     leave with their index entries and frames, behind a checkpoint sealed with the audit key
+//     (the last pruned record's sequence number and MAC), so Verify still proves the kept
+//     history complete. Pruning stops at a record whose MAC or link does not verify, so
+//     retention never seals over tampering.
 func (db *DB) Prune(now time.Time) (PruneReport, error) {
 	var rep PruneReport
 	err := db.update(func(tx *bolt.Tx) error {
-		var err error
-		rep, err = pruneTx(tx, now, db.opts.Retention.MaxAge, db.opts.Retention.MaxBytes)
-		return err
+		rep = PruneReport{}
+		r, err := pruneTx(tx, now, db.opts.Retention.MaxAge)
+		if err != nil {
+			return err
+		}
+		rep.add(r)
+		if db.auditKey == nil {
+			return nil
+		}
+		cp, err := db.checkpointTx(tx)
+		if err != nil {
+			return err
+		}
+		h := tx.Bucket(bucketMeta).Get(keyChainHead)
+		if len(h) != 40 {
+			return nil
+		}
+		last := binary.BigEndian.Uint64(h[:8])
+		upTo := cp.Seq
+		if last > cp.Seq+uint64(db.opts.Retention.MaxRecords) {
+			upTo = last - uint64(db.opts.Retention.MaxRecords)
+		}
+		cutoff := now.Add(-db.opts.Retention.MaxRecordAge).UnixNano()
+		attempts := tx.Bucket(bucketAttempts)
+		for s := upTo + 1; last-s >= uint64(db.opts.Retention.KeepRecords); s++ {
+			v := attempts.Get(u64(s))
+			if len(v) < 32 {
+				break
+			}
+			var b struct {
+				End int64 `json:"end"`
+			}
+			if json.Unmarshal(v[32:], &b) != nil || b.End >= cutoff {
+				break
+			}
+			upTo = s
+		}
+		if upTo > cp.Seq {
+			r, err := db.pruneRecordsTx(tx, cp, upTo, now)
+			if err != nil {
+				return err
+			}
+			rep.add(r)
+		}
+		return nil
 	})
 	if err != nil {
 		return PruneReport{}, wrapf(err, "prune evidence")
 	}
-	db.log.Info("evidence retention applied", "frames", rep.Frames, "bytes", rep.Bytes, "by_age", rep.ByAge,
-		"by_size", rep.BySize, "remaining_frames", rep.RemainingFrames, "remaining_bytes", rep.RemainingBytes)
+	db.log.Info("retention applied", "frames", rep.Frames, "bytes", rep.Bytes, "by_age", rep.ByAge,
+		"records", rep.Records, "remaining_frames", rep.RemainingFrames, "remaining_bytes", rep.RemainingBytes)
 	return rep, nil
 }
 
-// pruneTx deletes frames stored before now-maxAge (skipped when maxAge is 0), then the oldest
-// (lowest Seq) frames while the total exceeds maxBytes, marking each as pruned.
-func pruneTx(tx *bolt.Tx, now time.Time, maxAge time.Duration, maxBytes int64) (PruneReport, error) {
+// pruneTx deletes the frames stored before now-maxAge, marking each as pruned, and recounts the
+// kept evidence bytes.
+func pruneTx(tx *bolt.Tx, now time.Time, maxAge time.Duration) (PruneReport, error) {
 	var rep PruneReport
-	if maxAge == 0 && evidenceBytes(tx.Bucket(bucketMeta)) <= maxBytes {
-		return rep, nil // size-only pass under the cap: no need to scan
-	}
 	frames := tx.Bucket(bucketFrames)
-	type frame struct {
-		key  []byte
-		size int64
-		old  bool
-	}
-	var all []frame // keys only: a few thousand at most under the byte cap
+	var old [][]byte
 	var total int64
 	cutoff := now.Add(-maxAge).UnixNano()
 	if err := frames.ForEach(func(k, v []byte) error {
 		size := int64(len(v) - 8)
-		old := maxAge > 0 && len(v) >= 8 && int64(binary.BigEndian.Uint64(v[:8])) < cutoff
-		all = append(all, frame{bytes.Clone(k), size, old})
-		total += size
+		if len(v) >= 8 && int64(binary.BigEndian.Uint64(v[:8])) < cutoff {
+			old = append(old, bytes.Clone(k))
+			rep.Bytes += size
+		} else {
+			total += size
+			rep.RemainingFrames++
+		}
 		return nil
 	}); err != nil {
 		return rep, err
 	}
 	prunedAt := u64(uint64(now.UnixNano()))
-	drop := func(f frame) error {
-		if err := frames.Delete(f.key); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketPruned).Put(f.key, prunedAt); err != nil {
-			return err
-		}
-		rep.Frames++
-		rep.Bytes += f.size
-		total -= f.size
-		return nil
-	}
-	kept := all[:0]
-	for _, f := range all {
-		if f.old {
-			if err := drop(f); err != nil {
-				return rep, err
-			}
-			rep.ByAge++
-			continue
-		}
-		kept = append(kept, f)
-	}
-	for i := 0; total > maxBytes && i < len(kept); i++ { // keys sort by Seq: oldest first
-		if err := drop(kept[i]); err != nil {
+	for _, k := range old {
+		if err := frames.Delete(k); err != nil {
 			return rep, err
 		}
-		rep.BySize++
+		if err := tx.Bucket(bucketPruned).Put(k, prunedAt); err != nil {
+			return rep, err
+		}
 	}
-	rep.RemainingFrames = len(all) - rep.Frames
-	rep.RemainingBytes = total
-	if rep.Frames > 0 || evidenceBytes(tx.Bucket(bucketMeta)) != total {
-		if err := setEvidenceBytes(tx.Bucket(bucketMeta), total); err != nil {
+	rep.Frames, rep.ByAge, rep.RemainingBytes = len(old), len(old), total
+	if meta := tx.Bucket(bucketMeta); evidenceBytes(meta) != total {
+		if err := setEvidenceBytes(meta, total); err != nil {
 			return rep, err
 		}
 	}
 	return rep, nil
+}
+
+// pruneRecordsTx prunes the records cp.Seq+1..upTo with their index entries and frames, checking
+// each one's MAC and link first, and moves the sealed checkpoint to the last one pruned.
+func (db *DB) pruneRecordsTx(tx *bolt.Tx, cp Checkpoint, upTo uint64, now time.Time) (PruneReport, error) {
+	var rep PruneReport
+	attempts := tx.Bucket(bucketAttempts)
+	meta := tx.Bucket(bucketMeta)
+	frames, pruned := tx.Bucket(bucketFrames), tx.Bucket(bucketPruned)
+	prev := cp.MAC
+	for s := cp.Seq + 1; s <= upTo; s++ {
+		v := attempts.Get(u64(s))
+		if len(v) < 32 {
+			db.log.Error("retention stopped at a missing record; run audit verify", "seq", s)
+			break
+		}
+		var b attemptBody
+		sum := chainMAC(db.auditKey, prev, v[32:])
+		if json.Unmarshal(v[32:], &b) != nil || !bytes.Equal(sum[:], v[:32]) || b.PrevHash != prev || b.Seq != s {
+			db.log.Error("retention stopped at a record that does not verify; run audit verify", "seq", s)
+			break
+		}
+		if id := tx.Bucket(bucketByID); bytes.Equal(id.Get([]byte(b.ID)), u64(s)) {
+			if err := id.Delete([]byte(b.ID)); err != nil {
+				return rep, err
+			}
+		}
+		if err := tx.Bucket(bucketByTime).Delete(timeKey(b.Start, s)); err != nil {
+			return rep, err
+		}
+		if b.Evidence != "" {
+			if f := frames.Get([]byte(b.Evidence)); len(f) >= 8 {
+				rep.Frames++
+				rep.Bytes += int64(len(f) - 8)
+				if err := addEvidenceBytes(meta, -int64(len(f)-8)); err != nil {
+					return rep, err
+				}
+				if err := frames.Delete([]byte(b.Evidence)); err != nil {
+					return rep, err
+				}
+			}
+			if err := pruned.Delete([]byte(b.Evidence)); err != nil {
+				return rep, err
+			}
+		}
+		if err := attempts.Delete(u64(s)); err != nil {
+			return rep, err
+		}
+		prev = hex.EncodeToString(v[:32])
+		cp.Seq = s
+		cp.Pruned++
+		rep.Records++
+	}
+	if rep.Records == 0 {
+		return rep, nil
+	}
+	cp.MAC, cp.At = prev, now
+	return rep, db.putCheckpointTx(tx, cp)
+}
+
+// HistoryUsage says how full the audit history and the evidence store are, for a metric and an
+// alarm before the caps are reached (Fill of 0.9 or more: the oldest history is about to go).
+type HistoryUsage struct {
+	Records          uint64 `json:"records"`            // records kept
+	MaxRecords       int    `json:"max_records"`        // Options.MaxRecords
+	PrunedRecords    uint64 `json:"pruned_records"`     // records pruned by retention so far
+	EvidenceBytes    int64  `json:"evidence_bytes"`     // JPEG bytes kept
+	MaxEvidenceBytes int64  `json:"max_evidence_bytes"` // Config.Retention.MaxBytes
+	EvidenceDropped  uint64 `json:"evidence_dropped"`   // new frames not kept because the evidence store was full
+}
+
+// Fill is the fuller of the two stores as a fraction of its cap (records/MaxRecords,
+// evidence bytes/retention.max_bytes), 0 to 1 (or above, after the caps were lowered).
+func (u HistoryUsage) Fill() float64 {
+	return max(float64(u.Records)/float64(max(u.MaxRecords, 1)), float64(u.EvidenceBytes)/float64(max(u.MaxEvidenceBytes, 1)))
+}
+
+// HistoryUsage reports how full the history and the evidence store are.
+func (db *DB) HistoryUsage() (HistoryUsage, error) {
+	u := HistoryUsage{MaxRecords: db.opts.Retention.MaxRecords, MaxEvidenceBytes: db.opts.Retention.MaxBytes}
+	err := db.view(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		cp, err := db.checkpointTx(tx)
+		if err != nil {
+			return err
+		}
+		if h := meta.Get(keyChainHead); len(h) == 40 {
+			u.Records = binary.BigEndian.Uint64(h[:8]) - cp.Seq
+		}
+		u.PrunedRecords = cp.Pruned
+		u.EvidenceBytes = evidenceBytes(meta)
+		u.EvidenceDropped = counter(meta, keyEvidenceDropped)
+		return nil
+	})
+	if err != nil {
+		return HistoryUsage{}, wrapf(err, "history usage")
+	}
+	return u, nil
 }
 
 // addEvidenceBytes adds n to the evidence byte counter kept in meta.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -19,13 +18,15 @@ import (
 // CSVHeader is the first line of a CSV export; the columns are the Attempt JSON names.
 var CSVHeader = []string{"seq", "id", "start", "end", "outcome", "method", "user", "name", "best_user",
 	"best_distance", "best_margin", "frames", "pin_tries", "durations", "reason", "evidence",
-	"evidence_pruned", "prev_hash", "hash"}
+	"evidence_pruned", "prev_hash", "hash", "evidence_sha256", "evidence_dropped"}
 
 // Export writes the attempts matching f to w as "csv" (CSVHeader, then one row per record,
 // durations as a JSON object, times RFC 3339 UTC) or "jsonl" (one Attempt JSON object per line),
 // in Start order, and returns how many records it wrote. It streams: memory stays constant
 // whatever the number of records. When frameDir is not "", every evidence frame still kept is
-// written there as a file named by the record's "evidence" field (mode 0600); records whose
+// written there as a file named evidence-<seq>.jpg (zero-padded to 10 digits, the name the
+// record's "evidence" field holds), derived from the record's sequence number only and never a
+// path taken from the data, written through an os.Root of frameDir (mode 0600); records whose
 // frame was pruned say evidence_pruned=true and have no file. Works on a read-only DB (see
 // ExportFile) and on the daemon's open DB alike.
 func (db *DB) Export(w io.Writer, format string, f Filter, frameDir string) (int, error) {
@@ -47,7 +48,8 @@ func (db *DB) Export(w io.Writer, format string, f Filter, frameDir string) (int
 				a.End.UTC().Format(time.RFC3339Nano), a.Outcome, a.Method, a.User, a.Name, a.BestUser,
 				strconv.FormatFloat(a.BestDistance, 'g', -1, 64), strconv.FormatFloat(a.BestMargin, 'g', -1, 64),
 				strconv.Itoa(a.Frames), strconv.Itoa(a.PinTries), string(durations), a.Reason, a.Evidence,
-				strconv.FormatBool(a.EvidencePruned), a.PrevHash, a.Hash)
+				strconv.FormatBool(a.EvidencePruned), a.PrevHash, a.Hash, a.EvidenceSHA256,
+				strconv.FormatBool(a.EvidenceDropped))
 			return cw.Write(row)
 		}
 		flush = func() error { cw.Flush(); return cw.Error() }
@@ -59,10 +61,16 @@ func (db *DB) Export(w io.Writer, format string, f Filter, frameDir string) (int
 	default:
 		return 0, fmt.Errorf("store: export %q: %w", format, ErrFormat)
 	}
+	var root *os.Root // frames are written only inside frameDir, whatever a name says
 	if frameDir != "" {
 		if err := os.MkdirAll(frameDir, 0o700); err != nil {
 			return 0, fmt.Errorf("store: export frames to %s: %w", frameDir, err)
 		}
+		var err error
+		if root, err = os.OpenRoot(frameDir); err != nil {
+			return 0, fmt.Errorf("store: export frames to %s: %w", frameDir, err)
+		}
+		defer root.Close()
 	}
 	n, frames := 0, 0
 	err := db.Attempts(f, func(a Attempt) error {
@@ -74,8 +82,11 @@ func (db *DB) Export(w io.Writer, format string, f Filter, frameDir string) (int
 			case err != nil:
 				return err
 			default:
-				if err := os.WriteFile(filepath.Join(frameDir, a.Evidence), jpeg, 0o600); err != nil {
-					return fmt.Errorf("store: export frame %s: %w", a.Evidence, err)
+				// The file name comes from the record's sequence number alone, never from the
+				// stored evidence name: a forged name must not choose where the export writes.
+				name := evidenceKey(a.Seq)
+				if err := root.WriteFile(name, jpeg, 0o600); err != nil {
+					return fmt.Errorf("store: export frame of record %d: %w", a.Seq, err)
 				}
 				frames++
 			}

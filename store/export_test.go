@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func TestExportFormats(t *testing.T) {
@@ -128,6 +130,7 @@ func attemptFromCSV(t *testing.T, r []string) Attempt {
 	a.ID, a.Start, a.End, a.Outcome, a.Method, a.User, a.Name, a.BestUser = r[1], parse(r[2]), parse(r[3]), r[4], r[5], r[6], r[7], r[8]
 	a.BestDistance, a.BestMargin, a.Reason, a.Evidence = fs[0], fs[1], r[14], r[15]
 	a.EvidencePruned, a.PrevHash, a.Hash = r[16] == "true", r[17], r[18]
+	a.EvidenceSHA256, a.EvidenceDropped = r[19], r[20] == "true"
 	return a
 }
 
@@ -217,5 +220,56 @@ func TestExportMemoryBounded(t *testing.T) {
 		return nil
 	}); err != nil || seen != n {
 		t.Fatalf("scan: %d records, %v", seen, err)
+	}
+}
+
+// TestExportIgnoresForgedEvidenceNames: someone who can write the file renames a record's
+// evidence to a path outside the export folder; Export still writes the frame inside frameDir,
+// under the name derived from the record's sequence number.
+func TestExportIgnoresForgedEvidenceNames(t *testing.T) {
+	for _, forged := range []string{"../../escape.jpg", "/tmp/escape-abs.jpg", "sub/../../escape.jpg"} {
+		t.Run(forged, func(t *testing.T) {
+			db := openTestDB(t)
+			a, err := db.RecordAttempt(sampleAttempt("s1", t0), []byte("jpeg-1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := db.Path()
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(t.TempDir(), "a", "b")
+			target := forged
+			if !filepath.IsAbs(target) {
+				target = filepath.Join(out, "frames", forged)
+			} else {
+				target = filepath.Join(t.TempDir(), "escape-abs.jpg")
+				forged = target
+			}
+			rawUpdate(t, path, func(tx *bolt.Tx) error {
+				b := tx.Bucket(bucketAttempts)
+				v := bytes.Replace(b.Get(u64(a.Seq)), []byte(`"evidence":"`+a.Evidence+`"`),
+					[]byte(`"evidence":"`+forged+`"`), 1)
+				if err := b.Put(u64(a.Seq), v); err != nil {
+					return err
+				}
+				fr := tx.Bucket(bucketFrames)
+				if err := fr.Put([]byte(forged), fr.Get([]byte(a.Evidence))); err != nil {
+					return err
+				}
+				return fr.Delete([]byte(a.Evidence))
+			})
+			var buf bytes.Buffer
+			if _, err := ExportFile(path, &buf, "jsonl", Filter{}, filepath.Join(out, "frames"), testOptions()); err != nil {
+				t.Fatalf("ExportFile: %v", err)
+			}
+			if _, err := os.Stat(target); err == nil {
+				t.Fatalf("the export wrote %s outside its folder", target)
+			}
+			got, err := os.ReadFile(filepath.Join(out, "frames", evidenceKey(a.Seq)))
+			if err != nil || string(got) != "jpeg-1" {
+				t.Fatalf("frame inside the folder: %q, %v", got, err)
+			}
+		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -172,11 +173,26 @@ func TestPINSecrecy(t *testing.T) {
 	if _, err := Open(stolen, testOptions()); !errors.Is(err, ErrKeyFile) {
 		t.Fatalf("open with a foreign key file err = %v, want ErrKeyFile", err)
 	}
-	// Read-only without the key works for audit purposes but cannot check PINs.
+	// Read-only without the key works for exports but cannot check PINs; verifying the history
+	// needs the audit key (issue 15: the chain is keyed), which is a separate file.
 	if err := os.Remove(filepath.Join(dir, "pin.key")); err != nil {
 		t.Fatal(err)
 	}
 	ro, err := Open(stolen, Options{ReadOnly: true, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := ro.Export(io.Discard, "jsonl", Filter{}, ""); err != nil || n != len(pins) {
+		t.Fatalf("read-only Export without keys = %d, %v", n, err)
+	}
+	if _, err := ro.Verify(); !errors.Is(err, ErrKeyFile) {
+		t.Fatalf("read-only Verify without the audit key err = %v, want ErrKeyFile", err)
+	}
+	ro.Close()
+	if err := copyFile(filepath.Join(filepath.Dir(path), DefaultAuditKeyName), filepath.Join(dir, DefaultAuditKeyName)); err != nil {
+		t.Fatal(err)
+	}
+	ro, err = Open(stolen, Options{ReadOnly: true, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

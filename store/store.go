@@ -24,7 +24,7 @@ import (
 const DefaultPath = "./data/doorface.db"
 
 // SchemaVersion is the layout version this package writes. Open migrates older files.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Defaults applied by Open to zero Options fields.
 const (
@@ -32,6 +32,9 @@ const (
 	DefaultOpenTimeout      = time.Second
 	DefaultMaxEvidenceAge   = 30 * 24 * time.Hour
 	DefaultMaxEvidenceBytes = 512 << 20
+	DefaultMaxRecords       = 100_000
+	DefaultMaxRecordAge     = 400 * 24 * time.Hour
+	DefaultKeepRecords      = 1_000
 )
 
 // Bucket and key names. They are the on-disk schema: never rename them without a migration.
@@ -40,7 +43,7 @@ var (
 	bucketUsers      = []byte("users")            // user id -> userRec JSON
 	bucketPins       = []byte("pins")             // HMAC-SHA256(key, pin) -> user id
 	bucketTemplates  = []byte("templates")        // user id "/" template id -> templateRec JSON
-	bucketAttempts   = []byte("attempts")         // seq (8 bytes BE) -> sha256 (32 bytes) || canonical JSON body
+	bucketAttempts   = []byte("attempts")         // seq (8 bytes BE) -> HMAC (32 bytes) || canonical JSON body
 	bucketByTime     = []byte("attempts_by_time") // start (8 bytes, ordered) || seq (8 bytes) -> empty
 	bucketByID       = []byte("attempts_by_id")   // session id -> seq (8 bytes BE)
 	bucketInProgress = []byte("in_progress")      // session id -> start unix nanos (8 bytes BE)
@@ -48,11 +51,15 @@ var (
 	bucketPruned     = []byte("pruned")           // evidence key -> pruned-at unix nanos (8 bytes BE)
 
 	keySchema        = []byte("schema")
-	keyChainHead     = []byte("chain_head") // seq (8 bytes BE) || sha256 (32 bytes) of the last record
+	keyChainHead     = []byte("chain_head") // seq (8 bytes BE) || MAC (32 bytes) of the last record
 	keyLockout       = []byte("lockout")
 	keyEvidenceBytes = []byte("evidence_bytes")
 	keyUnlocking     = []byte("unlocking")  // session id of a granted session whose door may be open
 	keyPinKeyID      = []byte("pin_key_id") // HMAC(key, keyIDLabel): tells whether a key file belongs here
+
+	keyAuditKeyID      = []byte("audit_key_id")     // HMAC(audit key, auditKeyIDLabel)
+	keyChainBase       = []byte("chain_base")       // MAC (32 bytes) || checkpoint JSON: the sealed start of the kept history
+	keyEvidenceDropped = []byte("evidence_dropped") // new frames not kept because the evidence store was full (8 bytes BE)
 )
 
 // allBuckets are the buckets of the current schema, created at init and by migrations.
@@ -72,6 +79,10 @@ type Options struct {
 	ReadOnly bool
 	// Clock stamps users, templates and markers; default clock.Real{}.
 	Clock clock.Clock
+	// AuditKeyFile is the key of the audit chain's HMAC; default "audit.key" beside the
+	// database, created with mode 0600 like the PIN key, and separate from it so that an auditor
+	// verifying exports never holds the PIN key.
+	AuditKeyFile string
 	// Logger receives the store's log lines (with component=store); default slog.Default().
 	Logger *slog.Logger
 }
@@ -84,6 +95,10 @@ type DB struct {
 	log  *slog.Logger
 	// key is the PIN HMAC key; nil on a read-only open without a key file.
 	key []byte
+	// auditKey is the audit chain's HMAC key; nil on a read-only open without its file.
+	auditKey []byte
+	// auditKeyIDMissing: the audit key's id is still to be recorded in meta.
+	auditKeyIDMissing bool
 
 	// mu guards closed.
 	mu     sync.Mutex
@@ -119,6 +134,19 @@ func Open(path string, o Options) (*DB, error) {
 	if o.KeyFile == "" {
 		o.KeyFile = filepath.Join(filepath.Dir(path), "pin.key")
 	}
+	if o.AuditKeyFile == "" {
+		o.AuditKeyFile = filepath.Join(filepath.Dir(path), DefaultAuditKeyName)
+	}
+	if o.Retention.MaxRecords <= 0 {
+		o.Retention.MaxRecords = DefaultMaxRecords
+	}
+	if o.Retention.MaxRecordAge <= 0 {
+		o.Retention.MaxRecordAge = DefaultMaxRecordAge
+	}
+	if o.Retention.KeepRecords <= 0 {
+		o.Retention.KeepRecords = DefaultKeepRecords
+	}
+	o.Retention.KeepRecords = min(o.Retention.KeepRecords, o.Retention.MaxRecords)
 	logger := o.Logger.With("component", "store")
 
 	if !o.ReadOnly {
@@ -156,7 +184,15 @@ func Open(path string, o Options) (*DB, error) {
 		_ = bdb.Close()
 		return nil, corruptError(path, err, logger)
 	}
+	if err := db.loadAuditKey(); err != nil {
+		_ = bdb.Close()
+		return nil, err
+	}
 	if err := db.migrate(); err != nil {
+		_ = bdb.Close()
+		return nil, err
+	}
+	if err := db.recordAuditKeyID(); err != nil {
 		_ = bdb.Close()
 		return nil, err
 	}
@@ -245,8 +281,9 @@ func copyFile(src, dst string) error {
 }
 
 // migrations[v] turns a schema-v file into a schema v+1 file, inside one transaction.
-var migrations = []func(tx *bolt.Tx, now time.Time) error{
-	0: migrate0to1,
+var migrations = []func(db *DB, tx *bolt.Tx, now time.Time) error{
+	0: func(_ *DB, tx *bolt.Tx, now time.Time) error { return migrate0to1(tx, now) },
+	1: migrate1to2,
 }
 
 // migrate brings the file to SchemaVersion (a new file is initialized directly).
@@ -282,7 +319,7 @@ func (db *DB) migrate() error {
 	return db.bolt.Update(func(tx *bolt.Tx) error {
 		if !fresh {
 			for v := version; v < SchemaVersion; v++ {
-				if err := migrations[v](tx, now); err != nil {
+				if err := migrations[v](db, tx, now); err != nil {
 					return fmt.Errorf("store: migrate schema %d to %d: %w", v, v+1, err)
 				}
 				db.log.Info("schema migrated", "from", v, "to", v+1)

@@ -124,7 +124,7 @@ func bulkRecord(t testing.TB, db *DB, from, to int, gen func(i int) (Attempt, []
 		err := db.update(func(tx *bolt.Tx) error {
 			for i := lo; i <= to && i < lo+10000; i++ {
 				a, ev := gen(i)
-				if _, err := appendAttempt(tx, a, ev); err != nil {
+				if _, err := db.appendTx(tx, a, ev, nil); err != nil {
 					return err
 				}
 			}

@@ -124,11 +124,16 @@ func (a storeAdapter) Active(id string, at time.Time) (machine.Identity, bool, e
 
 func (a storeAdapter) LoadLockout() (machine.Lockout, error) {
 	l, err := a.db.LoadLockout()
-	return machine.Lockout{Failures: l.Failures, Level: l.Level, Until: l.Until}, err
+	return machine.Lockout{Failures: l.Failures, Level: l.Level, Until: l.Until, Since: l.Since}, err
 }
 
 func (a storeAdapter) SaveLockout(l machine.Lockout) error {
-	return a.db.SaveLockout(store.Lockout{Failures: l.Failures, Level: l.Level, Until: l.Until})
+	return a.db.SaveLockout(store.Lockout{Failures: l.Failures, Level: l.Level, Until: l.Until, Since: l.Since})
+}
+
+func (a storeAdapter) ResetLockout(_ machine.Lockout, by string, at time.Time) error {
+	_, err := a.db.ResetLockout(by, at)
+	return err
 }
 
 // refused is an input refusal as main's adapter makes one from vision's errors.

@@ -98,9 +98,10 @@ func encodeJPEG(m gocv.Mat, quality int) ([]byte, error) {
 // prefix and line breaks are allowed). Anything else is ErrUnsupportedType.
 //
 // Every check that can be made without decoding pixels comes first: empty body, body size
-// against cfg.MaxBytes (for base64, on the encoded length before decoding), magic bytes, and the
+// against cfg.MaxBytes (for base64, on the encoded length before decoding), magic bytes, the
 // dimensions in the image header against cfg.MaxWidth x cfg.MaxHeight, so a small file claiming
-// huge dimensions never allocates. Then the pixels are decoded with OpenCV, always to 3-channel
+// huge dimensions never allocates, and for a JPEG its markers ([ScanJPEG]: at most MaxJPEGScans
+// scans, Huffman baseline/extended/progressive only), so a scan bomb is refused undecoded. Then the pixels are decoded with OpenCV, always to 3-channel
 // BGR (grayscale and 16-bit PNGs included). Every error is an *InputError.
 func Decode(body []byte, contentType string, cfg Config) (*Frame, error) {
 	mt, _, err := mime.ParseMediaType(contentType)
@@ -130,6 +131,11 @@ func Decode(body []byte, contentType string, cfg Config) (*Frame, error) {
 	}
 	if cfgImg.Width > cfg.MaxWidth || cfgImg.Height > cfg.MaxHeight {
 		return nil, inputErr(KindTooManyPixels, fmt.Errorf("%w: %dx%d, limit %dx%d", ErrTooManyPixels, cfgImg.Width, cfgImg.Height, cfg.MaxWidth, cfg.MaxHeight))
+	}
+	if format == formatJPEG { // bound the decode work: scan count, coding process, pixel budget
+		if _, err := ScanJPEG(data, MaxJPEGScans, int64(cfg.MaxWidth)*int64(cfg.MaxHeight)); err != nil {
+			return nil, err
+		}
 	}
 	m, err := gocv.IMDecode(data, gocv.IMReadColor)
 	if err != nil {
