@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"image"
+	"image/jpeg"
 	"io"
 	"sync"
 	"time"
@@ -57,12 +59,78 @@ type attempts struct{ db *store.DB }
 
 func (a attempts) BeginAttempt(id string, start time.Time) error { return a.db.BeginAttempt(id, start) }
 
+// DiscardAttempt drops the in-progress marker of a session that ends with no record.
+func (a attempts) DiscardAttempt(id string) error { return a.db.DiscardAttempt(id) }
+
 // EndUnlock clears the store's "door unlocked" marker once the machine has locked the relay again.
 func (a attempts) EndUnlock(id string) error { return a.db.EndUnlock(id) }
 
+// RecordAttempt writes the record with its evidence frame re-encoded (evidenceJPEG): what is kept
+// is the picture the daemon analysed, never bytes a client appended to it.
 func (a attempts) RecordAttempt(m machine.Attempt) error {
-	_, err := a.db.RecordAttempt(storeAttempt(m), m.Evidence)
+	ev := m.Evidence
+	if len(ev) > 0 {
+		var err error
+		if ev, err = evidenceJPEG(ev); err != nil {
+			// A frame the pipeline decoded but Go cannot: keep the record, drop the frame.
+			ev = nil
+		}
+	}
+	_, err := a.db.RecordAttempt(storeAttempt(m), ev)
 	return err
+}
+
+// Evidence frames are re-encoded at most maxEvidenceWidth pixels wide and maxEvidenceBytes long.
+const (
+	maxEvidenceWidth = 1280
+	maxEvidenceBytes = 512 << 10
+)
+
+// evidenceJPEG decodes a frame's JPEG and encodes it again, scaled down to maxEvidenceWidth and
+// with a lower quality when needed to fit maxEvidenceBytes: only pixels survive (no metadata, no
+// trailing data), and the size of what is kept is bounded.
+func evidenceJPEG(b []byte) ([]byte, error) {
+	src, err := jpeg.Decode(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("evidence: %w", err)
+	}
+	img := src
+	if w := src.Bounds().Dx(); w > maxEvidenceWidth {
+		img = downscale(src, (w+maxEvidenceWidth-1)/maxEvidenceWidth)
+	}
+	var out bytes.Buffer
+	for _, q := range []int{85, 70, 50, 30} {
+		out.Reset()
+		if err := jpeg.Encode(&out, img, &jpeg.Options{Quality: q}); err != nil {
+			return nil, fmt.Errorf("evidence: %w", err)
+		}
+		if out.Len() <= maxEvidenceBytes {
+			break
+		}
+	}
+	return out.Bytes(), nil
+}
+
+// downscale shrinks img by an integer factor, averaging each factor x factor block.
+func downscale(img image.Image, factor int) image.Image {
+	b := img.Bounds()
+	w, h := b.Dx()/factor, b.Dy()/factor
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	n := uint32(factor * factor)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			var r, g, bl uint32
+			for dy := 0; dy < factor; dy++ {
+				for dx := 0; dx < factor; dx++ {
+					cr, cg, cb, _ := img.At(b.Min.X+x*factor+dx, b.Min.Y+y*factor+dy).RGBA()
+					r, g, bl = r+cr, g+cg, bl+cb
+				}
+			}
+			i := dst.PixOffset(x, y)
+			dst.Pix[i], dst.Pix[i+1], dst.Pix[i+2], dst.Pix[i+3] = uint8(r/n>>8), uint8(g/n>>8), uint8(bl/n>>8), 255
+		}
+	}
+	return dst
 }
 
 // storeAttempt converts the machine's record to the persisted schema (durations in seconds).

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"image"
+	"image/jpeg"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -181,6 +183,46 @@ func TestRelayRetryEndsUnlockMarker(t *testing.T) {
 			}
 			if got != tc.wantInterrupted {
 				t.Fatalf("interrupted unlock record at restart = %v, want %v (records %+v)", got, tc.wantInterrupted, recs)
+			}
+		})
+	}
+}
+
+// TestEvidenceIsReencoded: what is kept as evidence is the frame's pixels, re-encoded and bounded:
+// bytes a client appends to a JPEG (a hidden payload) do not survive, a large frame is scaled down,
+// and bytes that are not a JPEG are not kept.
+func TestEvidenceIsReencoded(t *testing.T) {
+	big := image.NewRGBA(image.Rect(0, 0, 2600, 1400))
+	for i := range big.Pix {
+		big.Pix[i] = uint8(i*7 + i/5000)
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, big, &jpeg.Options{Quality: 95}); err != nil {
+		t.Fatal(err)
+	}
+	payload := []byte("PAYLOAD-that-must-not-be-kept")
+	tests := []struct {
+		name    string
+		in      []byte
+		wantErr bool
+		maxW    int
+	}{
+		{"large frame with a trailing payload", append(buf.Bytes(), payload...), false, maxEvidenceWidth},
+		{"small frame", testkit.CameraFrame(t, testkit.Photo(t, "enroll-test/sheldon1.png"), 640, 480, 200), false, 640},
+		{"not a JPEG", []byte("\x89PNG\r\n\x1a\nnot a jpeg"), true, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := evidenceJPEG(tc.in)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if tc.wantErr {
+				return
+			}
+			cfg, err := jpeg.DecodeConfig(bytes.NewReader(out))
+			if err != nil || cfg.Width > tc.maxW || len(out) > maxEvidenceBytes || bytes.Contains(out, payload) {
+				t.Fatalf("evidence %dx%d, %d bytes, err %v, payload kept %v", cfg.Width, cfg.Height, len(out), err, bytes.Contains(out, payload))
 			}
 		})
 	}

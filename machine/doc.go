@@ -23,7 +23,7 @@
 //
 // # Staleness
 //
-// Every input carries the id of the session it belongs to ([Ticket], EnterPIN, AttachEvidence,
+// Every input carries the id of the session it belongs to ([Ticket], EnterPIN, KeepEvidence,
 // Cancel). An input naming any session other than the current one returns [ErrStaleSession] and
 // changes nothing; results of frames still being analysed when their session ended are discarded.
 // Every timer carries a generation number and does nothing if the machine has moved on since it was

@@ -11,7 +11,7 @@ var (
 	// session, an unknown id, or a session that has ended). The input changed nothing.
 	ErrStaleSession = errors.New("machine: stale session")
 
-	// ErrNotAwaitingPIN is returned by EnterPIN and AttachEvidence when the current session is not
+	// ErrNotAwaitingPIN is returned by EnterPIN and KeepEvidence when the current session is not
 	// in PinFallback.
 	ErrNotAwaitingPIN = errors.New("machine: not awaiting a PIN")
 

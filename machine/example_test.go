@@ -17,6 +17,7 @@ type exampleSink struct{}
 
 func (exampleSink) BeginAttempt(string, time.Time) error { return nil }
 func (exampleSink) EndUnlock(string) error               { return nil }
+func (exampleSink) DiscardAttempt(string) error          { return nil }
 func (exampleSink) RecordAttempt(a machine.Attempt) error {
 	fmt.Println("recorded", a.Outcome, a.Method, a.User, "after", a.Frames, "frames")
 	return nil

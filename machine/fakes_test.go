@@ -81,6 +81,7 @@ type fakeSink struct {
 	begun      []string
 	calls      map[string]int
 	records    []Attempt
+	discarded  []string
 	failBegin  bool
 	failRecord bool
 }
@@ -94,6 +95,14 @@ func (s *fakeSink) BeginAttempt(id string, start time.Time) error {
 		return errInjected
 	}
 	s.begun = append(s.begun, id)
+	return nil
+}
+
+// DiscardAttempt records a session that ended with no record.
+func (s *fakeSink) DiscardAttempt(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.discarded = append(s.discarded, id)
 	return nil
 }
 

@@ -2,7 +2,6 @@ package machine
 
 import (
 	"fmt"
-	"slices"
 	"time"
 )
 
@@ -197,9 +196,11 @@ func (m *Machine) lockedOutLocked(reason string) PinResult {
 	return PinResult{Outcome: LockedOut, State: m.stateLocked(), RetryAfter: retry, Decision: dec}
 }
 
-// AttachEvidence sets the current session's evidence frame (the prototype's /save). Only in
-// PinFallback; the frame is kept in the record unless the session is granted without a wrong PIN.
-func (m *Machine) AttachEvidence(session string, jpeg []byte) error {
+// KeepEvidence asks that the current session's evidence frame be kept in its record (the
+// prototype's /save). The frame is one the session analysed (its best), never one a client sends:
+// a client can ask to keep evidence, not supply it. Only in PinFallback; it is kept unless the
+// session is granted without a wrong PIN.
+func (m *Machine) KeepEvidence(session string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
@@ -212,9 +213,7 @@ func (m *Machine) AttachEvidence(session string, jpeg []byte) error {
 	if m.stateLocked() != PinFallback {
 		return ErrNotAwaitingPIN
 	}
-	if len(jpeg) > 0 {
-		s.attached = slices.Clone(jpeg)
-	}
+	s.keep = true
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/looplab/fsm"
@@ -22,6 +23,9 @@ type Machine struct {
 	dir      Directory
 	lockouts LockoutStore
 	log      *slog.Logger
+
+	// unrecorded counts sessions that ended with no record: no face seen, no PIN entered.
+	unrecorded atomic.Int64
 
 	// mu guards everything that follows. Collaborators (Lock, AttemptSink, Directory,
 	// LockoutStore) are called with mu held, which serialises the door.
@@ -42,8 +46,12 @@ type Machine struct {
 	relockPending string
 }
 
+// Unrecorded is how many sessions ended without an attempt record since New: sessions in which no
+// face was ever seen and no PIN entered, that timed out or were cancelled.
+func (m *Machine) Unrecorded() int64 { return m.unrecorded.Load() }
+
 // New validates cfg, commands the lock closed, loads the lockout counter and returns a machine in
-// Idle. Logger may be nil; every other dependency is required.
+// Idle. A nil Logger means slog.Default(); every other dependency is required.
 func New(cfg Config, d Deps) (*Machine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -65,7 +73,7 @@ func New(cfg Config, d Deps) (*Machine, error) {
 	}
 	logger := d.Logger
 	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+		logger = slog.Default()
 	}
 	if err := d.Lock.Lock(); err != nil {
 		return nil, fmt.Errorf("machine: lock the door at start: %w", err)
@@ -232,7 +240,17 @@ func (m *Machine) endLocked(ev event, outcome Outcome, reason string) (*Decision
 	s := m.sess
 	dec := &Decision{Outcome: outcome, Method: s.method(m.cfg)}
 	s.decision = dec
-	recErr := m.sink.RecordAttempt(m.attemptLocked(dec, reason))
+	var recErr error
+	if !s.faceSeen && s.pinTries == 0 && (outcome == Timeout || outcome == Cancelled) {
+		// Nothing happened at the door worth a record: count it, drop the in-progress marker.
+		m.unrecorded.Add(1)
+		m.log.Debug("session without a face: not recorded", "session", s.id, "outcome", string(outcome))
+		if err := m.sink.DiscardAttempt(s.id); err != nil {
+			m.log.Error("discard attempt marker failed", "session", s.id, "err", err)
+		}
+	} else {
+		recErr = m.sink.RecordAttempt(m.attemptLocked(dec, reason))
+	}
 	if recErr != nil {
 		m.log.Error("record attempt failed", "session", s.id, "outcome", string(outcome), "err", recErr)
 	}

@@ -266,7 +266,7 @@ func runProperty(t *testing.T, data []byte) {
 			case 2:
 				_, err = r.m.EnterPIN(id, pins[b.pick(len(pins))])
 			case 3:
-				err = r.m.AttachEvidence(id, []byte("x"))
+				err = r.m.KeepEvidence(id)
 			case 4:
 				err = r.m.Cancel(id)
 			}
@@ -278,7 +278,7 @@ func runProperty(t *testing.T, data []byte) {
 			if b.pick(2) == 0 {
 				err = r.m.Cancel("")
 			} else {
-				err = r.m.AttachEvidence(cur, []byte("attached"))
+				err = r.m.KeepEvidence(cur)
 			}
 		case 11:
 			op = "exit"
@@ -373,20 +373,28 @@ func runProperty(t *testing.T, data []byte) {
 		}
 	}
 
-	// Every session yields exactly one attempt record.
+	// Every session yields exactly one attempt record...
 	r.m.Shutdown("end of property run")
 	if r.lock.isOpen() {
 		t.Fatal("lock open after shutdown")
 	}
 	r.sink.mu.Lock()
 	defer r.sink.mu.Unlock()
+	// ... or, when no face was seen and no PIN entered, exactly one discarded marker instead.
+	discarded := map[string]int{}
+	for _, id := range r.sink.discarded {
+		discarded[id]++
+	}
 	for _, id := range r.sink.begun {
-		if r.sink.calls[id] != 1 {
-			t.Fatalf("session %s recorded %d times", id, r.sink.calls[id])
+		if r.sink.calls[id]+discarded[id] != 1 {
+			t.Fatalf("session %s recorded %d times, discarded %d times", id, r.sink.calls[id], discarded[id])
 		}
 	}
-	if len(r.sink.calls) != len(r.sink.begun) {
-		t.Fatalf("%d sessions recorded, %d begun", len(r.sink.calls), len(r.sink.begun))
+	if len(r.sink.calls)+len(discarded) != len(r.sink.begun) {
+		t.Fatalf("%d sessions recorded and %d discarded, %d begun", len(r.sink.calls), len(discarded), len(r.sink.begun))
+	}
+	if int(r.m.Unrecorded()) != len(r.sink.discarded) {
+		t.Fatalf("Unrecorded = %d, discarded %d", r.m.Unrecorded(), len(r.sink.discarded))
 	}
 	for _, a := range r.sink.records {
 		if a.Outcome == Granted && a.Method != MethodExit && a.User == "" {

@@ -25,8 +25,9 @@ type session struct {
 	evidence   []byte     // best frame: the usable frame with the smallest distance, else the latest frame with evidence
 	evUsable   bool       // evidence came from a usable frame
 	evDistance float64    // distance of that usable frame (+Inf if it had no candidate)
-	attached   []byte     // evidence set explicitly by AttachEvidence
+	keep       bool       // KeepEvidence asked to keep the evidence frame
 
+	faceSeen   bool     // some frame of the session showed a face (any quality but no_face)
 	reachedPIN bool     // the session entered PinFallback
 	faceUser   Identity // face+PIN mode: the user the face matched
 	pinTries   int      // PINs checked against the directory
@@ -54,6 +55,9 @@ func newSessionID() string {
 
 // noteFrame updates the best candidate and the best evidence frame with r.
 func (s *session) noteFrame(r FrameResult) {
+	if r.Quality != QualityNoFace {
+		s.faceSeen = true
+	}
 	usable := r.Quality == QualityOK
 	if usable && r.Match != nil && (s.best == nil || r.Match.Distance < s.best.Distance) {
 		c := *r.Match
@@ -109,10 +113,7 @@ func (s *session) method(cfg Config) Method {
 // evidenceFor returns the evidence kept in the record of a session ending with outcome.
 func (s *session) evidenceFor(cfg Config, outcome Outcome) []byte {
 	ev := s.evidence
-	if s.attached != nil {
-		ev = s.attached
-	}
-	keep := s.wrongPins > 0 || s.attached != nil ||
+	keep := s.wrongPins > 0 || s.keep ||
 		(cfg.EvidenceOnUnknown && (outcome == Denied || outcome == Timeout || outcome == LockedOut))
 	if !keep || len(ev) == 0 {
 		return nil

@@ -376,15 +376,16 @@ func TestTransitions(t *testing.T) {
 			outcome: []Outcome{Cancelled},
 		},
 		{
-			name: "attached evidence is kept",
+			name: "evidence kept on request is the session's own frame",
 			run: func(t *testing.T, r *rig) {
-				want(t, errors.Is(r.m.AttachEvidence("", []byte("x")), ErrStaleSession), "attach in Idle")
-				r.mustFrame(good("alice"))
-				want(t, errors.Is(r.m.AttachEvidence(r.m.Snapshot().Session, []byte("x")), ErrNotAwaitingPIN), "attach in Recognizing")
+				want(t, errors.Is(r.m.KeepEvidence(""), ErrStaleSession), "keep in Idle")
+				r.mustFrame(FrameResult{Quality: QualityOK, Evidence: []byte("analysed")})
+				want(t, errors.Is(r.m.KeepEvidence(r.m.Snapshot().Session), ErrNotAwaitingPIN), "keep in Recognizing")
 				r.toPin()
-				want(t, r.m.AttachEvidence(r.m.Snapshot().Session, []byte("saved")) == nil, "attach")
+				want(t, r.m.KeepEvidence(r.m.Snapshot().Session) == nil, "keep")
 				r.clk.Advance(20 * sec)
-				want(t, string(r.sink.last(t).Evidence) == "saved", "evidence %q", r.sink.last(t).Evidence)
+				// The session's best analysed frame (toPin's near match), never a client's bytes.
+				want(t, string(r.sink.last(t).Evidence) == "jpeg-near", "evidence %q", r.sink.last(t).Evidence)
 			},
 			path:    []State{R, G, P, I},
 			outcome: []Outcome{Timeout},
@@ -411,8 +412,9 @@ func TestTransitions(t *testing.T) {
 				want(t, errors.Is(err, ErrUnknownTicket), "abandoned ticket: %v", err)
 				r.wantState(G)
 			},
-			path:    []State{R, I, R, G},
-			outcome: []Outcome{Timeout},
+			path: []State{R, I, R, G},
+			// The first session saw no frame at all: it ends unrecorded (TestBlankSessionsAreCounted).
+			outcome: nil,
 		},
 		{
 			name: "PIN outside PinFallback",
@@ -582,5 +584,59 @@ func TestStatusNeverCarriesOtherFramesEvidence(t *testing.T) {
 	r.m.Cancel("")
 	if ev := r.sink.last(t).Evidence; !bytes.Equal(ev, []byte("jpeg-alice")) {
 		t.Fatalf("evidence %q was not copied", ev)
+	}
+}
+
+// TestBlankSessionsAreCounted: a session in which no face was ever seen and no PIN entered (blank
+// frames, a camera facing a wall, a client that posts and cancels) ends with no attempt record, so
+// it cannot flood the history; it is counted (Unrecorded) and its in-progress marker dropped. A
+// session that saw any face, even an unusable one, is recorded as before.
+func TestBlankSessionsAreCounted(t *testing.T) {
+	tests := []struct {
+		name     string
+		run      func(r *rig)
+		recorded []Outcome
+	}{
+		{"blank frames time out", func(r *rig) {
+			r.mustFrame(FrameResult{Quality: QualityNoFace})
+			r.mustFrame(FrameResult{Quality: QualityNoFace})
+			r.clk.Advance(5 * sec)
+		}, nil},
+		{"a blank session cancelled by the client", func(r *rig) {
+			st := r.mustFrame(FrameResult{Quality: QualityNoFace})
+			if err := r.m.Cancel(st.Session); err != nil {
+				r.t.Fatal(err)
+			}
+		}, nil},
+		{"a turned face that never became usable", func(r *rig) {
+			r.mustFrame(FrameResult{Quality: "too_small"})
+			r.clk.Advance(5 * sec)
+		}, []Outcome{Timeout}},
+		{"a face that was cancelled", func(r *rig) {
+			st := r.mustFrame(good("alice"))
+			if err := r.m.Cancel(st.Session); err != nil {
+				r.t.Fatal(err)
+			}
+		}, []Outcome{Cancelled}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, DefaultConfig(), Lockout{})
+			tc.run(r)
+			r.wantState(Idle)
+			var got []Outcome
+			for _, a := range r.sink.all() {
+				got = append(got, a.Outcome)
+			}
+			if !slices.Equal(got, tc.recorded) {
+				t.Fatalf("recorded %v, want %v", got, tc.recorded)
+			}
+			r.sink.mu.Lock()
+			discarded := len(r.sink.discarded)
+			r.sink.mu.Unlock()
+			if wantUnrec := int64(1 - len(tc.recorded)); r.m.Unrecorded() != wantUnrec || int64(discarded) != wantUnrec {
+				t.Fatalf("Unrecorded = %d, discarded %d, want %d", r.m.Unrecorded(), discarded, wantUnrec)
+			}
+		})
 	}
 }

@@ -71,8 +71,12 @@ type FrameResult struct {
 	Evidence []byte
 }
 
-// QualityOK is the FrameResult.Quality of a usable face frame.
-const QualityOK = "ok"
+// QualityOK is the FrameResult.Quality of a usable face frame; QualityNoFace of a frame without a
+// face.
+const (
+	QualityOK     = "ok"
+	QualityNoFace = "no_face"
+)
 
 // Decision is how a session was decided.
 type Decision struct {
@@ -125,6 +129,10 @@ type AttemptSink interface {
 	// RecordAttempt writes the record durably (fsync) before returning; an error means the door is
 	// NOT opened and the session is denied.
 	RecordAttempt(a Attempt) error
+	// DiscardAttempt drops the durable "session in progress" marker of a session that ends with no
+	// record: one in which no face was ever seen and no PIN entered (blank frames, a camera facing
+	// a wall), which is counted instead (Machine.Unrecorded), so the history is not flooded.
+	DiscardAttempt(id string) error
 	// EndUnlock clears the durable "door unlocked" marker of a granted session (set with its
 	// granted record). The machine calls it once the relay is locked again after Unlocking
 	// (unlock time over, failed unlock, shutdown, or RelayRelocked after a failed relock), never
@@ -157,7 +165,7 @@ type LockoutStore interface {
 	ResetLockout(was Lockout, by string, at time.Time) error
 }
 
-// Deps are the machine's collaborators. Logger may be nil (logs are discarded); the rest are
+// Deps are the machine's collaborators. Logger may be nil (slog.Default()); the rest are
 // required.
 type Deps struct {
 	Clock     clock.Clock

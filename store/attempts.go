@@ -161,6 +161,20 @@ func (db *DB) BeginAttempt(id string, start time.Time) error {
 	return nil
 }
 
+// DiscardAttempt drops the "session in progress" marker of a session that ends without a record
+// (the machine records no attempt for a session in which no face was ever seen and no PIN was
+// entered). A session that has no marker is not an error.
+func (db *DB) DiscardAttempt(id string) error {
+	err := db.update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketInProgress).Delete([]byte(id))
+	})
+	if err != nil {
+		db.log.Error("discard attempt failed", "session", id, "err", err)
+		return wrapf(err, "discard attempt")
+	}
+	return nil
+}
+
 // EndUnlock clears the "door unlocked" marker that RecordAttempt set for the granted session id,
 // durably (fsync'd). Call it once the relay is locked again. A marker of another session, or no
 // marker, is left as it is and is not an error.

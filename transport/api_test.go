@@ -246,7 +246,7 @@ func TestRoutes(t *testing.T) {
 		}, code: 413, err: "too_large"},
 
 		// DELETE /v1/session
-		{name: "session/cancel by header", setup: func(e *env) string { return e.frame(wNoFace, "").str("session") },
+		{name: "session/cancel by header", setup: func(e *env) string { return e.frame(wNoMatch, "").str("session") },
 			q: func(_ *testing.T, _ *env, s string) req {
 				return req{method: "DELETE", path: "/v1/session", token: doorToken, hdr: map[string]string{SessionHeader: s}}
 			}, code: 200, check: func(t *testing.T, e *env, r resp, s string) {
@@ -447,7 +447,7 @@ func TestRoutes(t *testing.T) {
 		}, code: 400, err: "bad_image"},
 
 		// Admin: audit
-		{name: "audit/jsonl", setup: func(e *env) string { s := e.frame(wNoFace, ""); e.m.Cancel(""); return s.str("session") },
+		{name: "audit/jsonl", setup: func(e *env) string { s := e.frame(wNoMatch, ""); e.m.Cancel(""); return s.str("session") },
 			q: func(_ *testing.T, _ *env, _ string) req {
 				return req{method: "GET", path: "/v1/audit?outcome=cancelled", token: adminToken}
 			}, code: 200, check: func(t *testing.T, _ *env, r resp, s string) {
@@ -457,7 +457,7 @@ func TestRoutes(t *testing.T) {
 					t.Fatalf("export %q", r.raw)
 				}
 			}},
-		{name: "audit/csv filtered to nothing", setup: func(e *env) string { e.frame(wNoFace, ""); e.m.Cancel(""); return "" },
+		{name: "audit/csv filtered to nothing", setup: func(e *env) string { e.frame(wNoMatch, ""); e.m.Cancel(""); return "" },
 			q: func(_ *testing.T, _ *env, _ string) req {
 				return req{method: "GET", path: "/v1/audit?format=csv&outcome=granted&since=2025-01-01", token: adminToken}
 			}, code: 200, check: func(t *testing.T, _ *env, r resp, _ string) {
@@ -474,7 +474,7 @@ func TestRoutes(t *testing.T) {
 		{name: "audit/bad outcome", q: func(_ *testing.T, _ *env, _ string) req {
 			return req{method: "GET", path: "/v1/audit?outcome=maybe", token: adminToken}
 		}, code: 400, err: "bad_query"},
-		{name: "audit/get attempt", setup: func(e *env) string { s := e.frame(wNoFace, ""); e.m.Cancel(""); return s.str("session") },
+		{name: "audit/get attempt", setup: func(e *env) string { s := e.frame(wNoMatch, ""); e.m.Cancel(""); return s.str("session") },
 			q: func(_ *testing.T, _ *env, s string) req {
 				return req{method: "GET", path: "/v1/audit/" + s, token: adminToken}
 			},
@@ -500,12 +500,12 @@ func TestRoutes(t *testing.T) {
 					t.Fatalf("frame answer %s %d bytes", r.hdr.Get("Content-Type"), len(r.raw))
 				}
 			}},
-		{name: "audit/frame missing", setup: func(e *env) string { s := e.frame(wNoFace, ""); e.m.Cancel(""); return s.str("session") },
+		{name: "audit/frame missing", setup: func(e *env) string { s := e.frame(wNoMatch, ""); e.m.Cancel(""); return s.str("session") },
 			q: func(_ *testing.T, _ *env, s string) req {
 				return req{method: "GET", path: "/v1/audit/" + s + "/frame", token: adminToken}
 			},
 			code: 404, err: "not_found"},
-		{name: "audit/verify", setup: func(e *env) string { e.frame(wNoFace, ""); e.m.Cancel(""); return "" },
+		{name: "audit/verify", setup: func(e *env) string { e.frame(wNoMatch, ""); e.m.Cancel(""); return "" },
 			q: func(_ *testing.T, _ *env, _ string) req {
 				return req{method: "GET", path: "/v1/audit/verify", token: adminToken}
 			},

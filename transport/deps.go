@@ -15,7 +15,7 @@ type Door interface {
 	Submit(t machine.Ticket, r machine.FrameResult) (machine.Status, error)
 	Abandon(t machine.Ticket)
 	EnterPIN(session, pin string) (machine.PinResult, error)
-	AttachEvidence(session string, jpeg []byte) error
+	KeepEvidence(session string) error
 	Cancel(session string) error
 	Snapshot() machine.Snapshot
 	Subscribe(buffer int) (<-chan machine.Transition, func())

@@ -66,17 +66,24 @@ func (s *Server) acquire() (func(), error) {
 	}
 }
 
-// acquireBody takes a slot of the bounded frame queue and then reads the image body within limit,
-// so no more than QueueSize image bodies are ever held in memory. When err is nil, the caller
-// calls release once it is done with the body.
+// acquireBody reads the image body within limit (under BodyTimeout, holding one of ReadSlots
+// reading slots, so at most ReadSlots bodies are read at once), and only then takes a slot of the
+// bounded analysis queue: a slow upload holds a reading slot, never the analysis queue. When err
+// is nil, the caller calls release once it is done with the body.
 func (s *Server) acquireBody(w http.ResponseWriter, r *http.Request, limit int64) (body []byte, release func(), err error) {
-	release, err = s.acquire()
+	select {
+	case s.readers <- struct{}{}:
+	default:
+		return nil, nil, &HTTPError{Status: http.StatusTooManyRequests, Code: api.CodeQueueFull,
+			Msg: "too many uploads in progress; retry shortly", RetryAfter: time.Second}
+	}
+	body, err = s.readBody(w, r, limit)
+	<-s.readers
 	if err != nil {
 		return nil, nil, err
 	}
-	body, err = s.readBody(w, r, limit)
+	release, err = s.acquire()
 	if err != nil {
-		release()
 		return nil, nil, err
 	}
 	return body, release, nil
@@ -192,6 +199,10 @@ func (s *Server) postPIN(w http.ResponseWriter, r *http.Request) error {
 
 // deleteSession cancels the session named by X-Door-Session or ?session= (or the current one).
 func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) error {
+	if ok, wait := s.cancels.allow(roleOf(r)); !ok {
+		return &HTTPError{Status: http.StatusTooManyRequests, Code: api.CodeRateLimited,
+			Msg: "too many cancelled sessions; retry later", RetryAfter: wait}
+	}
 	id := r.Header.Get(SessionHeader)
 	if id == "" {
 		id = r.URL.Query().Get("session")
@@ -254,21 +265,12 @@ func (s *Server) postSave(w http.ResponseWriter, r *http.Request) error {
 		return s.doorError(machine.ErrNotAwaitingPIN)
 	}
 	setSession(r, session)
-	body, release, err := s.acquireBody(w, r, req.Limit)
-	if err != nil {
-		return err
+	// The body (the prototype app sends the frame) is not read: evidence comes only from frames
+	// the daemon analysed in the session, so a client cannot plant or swap one.
+	if r.ContentLength > req.Limit {
+		return errTooLarge
 	}
-	defer release()
-	f, err := s.o.Frames.Decode(body, req.ContentType)
-	if err != nil {
-		return inputError(err)
-	}
-	defer f.Close()
-	jpeg, err := f.JPEG()
-	if err != nil {
-		return httpErr(http.StatusBadRequest, api.CodeBadImage, "the image could not be kept as JPEG", err)
-	}
-	if err := s.o.Door.AttachEvidence(session, jpeg); err != nil {
+	if err := s.o.Door.KeepEvidence(session); err != nil {
 		return s.doorError(err)
 	}
 	writeJSON(w, http.StatusOK, api.SaveResponse{Saved: true, Session: session, State: string(s.o.Door.Snapshot().State)})

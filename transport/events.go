@@ -208,6 +208,12 @@ func (s *Server) PublishDoorEvent(e DoorEvent) {
 // getEvents is the Server-Sent Events stream. It opens with "event: snapshot" (the current
 // state), then carries every state, decision and door event; ": ping" comments every Heartbeat.
 func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
+	role := roleOf(r)
+	if !s.takeStream(role) {
+		return &HTTPError{Status: http.StatusTooManyRequests, Code: api.CodeTooManyStreams,
+			Msg: "too many event streams open for this token; close one", RetryAfter: 5 * time.Second}
+	}
+	defer s.dropStream(role)
 	c := s.broker.add()
 	if c == nil {
 		return errStopping

@@ -99,7 +99,8 @@ func (a storeAdapter) BeginAttempt(id string, start time.Time) error {
 	return a.db.BeginAttempt(id, start)
 }
 
-func (a storeAdapter) EndUnlock(id string) error { return a.db.EndUnlock(id) }
+func (a storeAdapter) EndUnlock(id string) error      { return a.db.EndUnlock(id) }
+func (a storeAdapter) DiscardAttempt(id string) error { return a.db.DiscardAttempt(id) }
 
 func (a storeAdapter) RecordAttempt(m machine.Attempt) error {
 	durs := map[string]float64{}

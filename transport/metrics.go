@@ -23,7 +23,8 @@ type metrics struct {
 	doorEvents     *prometheus.CounterVec
 
 	// mu serializes setState so exactly one state reads 1.
-	mu sync.Mutex
+	mu           sync.Mutex
+	connsRefused prometheus.Counter
 }
 
 // qualities are the frame qualities pre-declared at zero.
@@ -54,12 +55,14 @@ func newMetrics(reg *prometheus.Registry, queueSize int) (*metrics, error) {
 			Help: "Event-stream clients dropped for being too slow."}),
 		doorEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "doorface_door_events_total",
 			Help: "Door hardware events, by kind."}, []string{"kind"}),
+		connsRefused: prometheus.NewCounter(prometheus.CounterOpts{Name: "doorface_http_connections_refused_total",
+			Help: "Connections closed at accept for being over max_conns or max_conns_per_client."}),
 	}
 	capacity := prometheus.NewGauge(prometheus.GaugeOpts{Name: "doorface_frame_queue_capacity",
 		Help: "Frames that may be read or analysed at once."})
 	capacity.Set(float64(queueSize))
 	for _, c := range []prometheus.Collector{m.frames, m.decisions, m.stage, m.requests, m.requestSeconds,
-		m.queue, capacity, m.state, m.sseClients, m.sseDropped, m.doorEvents} {
+		m.queue, capacity, m.state, m.sseClients, m.sseDropped, m.doorEvents, m.connsRefused} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("transport: register metrics: %w", err)
 		}

@@ -20,7 +20,8 @@ import (
 )
 
 // TestCompatPrototypeApp plays the prototype app: base64 frames to /image until PinFallback,
-// /save of the frame, wrong PINs; the saved frame is the attempt's evidence.
+// /save of a frame, wrong PINs. The attempt's evidence is the frame the session analysed, never
+// the body /save sends (issue 15, evidence forgery).
 func TestCompatPrototypeApp(t *testing.T) {
 	e := newEnv(t, nil)
 	post := func(path string, body []byte) resp {
@@ -50,8 +51,9 @@ func TestCompatPrototypeApp(t *testing.T) {
 		t.Fatalf("after 3 wrong PINs: %s", st.State)
 	}
 	r = e.do(req{method: "GET", path: "/v1/audit/" + session + "/frame", token: adminToken})
-	if r.code != 200 || !bytes.Equal(r.raw, saved) {
-		t.Fatalf("evidence frame: %d, %d bytes, equal to /save body: %v", r.code, len(r.raw), bytes.Equal(r.raw, saved))
+	if r.code != 200 || bytes.Equal(r.raw, saved) || !bytes.Equal(r.raw, jpg(t, wStranger)) {
+		t.Fatalf("evidence frame: %d, %d bytes, equal to /save body: %v, to the analysed frame: %v",
+			r.code, len(r.raw), bytes.Equal(r.raw, saved), bytes.Equal(r.raw, jpg(t, wStranger)))
 	}
 	if open, opens := e.lock.state(); open || opens != 0 {
 		t.Fatal("the door opened in a denied session")

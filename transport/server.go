@@ -30,7 +30,6 @@ const (
 	DefaultQueueSize       = 4
 	DefaultHeartbeat       = 15 * time.Second
 	DefaultWriteTimeout    = 10 * time.Second
-	DefaultReadTimeout     = 30 * time.Second
 	DefaultShutdownTimeout = 5 * time.Second
 )
 
@@ -43,21 +42,92 @@ var openAPI []byte
 // OpenAPI returns the embedded OpenAPI 3 document (served at GET /openapi.yaml).
 func OpenAPI() []byte { return append([]byte(nil), openAPI...) }
 
+// Defaults of the limits that keep the door answering under hostile traffic (Config).
+const (
+	DefaultMaxConns          = 256 // well under the systemd unit's LimitNOFILE=4096
+	DefaultMaxConnsPerClient = 16
+	DefaultHeaderTimeout     = 5 * time.Second
+	DefaultIdleTimeout       = 60 * time.Second
+	DefaultMaxHeaderBytes    = 16 << 10
+	DefaultBodyTimeout       = 15 * time.Second
+	DefaultReadSlots         = 8
+	DefaultMaxStreams        = 4
+	DefaultCancelRate        = 1.0 // DELETE /v1/session per second and token, burst 5
+)
+
 // Config holds the server's settings a person sets; the yaml tags are the keys under the
 // configuration file's "http" section. Zero values take the defaults above.
 type Config struct {
-	// QueueSize is how many frames (and enrollments) may be read and analysed at once; more get
-	// 429. Default 4.
+	// QueueSize is how many frames (and enrollments) may be analysed at once; more get 429.
+	// Default 4.
 	QueueSize int `yaml:"queue_size"`
 	// Heartbeat is the interval of the ": ping" comments on event streams. Default 15 s.
 	Heartbeat time.Duration `yaml:"heartbeat"`
 	// MaxJSON limits JSON bodies. Default 64 KiB.
 	MaxJSON int64 `yaml:"max_json"`
+
+	// MaxConns caps open connections; more are closed as soon as they are accepted, so file
+	// descriptors never run out. Default 256.
+	MaxConns int `yaml:"max_conns"`
+	// MaxConnsPerClient caps open connections from one client address, so one host cannot take
+	// every connection from the tablet and the admin. Default 16.
+	MaxConnsPerClient int `yaml:"max_conns_per_client"`
+	// HeaderTimeout bounds reading a request's headers. Default 5 s.
+	HeaderTimeout time.Duration `yaml:"header_timeout"`
+	// IdleTimeout closes a keep-alive connection idle this long. Default 60 s.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxHeaderBytes caps a request's headers. Default 16 KiB.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// BodyTimeout bounds reading one request body (a frame, a photo). Default 15 s.
+	BodyTimeout time.Duration `yaml:"body_timeout"`
+	// ReadSlots is how many image bodies may be read at once; a body is read before it takes one
+	// of the QueueSize analysis slots, so slow uploads never hold the analysis queue. Default 8.
+	ReadSlots int `yaml:"read_slots"`
+	// MaxStreams caps the event streams each role (door, admin) may hold open. Default 4.
+	MaxStreams int `yaml:"max_streams"`
+	// CancelRate is how many DELETE /v1/session per second a token may send (burst 5); more get
+	// 429. Default 1.
+	CancelRate float64 `yaml:"cancel_rate"`
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{QueueSize: DefaultQueueSize, Heartbeat: DefaultHeartbeat, MaxJSON: DefaultMaxJSON}
+	return Config{QueueSize: DefaultQueueSize, Heartbeat: DefaultHeartbeat, MaxJSON: DefaultMaxJSON,
+		MaxConns: DefaultMaxConns, MaxConnsPerClient: DefaultMaxConnsPerClient, HeaderTimeout: DefaultHeaderTimeout,
+		IdleTimeout: DefaultIdleTimeout, MaxHeaderBytes: DefaultMaxHeaderBytes, BodyTimeout: DefaultBodyTimeout,
+		ReadSlots: DefaultReadSlots, MaxStreams: DefaultMaxStreams, CancelRate: DefaultCancelRate}
+}
+
+// withDefaults fills zero settings with the defaults.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	setInt := func(v *int, def int) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	setDur := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	setInt(&c.QueueSize, d.QueueSize)
+	setDur(&c.Heartbeat, d.Heartbeat)
+	if c.MaxJSON <= 0 {
+		c.MaxJSON = d.MaxJSON
+	}
+	setInt(&c.MaxConns, d.MaxConns)
+	setInt(&c.MaxConnsPerClient, d.MaxConnsPerClient)
+	setDur(&c.HeaderTimeout, d.HeaderTimeout)
+	setDur(&c.IdleTimeout, d.IdleTimeout)
+	setInt(&c.MaxHeaderBytes, d.MaxHeaderBytes)
+	setDur(&c.BodyTimeout, d.BodyTimeout)
+	setInt(&c.ReadSlots, d.ReadSlots)
+	setInt(&c.MaxStreams, d.MaxStreams)
+	if c.CancelRate <= 0 {
+		c.CancelRate = d.CancelRate
+	}
+	return c
 }
 
 // Validate reports the first bad setting by its key ("key=value: what is allowed"), wrapping
@@ -70,6 +140,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: heartbeat=%v: a positive duration such as 15s", ErrConfig, c.Heartbeat)
 	case c.MaxJSON < 1024:
 		return fmt.Errorf("%w: max_json=%d: a whole number >= 1024", ErrConfig, c.MaxJSON)
+	case c.MaxConns < 0 || c.MaxConnsPerClient < 0 || c.MaxConnsPerClient > max(c.MaxConns, DefaultMaxConns):
+		return fmt.Errorf("%w: max_conns_per_client=%d: a whole number from 1 to max_conns (0 means the default)", ErrConfig, c.MaxConnsPerClient)
+	case c.MaxHeaderBytes < 0 || (c.MaxHeaderBytes > 0 && c.MaxHeaderBytes < 4096):
+		return fmt.Errorf("%w: max_header_bytes=%d: at least 4096 (0 means the default)", ErrConfig, c.MaxHeaderBytes)
+	case c.ReadSlots < 0 || c.MaxStreams < 0:
+		return fmt.Errorf("%w: read_slots=%d, max_streams=%d: whole numbers >= 0 (0 means the default)", ErrConfig, c.ReadSlots, c.MaxStreams)
+	case c.CancelRate < 0:
+		return fmt.Errorf("%w: cancel_rate=%g: a number >= 0 (0 means the default)", ErrConfig, c.CancelRate)
 	}
 	return nil
 }
@@ -93,8 +171,6 @@ type Options struct {
 	// WriteTimeout bounds each write to an event stream; a client that does not take the bytes
 	// in time is disconnected. Default 10 s.
 	WriteTimeout time.Duration
-	// ReadTimeout bounds reading one request body. Default 30 s.
-	ReadTimeout time.Duration
 	// ShutdownTimeout bounds Serve's graceful shutdown; then connections are closed. Default 5 s.
 	ShutdownTimeout time.Duration
 
@@ -113,8 +189,16 @@ type Server struct {
 	metrics  *metrics
 	promH    http.Handler
 	broker   *broker
-	sem      chan struct{}
+	sem      chan struct{} // analysis slots (QueueSize)
+	readers  chan struct{} // body-reading slots (ReadSlots)
 	stopping atomic.Bool
+
+	// cancels limits DELETE /v1/session per role.
+	cancels *rateLimiter
+
+	// streamsMu guards streams, the open event streams per role.
+	streamsMu sync.Mutex
+	streams   map[Role]int
 
 	closeOnce sync.Once
 }
@@ -138,20 +222,9 @@ func New(o Options) (*Server, error) {
 	if o.MaxBody <= 0 {
 		o.MaxBody = DefaultMaxBody
 	}
-	if o.MaxJSON <= 0 {
-		o.MaxJSON = DefaultMaxJSON
-	}
-	if o.QueueSize <= 0 {
-		o.QueueSize = DefaultQueueSize
-	}
-	if o.Heartbeat <= 0 {
-		o.Heartbeat = DefaultHeartbeat
-	}
+	o.Config = o.Config.withDefaults()
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = DefaultWriteTimeout
-	}
-	if o.ReadTimeout <= 0 {
-		o.ReadTimeout = DefaultReadTimeout
 	}
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = DefaultShutdownTimeout
@@ -172,6 +245,9 @@ func New(o Options) (*Server, error) {
 		admHash:  sha256.Sum256([]byte(o.Tokens.Admin)),
 		mux:      http.NewServeMux(),
 		sem:      make(chan struct{}, o.QueueSize),
+		readers:  make(chan struct{}, o.ReadSlots),
+		cancels:  newRateLimiter(o.Clock, o.CancelRate, 5),
+		streams:  map[Role]int{},
 	}
 	m, err := newMetrics(o.Registry, o.QueueSize)
 	if err != nil {
@@ -212,10 +288,12 @@ func (s *Server) Close() {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: s.o.HeaderTimeout,
+		IdleTimeout:       s.o.IdleTimeout,
+		MaxHeaderBytes:    s.o.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	ln = newLimitListener(ln, s.o.MaxConns, s.o.MaxConnsPerClient, s.metrics.connsRefused)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info("serving", "addr", ln.Addr().String())
@@ -237,8 +315,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// reqInfo is filled by handlers for the adapter's log line.
-type reqInfo struct{ session string }
+// reqInfo is filled by the adapter and the handlers for the request's log line.
+type reqInfo struct {
+	session string
+	role    Role
+}
 
 type reqInfoKey struct{}
 
@@ -258,7 +339,7 @@ func (s *Server) wrap(rt Route) http.Handler {
 		ri := &reqInfo{}
 		r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, ri))
 		sw := &statusWriter{ResponseWriter: w}
-		err := s.authorize(sw, r, rt.Role)
+		err := s.authorize(sw, r, rt.Role, ri)
 		if err == nil {
 			err = rt.h(s, sw, r)
 		}
@@ -320,11 +401,12 @@ func (s *Server) fail(w *statusWriter, err error) *HTTPError {
 
 // authorize checks the bearer token against both tokens in constant time: 401 when it is
 // missing or matches neither, 403 when it belongs to the other role.
-func (s *Server) authorize(w http.ResponseWriter, r *http.Request, need Role) error {
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, need Role, ri *reqInfo) error {
 	if need == RolePublic {
 		return nil
 	}
 	role := s.roleOf(r.Header.Get("Authorization"))
+	ri.role = role
 	if role == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="doorface"`)
 		return httpErr(http.StatusUnauthorized, api.CodeUnauthorized, "missing or invalid bearer token", nil)

@@ -36,7 +36,9 @@ const (
 	CodePINInUse             = "pin_in_use"             // 409
 	CodeStaleSession         = "stale_session"          // 410: the session is over
 	CodePruned               = "pruned"                 // 410: the evidence frame was deleted by retention
-	CodeQueueFull            = "queue_full"             // 429: too many frames in analysis
+	CodeQueueFull            = "queue_full"             // 429: too many frames in analysis or uploads
+	CodeRateLimited          = "rate_limited"           // 429: too many requests of this kind from the token
+	CodeTooManyStreams       = "too_many_streams"       // 429: too many event streams open for the token
 	CodeInternal             = "internal"               // 500
 	CodeAnalysisFailed       = "analysis_failed"        // 500
 	CodeShuttingDown         = "shutting_down"          // 503
