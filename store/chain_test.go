@@ -366,7 +366,9 @@ func TestMigrateV1Reseals(t *testing.T) {
 // records (never the newest) behind a sealed checkpoint, Prune drops records past MaxRecordAge
 // but keeps the newest KeepRecords, and the chain still verifies.
 func TestHistoryIsBounded(t *testing.T) {
-	db := openTestDB(t, func(o *Options) { o.Retention.MaxRecords, o.Retention.KeepRecords, o.Retention.MaxRecordAge = 50, 10, time.Hour })
+	db := openTestDB(t, func(o *Options) {
+		o.Retention.MaxRecords, o.Retention.KeepRecords, o.Retention.MaxRecordAge = 50, 10, time.Hour
+	})
 	for i := 1; i <= 120; i++ {
 		var ev []byte
 		if i%2 == 0 {

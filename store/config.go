@@ -41,7 +41,7 @@ type Retention struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		PIN:       PINPolicy{MinLength: DefaultPinMinLen},
+		PIN: PINPolicy{MinLength: DefaultPinMinLen},
 		Retention: Retention{MaxAge: DefaultMaxEvidenceAge, MaxBytes: DefaultMaxEvidenceBytes,
 			MaxRecords: DefaultMaxRecords, MaxRecordAge: DefaultMaxRecordAge, KeepRecords: DefaultKeepRecords},
 	}
