@@ -355,7 +355,13 @@ func (a audit) Frame(id string) ([]byte, error) { return a.db.Frame(id) }
 
 func (a audit) Verify() (api.VerifyReport, error) {
 	r, err := a.db.Verify()
-	return api.VerifyReport{Records: r.Records, OK: r.OK, FirstBroken: r.FirstBroken, Problem: r.Problem, Head: r.Head}, err
+	return api.VerifyReport{Records: r.Records, OK: r.OK, FirstBroken: r.FirstBroken, Problem: r.Problem,
+		Head: r.Head, HeadValue: r.HeadValue().String(), Anchored: r.Anchored}, err
+}
+
+func (a audit) Head() (api.AuditHead, error) {
+	h, err := a.db.Head()
+	return api.AuditHead{Seq: h.Seq, MAC: h.MAC, Value: h.String()}, err
 }
 
 // loadGallery fills the gallery with every enrolled template.

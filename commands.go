@@ -19,6 +19,7 @@ import (
 
 	"github.com/doorface/doorface/config"
 	"github.com/doorface/doorface/store"
+	"github.com/doorface/doorface/transport"
 	"github.com/doorface/doorface/vision"
 )
 
@@ -40,7 +41,7 @@ func configMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: doorface config print [--config FILE] [serve flags]")
 		return 2
 	}
-	fs, cf := commandFlags("config print", "config print [flags]", "listen", "data", "models", "hw", "log_format")
+	fs, cf := commandFlags("config print", "config print [flags]", "listen", "data", "models", "hw", "log_format", "tls.insecure_http")
 	c, code, ok := loadCommand(fs, cf, args[1:], stdout, stderr)
 	if !ok {
 		return code
@@ -101,18 +102,25 @@ func loadCommand(fs *flag.FlagSet, cf *config.Flags, args []string, stdout, stde
 }
 
 func enrollMain(args []string, stdout, stderr io.Writer) int {
-	const usage = "enroll (--name NAME [--pin PIN] | --user ID) PHOTO..."
+	const usage = "enroll (--name NAME [--pin-stdin] | --user ID) PHOTO...   (--pin-stdin reads the new user's PIN from standard input)"
 	fs, cf := commandFlags("enroll", usage, "data", "models")
 	name := fs.String("name", "", "a new user's name (refused if a user already has it)")
-	pin := fs.String("pin", "", "optional PIN (digits) of the new user")
+	pinStdin := fs.Bool("pin-stdin", false, "read the new user's PIN (digits) from standard input; a PIN is never taken from the command line")
 	userID := fs.String("user", "", "add the photos to this existing user instead")
 	c, code, ok := loadCommand(fs, cf, args, stdout, stderr)
 	if !ok {
 		return code
 	}
-	if (*name == "") == (*userID == "") || fs.NArg() == 0 || (*userID != "" && *pin != "") {
+	if (*name == "") == (*userID == "") || fs.NArg() == 0 || (*userID != "" && *pinStdin) {
 		fmt.Fprintln(stderr, "usage: doorface "+usage)
 		return 2
+	}
+	pin := ""
+	if *pinStdin {
+		var err error
+		if pin, err = readSecret(os.Stdin); err != nil {
+			return fail(stderr, "enroll", err)
+		}
 	}
 	db, err := openDB(c, false, *userID == "")
 	if err != nil {
@@ -150,7 +158,7 @@ func enrollMain(args []string, stdout, stderr io.Writer) int {
 	if *userID != "" {
 		u, err = db.GetUser(*userID)
 	} else {
-		u, err = db.CreateUser(*name, *pin)
+		u, err = db.CreateUser(*name, pin)
 	}
 	if err != nil {
 		return fail(stderr, "enroll", err)
@@ -170,7 +178,7 @@ func enrollMain(args []string, stdout, stderr io.Writer) int {
 }
 
 func usersMain(args []string, stdout, stderr io.Writer) int {
-	const usage = "users list | delete ID | pin ID PIN"
+	const usage = "users list | delete ID | pin ID   (the PIN is read from standard input)"
 	if len(args) == 0 || (args[0] != "list" && args[0] != "delete" && args[0] != "pin") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 			fmt.Fprintln(stdout, "usage: doorface "+usage)
@@ -185,7 +193,7 @@ func usersMain(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	if (sub == "list" && fs.NArg() != 0) || (sub == "delete" && fs.NArg() != 1) || (sub == "pin" && fs.NArg() != 2) {
+	if (sub == "list" && fs.NArg() != 0) || (sub == "delete" && fs.NArg() != 1) || (sub == "pin" && fs.NArg() != 1) {
 		fmt.Fprintln(stderr, "usage: doorface "+usage)
 		return 2
 	}
@@ -211,13 +219,17 @@ func usersMain(args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, "users delete", err)
 		}
 		fmt.Fprintf(stdout, "deleted user %s (templates removed, past attempts kept)\n", fs.Arg(0))
-	case sub == "pin" && fs.NArg() == 2:
-		if err := db.SetPIN(fs.Arg(0), fs.Arg(1)); err != nil {
+	case sub == "pin" && fs.NArg() == 1:
+		pin, err := readSecret(os.Stdin)
+		if err != nil {
+			return fail(stderr, "users pin", err)
+		}
+		if err := db.SetPIN(fs.Arg(0), pin); err != nil {
 			return fail(stderr, "users pin", err)
 		}
 		fmt.Fprintf(stdout, "PIN of user %s changed\n", fs.Arg(0))
 	default:
-		fmt.Fprintln(stderr, "usage: doorface users list | delete ID | pin ID PIN")
+		fmt.Fprintln(stderr, "usage: doorface "+usage)
 		return 2
 	}
 	return 0
@@ -236,8 +248,9 @@ func parseTimeFlag(s string) (time.Time, error) {
 }
 
 func auditMain(args []string, stdout, stderr io.Writer) int {
-	const usage = "audit export [--since T --until T --outcome O --user ID] --format csv|jsonl --out DIR | audit verify"
-	if len(args) == 0 || (args[0] != "export" && args[0] != "verify") {
+	const usage = "audit export [--since T --until T --outcome O --user ID] --format csv|jsonl --out DIR\n" +
+		"     | audit verify [--head SEQ:MAC] [--export DIR [--key FILE]]\n     | audit head"
+	if len(args) == 0 || (args[0] != "export" && args[0] != "verify" && args[0] != "head") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 			fmt.Fprintln(stdout, "usage: doorface "+usage)
 			return 0
@@ -246,8 +259,13 @@ func auditMain(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	sub := args[0]
-	var since, until, outcome, user, format, out string
+	var since, until, outcome, user, format, out, head, exportDir, keyFile string
 	fs, cf := commandFlags("audit "+sub, usage, "data")
+	if sub == "verify" {
+		fs.StringVar(&head, "head", "", "a head kept off the device earlier (SEQ:MAC, from `doorface audit head`): also detects a cut tail or a re-sealed history")
+		fs.StringVar(&exportDir, "export", "", "verify an exported folder (audit export --format csv|jsonl, unfiltered) against --head instead of the database")
+		fs.StringVar(&keyFile, "key", "", "the audit key file for --export (default: audit.key in the data directory)")
+	}
 	if sub == "export" {
 		fs.StringVar(&since, "since", "", "first start time (inclusive)")
 		fs.StringVar(&until, "until", "", "last start time (exclusive)")
@@ -261,22 +279,21 @@ func auditMain(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	path := filepath.Join(c.Data, dbFile)
-	if sub == "verify" {
+	switch sub {
+	case "head":
 		db, err := openDB(c, true, false)
 		if err != nil {
-			return fail(stderr, "audit verify", err)
+			return fail(stderr, "audit head", err)
 		}
 		defer db.Close()
-		r, err := db.Verify()
+		h, err := db.Head()
 		if err != nil {
-			return fail(stderr, "audit verify", err)
+			return fail(stderr, "audit head", err)
 		}
-		if !r.OK {
-			fmt.Fprintf(stdout, "BROKEN: %d records, first broken record %d: %s\n", r.Records, r.FirstBroken, r.Problem)
-			return 1
-		}
-		fmt.Fprintf(stdout, "OK: %d records, chain head %s\n", r.Records, r.Head)
+		fmt.Fprintln(stdout, h.String())
 		return 0
+	case "verify":
+		return auditVerify(c, head, exportDir, keyFile, stdout, stderr)
 	}
 	if out == "" || (format != "csv" && format != "jsonl") {
 		fmt.Fprintln(stderr, "audit export: --out DIR and --format csv|jsonl are required")
@@ -312,6 +329,90 @@ func auditMain(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "audit export", err)
 	}
 	fmt.Fprintf(stdout, "exported %d records to %s\n", n, filepath.Join(out, "audit."+format))
+	return 0
+}
+
+// auditVerify checks the database's chain (against head when given), or an exported folder
+// against head with the audit key.
+func auditVerify(c config.Config, head, exportDir, keyFile string, stdout, stderr io.Writer) int {
+	var anchor *store.Head
+	if head != "" {
+		h, err := store.ParseHead(head)
+		if err != nil {
+			return fail(stderr, "audit verify", err)
+		}
+		anchor = &h
+	}
+	var r store.VerifyReport
+	var err error
+	switch {
+	case exportDir != "":
+		if anchor == nil {
+			fmt.Fprintln(stderr, "audit verify --export DIR needs --head SEQ:MAC (kept off the device from `doorface audit head`)")
+			return 2
+		}
+		if keyFile == "" {
+			keyFile = filepath.Join(c.Data, store.DefaultAuditKeyName)
+		}
+		key, kerr := store.ReadKeyFile(keyFile)
+		if kerr != nil {
+			return fail(stderr, "audit verify", kerr)
+		}
+		r, err = store.VerifyExport(exportDir, *anchor, key)
+	default:
+		db, oerr := openDB(c, true, false)
+		if oerr != nil {
+			return fail(stderr, "audit verify", oerr)
+		}
+		defer db.Close()
+		if anchor != nil {
+			r, err = db.VerifyAgainst(*anchor)
+		} else {
+			r, err = db.Verify()
+		}
+	}
+	if err != nil {
+		return fail(stderr, "audit verify", err)
+	}
+	if !r.OK {
+		fmt.Fprintf(stdout, "BROKEN: %d records, first broken record %d: %s\n", r.Records, r.FirstBroken, r.Problem)
+		return 1
+	}
+	anchored := ""
+	if r.Anchored {
+		anchored = ", anchored to the head given"
+	}
+	fmt.Fprintf(stdout, "OK: %d records, head %s%s\n", r.Records, r.HeadValue(), anchored)
+	return 0
+}
+
+// lockoutMain implements `doorface lockout reset` for a stopped daemon (the API's POST
+// /v1/lockout/reset when it runs): the PIN lockout is cleared and the reset audited.
+func lockoutMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "reset" {
+		fmt.Fprintln(stderr, "usage: doorface lockout reset [--data DIR]   (daemon stopped; else POST /v1/lockout/reset)")
+		return 2
+	}
+	fs, cf := commandFlags("lockout reset", "lockout reset [--data DIR]", "data")
+	c, code, ok := loadCommand(fs, cf, args[1:], stdout, stderr)
+	if !ok {
+		return code
+	}
+	db, err := openDB(c, false, false)
+	if err != nil {
+		return fail(stderr, "lockout reset", err)
+	}
+	defer db.Close()
+	by := "command line"
+	if u := os.Getenv("USER"); u != "" {
+		by += " (" + u + ")"
+	}
+	was, err := db.ResetLockout(by, time.Now())
+	if err != nil {
+		return fail(stderr, "lockout reset", err)
+	}
+	fmt.Fprintf(stdout, "PIN lockout cleared (was: %d failures, level %d, until %s); the reset is in the audit\n",
+		was.Failures, was.Level, was.Until.Format(time.RFC3339))
 	return 0
 }
 
@@ -416,4 +517,69 @@ func modelsMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s  %s  %s\n", sum, name, status)
 	}
 	return code
+}
+
+// tlsMain implements `doorface tls fingerprint`: the SHA-256 of the certificate the daemon serves,
+// for pinning in the tablet.
+func tlsMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "fingerprint" {
+		fmt.Fprintln(stderr, "usage: doorface tls fingerprint [--data DIR]")
+		return 2
+	}
+	fs, cf := commandFlags("tls fingerprint", "tls fingerprint [--data DIR]", "data")
+	c, code, ok := loadCommand(fs, cf, args[1:], stdout, stderr)
+	if !ok {
+		return code
+	}
+	certPath, keyPath := c.TLS.Cert, c.TLS.Key
+	if certPath == "" {
+		certPath, keyPath = filepath.Join(c.Data, transport.CertFile), filepath.Join(c.Data, transport.KeyFile)
+	}
+	if _, err := os.Stat(certPath); err != nil {
+		return fail(stderr, "tls fingerprint", fmt.Errorf("%w (the daemon creates its certificate at its first start)", err))
+	}
+	cert, err := transport.LoadCertificate(certPath, keyPath)
+	if err != nil {
+		return fail(stderr, "tls fingerprint", err)
+	}
+	fmt.Fprintf(stdout, "%s  %s\n", transport.Fingerprint(cert), certPath)
+	return 0
+}
+
+// tokensMain implements `doorface tokens show`: the API tokens, for the person setting up the
+// tablet and the admin tools. They are never logged; this needs read access to the 0600 file.
+func tokensMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "show" {
+		fmt.Fprintln(stderr, "usage: doorface tokens show [--data DIR]")
+		return 2
+	}
+	fs, cf := commandFlags("tokens show", "tokens show [--data DIR]", "data")
+	c, code, ok := loadCommand(fs, cf, args[1:], stdout, stderr)
+	if !ok {
+		return code
+	}
+	path := filepath.Join(c.Data, transport.TokenFile)
+	if _, err := os.Stat(path); err != nil {
+		return fail(stderr, "tokens show", fmt.Errorf("%w (the daemon creates its tokens at its first start, unless they are configured)", err))
+	}
+	t, _, err := transport.LoadOrCreateTokens(c.Data, transport.Tokens{})
+	if err != nil {
+		return fail(stderr, "tokens show", err)
+	}
+	fmt.Fprintf(stdout, "door:  %s\nadmin: %s\n", t.Door, t.Admin)
+	return 0
+}
+
+// readSecret reads one line (a PIN) from r: secrets come from standard input, never from the
+// command line, where every user of the machine can read them.
+func readSecret(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(io.LimitReader(r, 256)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read PIN from standard input: %w", err)
+	}
+	line = strings.TrimSpace(line)
+	if line == "" {
+		return "", errors.New("no PIN on standard input (e.g. `read -rs PIN; echo \"$PIN\" | doorface users pin ID`)")
+	}
+	return line, nil
 }

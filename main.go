@@ -19,15 +19,20 @@ const usage = `doorface — face-recognition door daemon
 
 usage: doorface COMMAND [flags]
 
-  serve          run the daemon (--listen :8080 --data ./data --models ./models --hw sim|gpio|auto --config FILE)
+  serve          run the daemon, HTTPS by default (--listen :8080 --data ./data --models ./models --hw sim|gpio|auto
+                 --config FILE; --insecure-http for tests and explicit local setups)
   config print   show the effective configuration, usable as a config file (tokens left out)
-  enroll         --name NAME [--pin PIN] PHOTO... | --user ID PHOTO...   add a user, or photos to one (daemon stopped)
-  users          list | delete ID | pin ID PIN       manage users (daemon stopped)
-  audit          export [--since --until --outcome --user] --format csv|jsonl --out DIR | verify
+  enroll         --name NAME [--pin-stdin] PHOTO... | --user ID PHOTO...   add a user, or photos to one (daemon stopped)
+  users          list | delete ID | pin ID (PIN on stdin)   manage users (daemon stopped)
+  audit          export [--since --until --outcome --user] --format csv|jsonl --out DIR
+                 | verify [--head SEQ:MAC] [--export DIR] | head
+  lockout reset  clear the PIN lockout, audited (daemon stopped; else POST /v1/lockout/reset)
   calibrate DIR  FAR/FRR table for labelled photos (identity = file name without trailing digits)
   db compact     shrink the database file (daemon stopped)
   models check   check the model files
   replay         --server URL [--fps N] [--pin PIN] FRAME...   play the door tablet (token in $DOORFACE_DOOR_TOKEN)
+  tls fingerprint  the SHA-256 of the daemon's TLS certificate, to pin in the tablet
+  tokens show    the API tokens (never logged; needs access to the data directory)
   version        module version, commit, Go and OpenCV versions, model checksums
 
 Every command takes --config and the DOORFACE_* variables; "doorface COMMAND -h" lists its flags.
@@ -65,6 +70,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return replayMain(rest, stdout, stderr)
 	case "version":
 		return versionMain(rest, stdout, stderr)
+	case "lockout":
+		return lockoutMain(rest, stdout, stderr)
+	case "tls":
+		return tlsMain(rest, stdout, stderr)
+	case "tokens":
+		return tokensMain(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -51,7 +51,7 @@ func storeOptions(c config.Config, log *slog.Logger) store.Options {
 // else, and again on every way out.
 func serveMain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	flags := config.AddFlags(fs, "listen", "data", "models", "hw", "log_format")
+	flags := config.AddFlags(fs, "listen", "data", "models", "hw", "log_format", "tls.insecure_http")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: doorface serve [flags]\n\nRuns the daemon until SIGINT or SIGTERM. Flags:")
 		fs.PrintDefaults()
@@ -114,6 +114,7 @@ type daemon struct {
 	machine *machine.Machine
 	server  *transport.Server
 	ln      net.Listener
+	notify  *notifier // systemd's notification socket, opened once; nil without systemd
 }
 
 func newDaemon(cfg config.Config, b *hw.Board, log *slog.Logger, stdout io.Writer) (*daemon, error) {
@@ -124,6 +125,11 @@ func newDaemon(cfg config.Config, b *hw.Board, log *slog.Logger, stdout io.Write
 			d.close()
 		}
 	}()
+	notify, err := newNotifier()
+	if err != nil {
+		d.log.Warn("systemd notification socket unusable; no watchdog pings", "err", err)
+	}
+	d.notify = notify
 	if err := vision.CheckModels(cfg.Models); err != nil {
 		return nil, fmt.Errorf("models: %w", err)
 	}
@@ -167,13 +173,26 @@ func newDaemon(cfg config.Config, b *hw.Board, log *slog.Logger, stdout io.Write
 		return nil, fmt.Errorf("tokens: %w", err)
 	}
 	if created {
-		fmt.Fprintf(stdout, "doorface: generated API tokens (stored in %s, shown only now)\n  door:  %s\n  admin: %s\n",
-			filepath.Join(cfg.Data, transport.TokenFile), tokens.Door, tokens.Admin)
+		// The tokens themselves are never printed or logged (journald keeps both): a person reads
+		// them with `doorface tokens show`, which needs access to the 0600 file.
+		d.log.Info("generated API tokens; show them with `doorface tokens show`", "file", filepath.Join(cfg.Data, transport.TokenFile))
 	}
 	// The registry carries the Go and process collectors too (go_goroutines, process_resident_memory_bytes):
 	// the load test reads them to show the daemon returns to its baseline.
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "doorface_sessions_unrecorded_total",
+			Help: "Sessions that ended without an audit record: no face seen, no PIN entered."},
+			func() float64 { return float64(m.Unrecorded()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "doorface_audit_history_fill",
+			Help: "How full the bounded audit history is (records or evidence bytes, whichever is fuller), 0 to 1."},
+			func() float64 {
+				u, err := db.HistoryUsage()
+				if err != nil {
+					return -1
+				}
+				return u.Fill()
+			}))
 	srv, err := transport.New(transport.Options{
 		Config: cfg.HTTP,
 		Door:   m, Frames: frames{cfg: vcfg, pipe: pipe, gallery: gallery, track: &faceTrack{clock: clock.Real{}}},
@@ -188,19 +207,46 @@ func newDaemon(cfg config.Config, b *hw.Board, log *slog.Logger, stdout io.Write
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	if cfg.TLS.Cert != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.TLS.Cert, cfg.TLS.Key)
+	scheme := "http"
+	if !cfg.TLS.InsecureHTTP {
+		cert, err := serverCertificate(cfg, d.log)
 		if err != nil {
 			ln.Close()
 			return nil, fmt.Errorf("tls: %w", err)
 		}
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		ln = tls.NewListener(ln, transport.ServerTLS(cert))
+		scheme = "https"
+	} else {
+		d.log.Warn("serving plain HTTP (insecure_http): tokens and PINs cross the network in clear")
 	}
 	d.ln = ln
 	d.log.Info("doorface ready", "addr", ln.Addr().String(), "hw", b.Mode, "templates", n,
-		"workers", vcfg.Workers, "threshold", cfg.Machine.Threshold, "tls", cfg.TLS.Cert != "")
+		"workers", vcfg.Workers, "threshold", cfg.Machine.Threshold, "scheme", scheme)
 	ok = true
 	return d, nil
+}
+
+// serverCertificate is the configured certificate, or the data directory's self-signed one (made
+// at the first start). Its fingerprint is logged for pinning in the tablet.
+func serverCertificate(cfg config.Config, log *slog.Logger) (tls.Certificate, error) {
+	if cfg.TLS.Cert != "" {
+		cert, err := transport.LoadCertificate(cfg.TLS.Cert, cfg.TLS.Key)
+		if err == nil {
+			log.Info("TLS certificate loaded", "cert", cfg.TLS.Cert, "sha256", transport.Fingerprint(cert))
+		}
+		return cert, err
+	}
+	cert, created, err := transport.LoadOrCreateCertificate(cfg.Data, time.Now())
+	if err != nil {
+		return cert, err
+	}
+	if created {
+		log.Info("created a self-signed TLS certificate; pin its fingerprint in the tablet (doorface tls fingerprint)",
+			"cert", filepath.Join(cfg.Data, transport.CertFile), "sha256", transport.Fingerprint(cert))
+	} else {
+		log.Info("TLS certificate loaded", "sha256", transport.Fingerprint(cert))
+	}
+	return cert, nil
 }
 
 // run serves until ctx ends, then shuts down in order: no new frames, the open session ends as
@@ -208,9 +254,12 @@ func newDaemon(cfg config.Config, b *hw.Board, log *slog.Logger, stdout io.Write
 func (d *daemon) run(ctx context.Context) int {
 	go d.driveLED(ctx)
 	go d.forwardDoorEvents(ctx)
+	d.checkHistory()
 	go d.pruneEvidence(ctx)
-	go runWatchdog(ctx, watchdogInterval(), func() bool { _ = d.machine.Snapshot(); return true })
-	_ = sdNotify("READY=1")
+	// The machine answering its snapshot (it takes the machine's lock) is what "alive" means: a
+	// stuck door loop stops the pings, and systemd restarts the daemon with the relay locked.
+	go runWatchdog(ctx, d.notify, watchdogInterval(), func() bool { _ = d.machine.Snapshot(); return true })
+	_ = d.notify.Notify("READY=1")
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- d.server.Serve(ctx, d.ln) }()
@@ -219,7 +268,7 @@ func (d *daemon) run(ctx context.Context) int {
 	case err = <-serveErr:
 	case <-ctx.Done():
 		d.log.Info("shutting down")
-		_ = sdNotify("STOPPING=1")
+		_ = d.notify.Notify("STOPPING=1")
 		d.server.StopFrames()
 		d.machine.Shutdown("shutdown")
 		if lerr := d.board.Relay.Lock(); lerr != nil {
@@ -236,6 +285,7 @@ func (d *daemon) run(ctx context.Context) int {
 }
 
 func (d *daemon) close() {
+	defer d.notify.Close()
 	if d.server != nil {
 		d.server.Close() // stops its event broker and heartbeats (Serve does too; Close is idempotent)
 	}
@@ -317,6 +367,23 @@ func (d *daemon) forwardDoorEvents(ctx context.Context) {
 	}
 }
 
+// historyAlarm is how full the bounded history may get before the daemon warns.
+const historyAlarm = 0.9
+
+// checkHistory warns when the bounded audit history nears its cap: from there on, retention
+// prunes the oldest records (behind a sealed checkpoint) to make room.
+func (d *daemon) checkHistory() {
+	u, err := d.db.HistoryUsage()
+	if err != nil {
+		d.log.Error("audit history usage", "err", err)
+		return
+	}
+	if f := u.Fill(); f >= historyAlarm {
+		d.log.Warn("audit history nearly full: the oldest records will be pruned behind a sealed checkpoint; export them",
+			"fill", f, "records", u.Records, "max_records", u.MaxRecords)
+	}
+}
+
 // pruneEvidence applies the evidence retention once an hour.
 func (d *daemon) pruneEvidence(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
@@ -326,6 +393,7 @@ func (d *daemon) pruneEvidence(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
+			d.checkHistory()
 			if r, err := d.db.Prune(now); err != nil {
 				d.log.Error("prune evidence", "err", err)
 			} else if r.Frames > 0 {

@@ -24,6 +24,7 @@ func TestDaemonWiresDoorInputs(t *testing.T) {
 	cfg.Vision.Workers = 1
 	cfg.Machine.UnlockDuration = 800 * time.Millisecond
 	cfg.Tokens.Door, cfg.Tokens.Admin = "door-token-wiring-0123", "admin-token-wiring-0123"
+	cfg.TLS.InsecureHTTP = true // plain HTTP on loopback; TestServeTLS covers HTTPS
 	logs := &testkit.LogBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	d, stop := runInProcess(t, cfg, log)

@@ -746,7 +746,7 @@ func endToEnd(bin, models, enrollDir string, trials int, seqs map[string][][]byt
 	ln.Close()
 	const doorTok, adminTok = "door-token-bench-0123456789", "admin-token-bench-0123456789"
 	absModels, _ := filepath.Abs(models)
-	cmd := exec.Command(bin, "serve", "--listen", addr, "--data", data, "--models", absModels, "--hw", "sim")
+	cmd := exec.Command(bin, "serve", "--insecure-http", "--listen", addr, "--data", data, "--models", absModels, "--hw", "sim")
 	cmd.Env = append(os.Environ(), "DOORFACE_DOOR_TOKEN="+doorTok, "DOORFACE_ADMIN_TOKEN="+adminTok,
 		"DOORFACE_MACHINE_UNLOCK_DURATION=300ms", "DOORFACE_MACHINE_COOLDOWN=200ms", "DOORFACE_LOG_FORMAT=json")
 	stderr, err := cmd.StderrPipe()

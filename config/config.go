@@ -48,10 +48,15 @@ type Tokens struct {
 	Admin string `yaml:"admin" secret:"true"`
 }
 
-// TLS names a certificate and key; both empty means plain HTTP.
+// TLS is how the API is served. By default it is HTTPS with a self-signed certificate the daemon
+// creates in the data directory at first start (`doorface tls fingerprint` prints what a tablet
+// pins); Cert and Key name another certificate. InsecureHTTP serves plain HTTP instead: for tests
+// and explicit local setups only (Android refuses cleartext by default, and tokens would cross the
+// network in clear).
 type TLS struct {
-	Cert string `yaml:"cert"`
-	Key  string `yaml:"key"`
+	Cert         string `yaml:"cert"`
+	Key          string `yaml:"key"`
+	InsecureHTTP bool   `yaml:"insecure_http"`
 }
 
 // Default returns the configuration with nothing set: each package's own defaults.
@@ -119,6 +124,9 @@ func (c *Config) Validate() error {
 	// Rules across packages.
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		checks = append(checks, &Error{"tls.cert", fmt.Sprintf("%q", c.TLS.Cert), "tls.cert and tls.key are given together or not at all"})
+	}
+	if c.TLS.InsecureHTTP && c.TLS.Cert != "" {
+		checks = append(checks, &Error{"tls.insecure_http", "true", "not together with tls.cert (choose HTTPS or plain HTTP)"})
 	}
 	maxOpen := c.Pins.MaxOpen
 	if maxOpen == 0 {

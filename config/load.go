@@ -32,15 +32,20 @@ var flagKeys = []struct{ key, flag, help string }{
 
 // Flags binds a command's configuration flags: --config always, and the settings a command names.
 type Flags struct {
-	file   *string
-	values map[string]*string
+	file     *string
+	values   map[string]*string
+	insecure *bool // --insecure-http, for commands that serve
 }
 
 // AddFlags adds --config and the flags of the named keys ("listen", "data", "models", "hw",
-// "log_format") to fs. A command lists only the flags it uses.
+// "log_format", "tls.insecure_http") to fs. A command lists only the flags it uses.
 func AddFlags(fs *flag.FlagSet, keys ...string) *Flags {
 	f := &Flags{file: fs.String("config", "", "YAML config file"), values: map[string]*string{}}
 	for _, k := range keys {
+		if k == "tls.insecure_http" {
+			f.insecure = fs.Bool("insecure-http", false, "serve plain HTTP instead of HTTPS (tests and explicit local setups only)")
+			continue
+		}
 		for _, fk := range flagKeys {
 			if fk.key == k {
 				f.values[k] = fs.String(fk.flag, "", fk.help)
@@ -69,6 +74,9 @@ func (f *Flags) Load(environ []string) (Config, error) {
 				return c, err
 			}
 		}
+	}
+	if f.insecure != nil && *f.insecure {
+		c.TLS.InsecureHTTP = true
 	}
 	return c, c.Validate()
 }

@@ -182,7 +182,7 @@ func TestKillDuringAttemptWritesRealDaemon(t *testing.T) {
 // the output.
 func runToExit(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	cmd := exec.Command(testkit.Binary(t), append([]string{"serve", "--listen", testkit.FreePort(t), "--hw", "sim"}, args...)...)
+	cmd := exec.Command(testkit.Binary(t), append([]string{"serve", "--insecure-http", "--listen", testkit.FreePort(t), "--hw", "sim"}, args...)...)
 	cmd.Env = append(os.Environ(), "DOORFACE_DOOR_TOKEN="+relDoorToken, "DOORFACE_ADMIN_TOKEN="+relAdminToken)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

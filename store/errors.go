@@ -51,6 +51,10 @@ var (
 	// at the door names exactly one user.
 	ErrPINInUse = errors.New("PIN is already used by another user")
 
+	// ErrNameInUse means another user already has this name (compared without case and outer
+	// spaces): two people with one name cannot be told apart in the audit.
+	ErrNameInUse = errors.New("user name is already used by another user")
+
 	// ErrInvalidValidity means a validity window ends before it starts.
 	ErrInvalidValidity = errors.New("validity window ends before it starts")
 

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -330,7 +331,7 @@ func TestOpenCorrupt(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i := 0; i < 200; i++ {
-				if _, err := db.CreateUser(strings.Repeat("n", 100), ""); err != nil {
+				if _, err := db.CreateUser(fmt.Sprintf("%s%03d", strings.Repeat("n", 97), i), ""); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -103,6 +103,19 @@ func (db *DB) CreateUser(name, pin string) (User, error) {
 	}
 	rec := userRec{ID: id, Name: name, Created: toNanos(db.opts.Clock.Now()), Enabled: true, PinMAC: m}
 	err = db.update(func(tx *bolt.Tx) error {
+		// Two people with one name cannot be told apart in the audit or at the door.
+		if err := tx.Bucket(bucketUsers).ForEach(func(_, v []byte) error {
+			var other userRec
+			if err := json.Unmarshal(v, &other); err != nil {
+				return err
+			}
+			if strings.EqualFold(strings.TrimSpace(other.Name), strings.TrimSpace(name)) {
+				return fmt.Errorf("store: create user %q: %w (user %s)", name, ErrNameInUse, other.ID)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
 		if m != nil {
 			pins := tx.Bucket(bucketPins)
 			if pins.Get(m) != nil {

@@ -238,3 +238,20 @@ func TestTemplates(t *testing.T) {
 		t.Fatalf("attempt of deleted user = %+v, %v", a, err)
 	}
 }
+
+// TestDuplicateNamesRefused: a second user with the same name (ignoring case and outer spaces) is
+// refused, so two people can always be told apart in the audit and at the door.
+func TestDuplicateNamesRefused(t *testing.T) {
+	db := openTestDB(t)
+	if _, err := db.CreateUser("Min-jun Kim", ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"Min-jun Kim", "min-jun kim", " Min-jun Kim "} {
+		if _, err := db.CreateUser(name, ""); !errors.Is(err, ErrNameInUse) {
+			t.Fatalf("CreateUser(%q) = %v, want ErrNameInUse", name, err)
+		}
+	}
+	if _, err := db.CreateUser("Min-jun Kim 2", ""); err != nil {
+		t.Fatalf("another name: %v", err)
+	}
+}

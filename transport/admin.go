@@ -2,10 +2,12 @@ package transport
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/doorface/doorface/machine"
 	"github.com/doorface/doorface/store"
 
 	"github.com/doorface/doorface/transport/api"
@@ -23,6 +25,8 @@ func storeError(err error) error {
 	case errors.Is(err, store.ErrPINPolicy):
 		// The store's message names the rule that failed and never the PIN.
 		return httpErr(http.StatusBadRequest, api.CodePINPolicy, err.Error(), err)
+	case errors.Is(err, store.ErrNameInUse):
+		return httpErr(http.StatusConflict, api.CodeNameInUse, "another user already has this name", err)
 	case errors.Is(err, store.ErrPINInUse):
 		return httpErr(http.StatusConflict, api.CodePINInUse, "another user already has this PIN", err)
 	case errors.Is(err, store.ErrFormat):
@@ -243,5 +247,37 @@ func (s *Server) getAuditVerify(w http.ResponseWriter, _ *http.Request) error {
 		return storeError(err)
 	}
 	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
+
+func (s *Server) getAuditHead(w http.ResponseWriter, _ *http.Request) error {
+	h, err := s.o.Audit.Head()
+	if err != nil {
+		return storeError(err)
+	}
+	writeJSON(w, http.StatusOK, h)
+	return nil
+}
+
+// lockoutOf is the machine's lockout as the API shows it.
+func (s *Server) lockoutOf(l machine.Lockout) api.Lockout {
+	return api.Lockout{Failures: l.Failures, Level: l.Level, Until: l.Until.UTC(), Active: l.Until.After(s.o.Clock.Now())}
+}
+
+func (s *Server) getLockout(w http.ResponseWriter, _ *http.Request) error {
+	writeJSON(w, http.StatusOK, s.lockoutOf(s.o.Door.Lockout()))
+	return nil
+}
+
+// postLockoutReset clears the PIN lockout (audited by the machine's store as an admin record)
+// and answers the lockout that was cleared.
+func (s *Server) postLockoutReset(w http.ResponseWriter, r *http.Request) error {
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	was, err := s.o.Door.ResetLockout("admin API from " + host)
+	if err != nil {
+		return s.doorError(err)
+	}
+	s.log.Warn("PIN lockout reset through the API", "client", r.RemoteAddr)
+	writeJSON(w, http.StatusOK, s.lockoutOf(was))
 	return nil
 }

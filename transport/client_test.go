@@ -82,6 +82,18 @@ func TestClientSpeaksTheAPI(t *testing.T) {
 	if p, err := door.EnterPIN(ctx, session, "00000"); err != nil || p.Outcome != "denied" || p.AttemptsLeft != 2 {
 		t.Fatalf("EnterPIN wrong = %+v, %v", p, err)
 	}
+	if l, err := admin.Lockout(ctx); err != nil || l.Failures != 1 || l.Active {
+		t.Fatalf("Lockout after a wrong PIN = %+v, %v", l, err)
+	}
+	if _, err := door.ResetLockout(ctx); client.Status(err) != http.StatusForbidden {
+		t.Fatalf("ResetLockout with the door token: %v", err)
+	}
+	if was, err := admin.ResetLockout(ctx); err != nil || was.Failures != 1 {
+		t.Fatalf("ResetLockout = %+v, %v", was, err)
+	}
+	if l, err := admin.Lockout(ctx); err != nil || l.Failures != 0 {
+		t.Fatalf("Lockout after the reset = %+v, %v", l, err)
+	}
 	if st, err := door.CancelSession(ctx, session); err != nil || st.State != string(machine.Idle) {
 		t.Fatalf("CancelSession = %+v, %v", st, err)
 	}
@@ -106,8 +118,13 @@ func TestClientSpeaksTheAPI(t *testing.T) {
 	if _, err := admin.AttemptFrame(ctx, "no-such-attempt"); client.Code(err) != api.CodeNotFound {
 		t.Fatalf("AttemptFrame of nothing: %v", err)
 	}
-	if rep, err := admin.Verify(ctx); err != nil || !rep.OK || rep.Records != 2 {
+	// Two sessions and the audited lockout reset.
+	rep, err := admin.Verify(ctx)
+	if err != nil || !rep.OK || rep.Records != 3 {
 		t.Fatalf("Verify = %+v, %v", rep, err)
+	}
+	if h, err := admin.AuditHead(ctx); err != nil || h.Seq != 3 || h.Value != rep.HeadValue {
+		t.Fatalf("AuditHead = %+v, %v; verify's head %q", h, err, rep.HeadValue)
 	}
 	if err := admin.DeleteUser(ctx, bob.ID); err != nil {
 		t.Fatal(err)

@@ -18,6 +18,8 @@ type Door interface {
 	KeepEvidence(session string) error
 	Cancel(session string) error
 	Snapshot() machine.Snapshot
+	Lockout() machine.Lockout
+	ResetLockout(by string) (machine.Lockout, error)
 	Subscribe(buffer int) (<-chan machine.Transition, func())
 }
 
@@ -57,6 +59,7 @@ type Audit interface {
 	GetAttempt(id string) (api.Attempt, error)
 	Frame(attemptID string) ([]byte, error)
 	Verify() (api.VerifyReport, error)
+	Head() (api.AuditHead, error)
 }
 
 // Board reports the door hardware: Relay is "locked" or "unlocked", Door is "closed", "open" or

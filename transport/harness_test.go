@@ -268,9 +268,15 @@ func (a fakeAudit) GetAttempt(id string) (api.Attempt, error) {
 
 func (a fakeAudit) Frame(id string) ([]byte, error) { return a.db.Frame(id) }
 
+func (a fakeAudit) Head() (api.AuditHead, error) {
+	h, err := a.db.Head()
+	return api.AuditHead{Seq: h.Seq, MAC: h.MAC, Value: h.String()}, err
+}
+
 func (a fakeAudit) Verify() (api.VerifyReport, error) {
 	r, err := a.db.Verify()
-	return api.VerifyReport{Records: r.Records, OK: r.OK, FirstBroken: r.FirstBroken, Problem: r.Problem, Head: r.Head}, err
+	return api.VerifyReport{Records: r.Records, OK: r.OK, FirstBroken: r.FirstBroken, Problem: r.Problem, Head: r.Head,
+		HeadValue: r.HeadValue().String()}, err
 }
 
 func (u fakeUsers) AddFace(_ context.Context, userID string, body []byte, ct string) (string, []string, error) {

@@ -59,6 +59,9 @@ var routes = []Route{
 	{http.MethodGet, "/v1/audit/verify", RoleAdmin, (*Server).getAuditVerify},
 	{http.MethodGet, "/v1/audit/{id}", RoleAdmin, (*Server).getAttempt},
 	{http.MethodGet, "/v1/audit/{id}/frame", RoleAdmin, (*Server).getAttemptFrame},
+	{http.MethodGet, "/v1/audit/head", RoleAdmin, (*Server).getAuditHead},
+	{http.MethodGet, "/v1/lockout", RoleAdmin, (*Server).getLockout},
+	{http.MethodPost, "/v1/lockout/reset", RoleAdmin, (*Server).postLockoutReset},
 	{http.MethodGet, "/metrics", RoleAdmin, (*Server).getMetrics},
 	{http.MethodGet, "/openapi.yaml", RoleAny, (*Server).getOpenAPI},
 }

@@ -3,6 +3,7 @@ package testkit
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -66,15 +67,21 @@ type Daemon struct {
 	// result, readable after that.
 	exited chan struct{}
 	err    error
+	scheme string
 }
 
 // Option changes how StartDaemon runs the daemon.
 type Option func(*daemonOpts)
 
 type daemonOpts struct {
-	env  []string
-	args []string
+	env   []string
+	args  []string
+	https bool
 }
+
+// HTTPS runs the daemon as installed: HTTPS with its self-signed certificate. Without it the
+// daemon serves plain HTTP on loopback (--insecure-http), which most tests want.
+func HTTPS() Option { return func(o *daemonOpts) { o.https = true } }
 
 // Env adds environment variables (KEY=VALUE) to the daemon's environment.
 func Env(kv ...string) Option { return func(o *daemonOpts) { o.env = append(o.env, kv...) } }
@@ -91,9 +98,16 @@ func StartDaemon(t testing.TB, opts ...Option) *Daemon {
 		f(&o)
 	}
 	addr := FreePort(t)
-	cmd := exec.Command(Binary(t), append([]string{"serve", "--listen", addr}, o.args...)...)
+	args := []string{"serve", "--listen", addr}
+	if !o.https {
+		args = append(args, "--insecure-http")
+	}
+	cmd := exec.Command(Binary(t), append(args, o.args...)...)
 	cmd.Env = append(os.Environ(), o.env...)
-	d := &Daemon{Cmd: cmd, Addr: addr, Logs: &LogBuffer{}, exited: make(chan struct{})}
+	d := &Daemon{Cmd: cmd, Addr: addr, Logs: &LogBuffer{}, exited: make(chan struct{}), scheme: "http"}
+	if o.https {
+		d.scheme = "https"
+	}
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw
 	cmd.Stdout = d.Logs
@@ -132,7 +146,7 @@ func StartDaemon(t testing.TB, opts ...Option) *Daemon {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, d.URL("/healthz"), nil)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := healthClient.Do(req)
 		cancel()
 		if err == nil {
 			resp.Body.Close()
@@ -147,7 +161,11 @@ func StartDaemon(t testing.TB, opts ...Option) *Daemon {
 }
 
 // URL is the daemon's base URL plus path.
-func (d *Daemon) URL(path string) string { return "http://" + d.Addr + path }
+func (d *Daemon) URL(path string) string { return d.scheme + "://" + d.Addr + path }
+
+// healthClient waits for /healthz; it does not check the certificate (the tests that use HTTPS
+// check it themselves, by its fingerprint).
+var healthClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 
 // Exited is closed once the process has exited and its whole log is in Logs.
 func (d *Daemon) Exited() <-chan struct{} { return d.exited }

@@ -34,6 +34,7 @@ const (
 	CodeBusy                 = "busy"                   // 409: the door is unlocking or cooling down
 	CodeNotAwaitingPIN       = "not_awaiting_pin"       // 409
 	CodePINInUse             = "pin_in_use"             // 409
+	CodeNameInUse            = "name_in_use"            // 409: another user has this name
 	CodeStaleSession         = "stale_session"          // 410: the session is over
 	CodePruned               = "pruned"                 // 410: the evidence frame was deleted by retention
 	CodeQueueFull            = "queue_full"             // 429: too many frames in analysis or uploads
@@ -194,6 +195,26 @@ type VerifyReport struct {
 	FirstBroken uint64 `json:"first_broken"`
 	Problem     string `json:"problem"`
 	Head        string `json:"head"`
+	// HeadValue is the verified head as "seq:mac": keep it off the device to check the history
+	// (or an export) later with `doorface audit verify --head`.
+	HeadValue string `json:"head_value"`
+	// Anchored says the chain was also checked against an exported head.
+	Anchored bool `json:"anchored"`
+}
+
+// AuditHead answers GET /v1/audit/head: the audit chain's head, to keep off the device.
+type AuditHead struct {
+	Seq   uint64 `json:"seq"`
+	MAC   string `json:"mac"`
+	Value string `json:"value"` // "seq:mac", what `doorface audit verify --head` takes
+}
+
+// Lockout answers GET /v1/lockout and POST /v1/lockout/reset (the lockout that was cleared).
+type Lockout struct {
+	Failures int       `json:"failures"`
+	Level    int       `json:"level"`
+	Until    time.Time `json:"until"`
+	Active   bool      `json:"active"`
 }
 
 // Event names of GET /v1/events (Server-Sent Events).

@@ -320,6 +320,27 @@ func (c *Client) Verify(ctx context.Context) (api.VerifyReport, error) {
 // comments for a few heartbeat intervals knows the link is down.
 const Comment = ":"
 
+// AuditHead returns the audit chain's head, to keep off the device.
+func (c *Client) AuditHead(ctx context.Context) (api.AuditHead, error) {
+	var out api.AuditHead
+	err := c.call(ctx, http.MethodGet, "/v1/audit/head", "", nil, nil, &out)
+	return out, err
+}
+
+// Lockout returns the PIN lockout.
+func (c *Client) Lockout(ctx context.Context) (api.Lockout, error) {
+	var out api.Lockout
+	err := c.call(ctx, http.MethodGet, "/v1/lockout", "", nil, nil, &out)
+	return out, err
+}
+
+// ResetLockout clears the PIN lockout (audited) and returns the lockout it cleared.
+func (c *Client) ResetLockout(ctx context.Context) (api.Lockout, error) {
+	var out api.Lockout
+	err := c.call(ctx, http.MethodPost, "/v1/lockout/reset", "", nil, nil, &out)
+	return out, err
+}
+
 // Event is one Server-Sent Event: its name (api.EventState, ..., or Comment) and its JSON data.
 type Event struct {
 	Name string
