@@ -13,10 +13,11 @@ import (
 	"github.com/doorface/doorface/hw"
 )
 
-// waitFor polls cond every 10 ms for up to 5 s and fails the test, naming what, if it never holds.
+// waitFor polls cond every 10 ms for up to 15 s (a bound for a loaded 2-core machine, not a
+// timing claim) and fails the test, naming what, if it never holds.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

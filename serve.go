@@ -193,7 +193,19 @@ func newDaemon(cfg config.Config, b *hw.Board, log *slog.Logger, stdout io.Write
 				}
 				return u.Fill()
 			}))
+	scheme := "http"
+	var tlsCfg *tls.Config
+	if !cfg.TLS.InsecureHTTP {
+		cert, err := serverCertificate(cfg, d.log)
+		if err != nil {
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		tlsCfg, scheme = transport.ServerTLS(cert), "https"
+	} else {
+		d.log.Warn("serving plain HTTP (insecure_http): tokens and PINs cross the network in clear")
+	}
 	srv, err := transport.New(transport.Options{
+		TLS:    tlsCfg,
 		Config: cfg.HTTP,
 		Door:   m, Frames: frames{cfg: vcfg, pipe: pipe, gallery: gallery, track: &faceTrack{clock: clock.Real{}}},
 		Users: users{db: db, cfg: vcfg, pipe: pipe, gallery: gallery}, Audit: audit{db}, Board: board{b},
@@ -206,18 +218,6 @@ func newDaemon(cfg config.Config, b *hw.Board, log *slog.Logger, stdout io.Write
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
-	}
-	scheme := "http"
-	if !cfg.TLS.InsecureHTTP {
-		cert, err := serverCertificate(cfg, d.log)
-		if err != nil {
-			ln.Close()
-			return nil, fmt.Errorf("tls: %w", err)
-		}
-		ln = tls.NewListener(ln, transport.ServerTLS(cert))
-		scheme = "https"
-	} else {
-		d.log.Warn("serving plain HTTP (insecure_http): tokens and PINs cross the network in clear")
 	}
 	d.ln = ln
 	d.log.Info("doorface ready", "addr", ln.Addr().String(), "hw", b.Mode, "templates", n,

@@ -1,9 +1,12 @@
 package transport
 
 import (
+	"container/list"
+	"crypto/tls"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,10 +14,13 @@ import (
 	"github.com/doorface/doorface/clock"
 )
 
-// limitListener caps open connections overall and per client address. A connection over a cap
-// is closed as soon as it is accepted, so the process never runs out of file descriptors (an
-// exhausted descriptor table stalls every accept, and the watchdog with it) and one host cannot
-// take every connection.
+// limitListener caps open connections overall and per client address, so the process never runs
+// out of file descriptors (an exhausted descriptor table stalls every accept) and one host cannot
+// take every connection. At the overall cap a new connection takes the place of the oldest one
+// that has never carried an authenticated request (an idle or trickling stranger): the door
+// tablet and the admin, once they have authenticated on a connection, keep it, and can always get
+// a new one. Over the per-client cap, or when every connection is authenticated, the new
+// connection is closed at once.
 type limitListener struct {
 	net.Listener
 	max, perClient int
@@ -22,15 +28,16 @@ type limitListener struct {
 
 	// mu guards everything that follows.
 	mu     sync.Mutex
-	open   int
+	conns  *list.List // of *limitedConn, oldest first
 	byAddr map[string]int
 }
 
-func newLimitListener(ln net.Listener, max, perClient int, refused prometheus.Counter) net.Listener {
-	return &limitListener{Listener: ln, max: max, perClient: perClient, refused: refused, byAddr: map[string]int{}}
+func newLimitListener(ln net.Listener, max, perClient int, refused prometheus.Counter) *limitListener {
+	return &limitListener{Listener: ln, max: max, perClient: perClient, refused: refused,
+		conns: list.New(), byAddr: map[string]int{}}
 }
 
-// Accept returns the next connection within the caps, closing those over them.
+// Accept returns the next connection within the caps.
 func (l *limitListener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.Listener.Accept()
@@ -38,28 +45,52 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		host := clientHost(c.RemoteAddr())
+		lc := &limitedConn{Conn: c, l: l, host: host}
+		var evict *limitedConn
 		l.mu.Lock()
-		over := l.open >= l.max || l.byAddr[host] >= l.perClient
-		if !over {
-			l.open++
+		ok := l.byAddr[host] < l.perClient
+		if ok && l.conns.Len() >= l.max {
+			evict = l.oldestUntrustedLocked()
+			ok = evict != nil
+		}
+		if ok {
 			l.byAddr[host]++
+			lc.elem = l.conns.PushBack(lc)
 		}
 		l.mu.Unlock()
-		if over {
+		if evict != nil {
+			l.refused.Inc()
+			_ = evict.Close()
+		}
+		if !ok {
 			l.refused.Inc()
 			_ = c.Close()
 			continue
 		}
-		return &limitedConn{Conn: c, l: l, host: host}, nil
+		return lc, nil
 	}
 }
 
-func (l *limitListener) release(host string) {
+// oldestUntrustedLocked is the oldest connection that has carried no authenticated request.
+func (l *limitListener) oldestUntrustedLocked() *limitedConn {
+	for e := l.conns.Front(); e != nil; e = e.Next() {
+		if c := e.Value.(*limitedConn); !c.trusted.Load() {
+			return c
+		}
+	}
+	return nil
+}
+
+func (l *limitListener) release(c *limitedConn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.open--
-	if l.byAddr[host]--; l.byAddr[host] <= 0 {
-		delete(l.byAddr, host)
+	if c.elem == nil {
+		return
+	}
+	l.conns.Remove(c.elem)
+	c.elem = nil
+	if l.byAddr[c.host]--; l.byAddr[c.host] <= 0 {
+		delete(l.byAddr, c.host)
 	}
 }
 
@@ -78,15 +109,32 @@ func clientHost(a net.Addr) string {
 // limitedConn gives its place back once, when closed.
 type limitedConn struct {
 	net.Conn
-	l    *limitListener
-	host string
-	once sync.Once
+	l       *limitListener
+	host    string
+	elem    *list.Element // guarded by l.mu
+	trusted atomic.Bool   // it carried an authenticated request
+	once    sync.Once
 }
 
 func (c *limitedConn) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(func() { c.l.release(c.host) })
+	c.once.Do(func() { c.l.release(c) })
 	return err
+}
+
+// connKey is the context key of the request's connection (http.Server.ConnContext).
+type connKey struct{}
+
+// trustConn marks the request's connection as authenticated: the connection cap never takes its
+// place for a stranger's.
+func trustConn(r *http.Request) {
+	c, _ := r.Context().Value(connKey{}).(net.Conn)
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	if lc, ok := c.(*limitedConn); ok {
+		lc.trusted.Store(true)
+	}
 }
 
 // rateLimiter is a token bucket per role on an injected clock.

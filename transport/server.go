@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -173,6 +174,9 @@ type Options struct {
 	WriteTimeout time.Duration
 	// ShutdownTimeout bounds Serve's graceful shutdown; then connections are closed. Default 5 s.
 	ShutdownTimeout time.Duration
+	// TLS, when set, serves HTTPS on the listener Serve is given (see ServerTLS); nil serves
+	// plain HTTP.
+	TLS *tls.Config
 
 	Clock    clock.Clock
 	Logger   *slog.Logger
@@ -293,7 +297,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    s.o.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	// Caps on raw connections first, then TLS on top, so the caps count sockets and a TLS
+	// handshake never starts on a connection over them.
 	ln = newLimitListener(ln, s.o.MaxConns, s.o.MaxConnsPerClient, s.metrics.connsRefused)
+	if s.o.TLS != nil {
+		ln = tls.NewListener(ln, s.o.TLS)
+	}
+	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		return context.WithValue(ctx, connKey{}, c)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info("serving", "addr", ln.Addr().String())
@@ -407,6 +419,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, need Role, ri
 	}
 	role := s.roleOf(r.Header.Get("Authorization"))
 	ri.role = role
+	if role != "" {
+		trustConn(r)
+	}
 	if role == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="doorface"`)
 		return httpErr(http.StatusUnauthorized, api.CodeUnauthorized, "missing or invalid bearer token", nil)
