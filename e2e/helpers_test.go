@@ -47,7 +47,7 @@ func newRelRig(t *testing.T, env ...string) *relRig {
 	r.env = append([]string{
 		"DOORFACE_DOOR_TOKEN=" + relDoorToken, "DOORFACE_ADMIN_TOKEN=" + relAdminToken,
 		"DOORFACE_MACHINE_UNLOCK_DURATION=1500ms", "DOORFACE_MACHINE_COOLDOWN=500ms",
-		"DOORFACE_MACHINE_MAX_FRAMES=4",
+		"DOORFACE_MACHINE_MAX_FRAMES=4", "DOORFACE_VISION_WORKERS=1",
 	}, env...)
 	r.args = []string{"--data", data, "--models", models, "--hw", "sim"}
 	r.start()

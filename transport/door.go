@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"time"
 
@@ -116,6 +117,12 @@ func (s *Server) frame(w http.ResponseWriter, r *http.Request, compat bool) erro
 		return err
 	}
 	setSession(r, req.Session)
+	// Per token and client address: a stolen tablet elsewhere cannot crowd out the real one.
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	if ok, wait := s.frameRate.allow(string(roleOf(r)) + " " + host); !ok {
+		return &HTTPError{Status: http.StatusTooManyRequests, Code: api.CodeRateLimited,
+			Msg: "too many frames from this tablet; slow down", RetryAfter: wait}
+	}
 	if err := s.busyNow(); err != nil {
 		return err
 	}
@@ -199,7 +206,7 @@ func (s *Server) postPIN(w http.ResponseWriter, r *http.Request) error {
 
 // deleteSession cancels the session named by X-Door-Session or ?session= (or the current one).
 func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) error {
-	if ok, wait := s.cancels.allow(roleOf(r)); !ok {
+	if ok, wait := s.cancels.allow(string(roleOf(r))); !ok {
 		return &HTTPError{Status: http.StatusTooManyRequests, Code: api.CodeRateLimited,
 			Msg: "too many cancelled sessions; retry later", RetryAfter: wait}
 	}

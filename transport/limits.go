@@ -16,11 +16,12 @@ import (
 
 // limitListener caps open connections overall and per client address, so the process never runs
 // out of file descriptors (an exhausted descriptor table stalls every accept) and one host cannot
-// take every connection. At the overall cap a new connection takes the place of the oldest one
-// that has never carried an authenticated request (an idle or trickling stranger): the door
-// tablet and the admin, once they have authenticated on a connection, keep it, and can always get
-// a new one. Over the per-client cap, or when every connection is authenticated, the new
-// connection is closed at once.
+// take every connection. At the overall cap a new connection takes the place of the oldest
+// connection that has never carried an authenticated request, taken from the client address that
+// holds the most connections: a flood's idle or trickling connections give way, while the door
+// tablet and the admin keep the connections they authenticated on, and a new connection of theirs
+// (from an address holding few) is not the one that gives way. Over the per-client cap, or when
+// every connection has authenticated, the new connection is closed at once.
 type limitListener struct {
 	net.Listener
 	max, perClient int
@@ -50,7 +51,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		l.mu.Lock()
 		ok := l.byAddr[host] < l.perClient
 		if ok && l.conns.Len() >= l.max {
-			evict = l.oldestUntrustedLocked()
+			evict = l.victimLocked()
 			ok = evict != nil
 		}
 		if ok {
@@ -71,10 +72,22 @@ func (l *limitListener) Accept() (net.Conn, error) {
 	}
 }
 
-// oldestUntrustedLocked is the oldest connection that has carried no authenticated request.
-func (l *limitListener) oldestUntrustedLocked() *limitedConn {
+// victimLocked is the connection that gives way to a newcomer at the cap: the oldest one that
+// never authenticated, of the address holding the most such connections; nil when every
+// connection has authenticated.
+func (l *limitListener) victimLocked() *limitedConn {
+	untrusted := map[string]int{}
 	for e := l.conns.Front(); e != nil; e = e.Next() {
 		if c := e.Value.(*limitedConn); !c.trusted.Load() {
+			untrusted[c.host]++
+		}
+	}
+	most := 0
+	for _, n := range untrusted {
+		most = max(most, n)
+	}
+	for e := l.conns.Front(); e != nil; e = e.Next() {
+		if c := e.Value.(*limitedConn); !c.trusted.Load() && untrusted[c.host] == most {
 			return c
 		}
 	}
@@ -137,7 +150,8 @@ func trustConn(r *http.Request) {
 	}
 }
 
-// rateLimiter is a token bucket per role on an injected clock.
+// rateLimiter is a token bucket per key (a role, or a role and a client address) on an injected
+// clock.
 type rateLimiter struct {
 	clk   clock.Clock
 	rate  float64 // tokens per second
@@ -145,7 +159,7 @@ type rateLimiter struct {
 
 	// mu guards everything that follows.
 	mu      sync.Mutex
-	buckets map[Role]*bucket
+	buckets map[string]*bucket
 }
 
 type bucket struct {
@@ -154,18 +168,28 @@ type bucket struct {
 }
 
 func newRateLimiter(clk clock.Clock, rate float64, burst int) *rateLimiter {
-	return &rateLimiter{clk: clk, rate: rate, burst: float64(burst), buckets: map[Role]*bucket{}}
+	return &rateLimiter{clk: clk, rate: rate, burst: float64(burst), buckets: map[string]*bucket{}}
 }
 
-// allow takes a token of role's bucket; when there is none it says how long until there is.
-func (l *rateLimiter) allow(role Role) (bool, time.Duration) {
+// maxBuckets bounds the limiter's memory: past it, full buckets are forgotten.
+const maxBuckets = 4096
+
+// allow takes a token of key's bucket; when there is none it says how long until there is.
+func (l *rateLimiter) allow(key string) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.clk.Now()
-	b := l.buckets[role]
+	b := l.buckets[key]
 	if b == nil {
+		if len(l.buckets) >= maxBuckets {
+			for k, ob := range l.buckets {
+				if ob.tokens+now.Sub(ob.at).Seconds()*l.rate >= l.burst {
+					delete(l.buckets, k)
+				}
+			}
+		}
 		b = &bucket{tokens: l.burst, at: now}
-		l.buckets[role] = b
+		l.buckets[key] = b
 	}
 	b.tokens = min(l.burst, b.tokens+now.Sub(b.at).Seconds()*l.rate)
 	b.at = now

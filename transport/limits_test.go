@@ -10,8 +10,8 @@ import (
 )
 
 // TestLimitListener: one client address gets at most perClient connections; at the overall cap a
-// new connection takes the place of the oldest one that never authenticated, and is refused when
-// every connection has authenticated.
+// new connection takes the place of the oldest unauthenticated connection of the address holding
+// the most, and is refused when every connection has authenticated.
 func TestLimitListener(t *testing.T) {
 	raw, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -59,30 +59,32 @@ func TestLimitListener(t *testing.T) {
 
 	a1 := dial("127.0.0.2")
 	s1 := next()
-	dial("127.0.0.2")
+	a2 := dial("127.0.0.3")
 	s2 := next()
-	a3 := dial("127.0.0.2") // over the per-client cap
-	if !closedByServer(a3) {
-		t.Fatal("a third connection from one address was kept")
-	}
 	dial("127.0.0.3")
 	s3 := next()
-	dial("127.0.0.3")
+	if over := dial("127.0.0.3"); !closedByServer(over) { // over the per-client cap of 2
+		t.Fatal("a third connection from one address was kept")
+	}
+	dial("127.0.0.4")
 	s4 := next()
-	// At the cap: the admin's new connection takes the oldest stranger's place.
+	// At the cap (4): the admin's new connection takes the place of the oldest connection of the
+	// address holding the most (127.0.0.3), not of the oldest connection overall (127.0.0.2).
 	dial("127.0.0.1")
 	s5 := next()
-	if !closedByServer(a1) {
-		t.Fatal("the oldest unauthenticated connection was not closed for the new one")
+	if !closedByServer(a2) {
+		t.Fatal("the oldest connection of the address holding the most did not give way")
+	}
+	if closedByServer(a1) {
+		t.Fatal("the oldest connection overall gave way, though its address holds only one")
 	}
 	// Everyone authenticated: a newcomer is refused instead.
-	for _, c := range []*limitedConn{s2, s3, s4, s5} {
+	for _, c := range []*limitedConn{s1, s2, s3, s4, s5} {
 		c.trusted.Store(true)
 	}
-	if a6 := dial("127.0.0.4"); !closedByServer(a6) {
+	if a6 := dial("127.0.0.6"); !closedByServer(a6) {
 		t.Fatal("a connection over the cap was kept although every other one had authenticated")
 	}
-	_ = s1
 	l.mu.Lock()
 	open := l.conns.Len()
 	l.mu.Unlock()

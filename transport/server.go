@@ -53,7 +53,8 @@ const (
 	DefaultBodyTimeout       = 15 * time.Second
 	DefaultReadSlots         = 8
 	DefaultMaxStreams        = 4
-	DefaultCancelRate        = 1.0 // DELETE /v1/session per second and token, burst 5
+	DefaultCancelRate        = 1.0  // DELETE /v1/session per second and token, burst 5
+	DefaultFrameRate         = 30.0 // frames per second per token and client address (a tablet sends ~10)
 )
 
 // Config holds the server's settings a person sets; the yaml tags are the keys under the
@@ -89,6 +90,9 @@ type Config struct {
 	// CancelRate is how many DELETE /v1/session per second a token may send (burst 5); more get
 	// 429. Default 1.
 	CancelRate float64 `yaml:"cancel_rate"`
+	// FrameRate is how many frames per second one client address may post with a token (burst
+	// the same); more get 429 before their body is read. Default 30 (a tablet sends about 10).
+	FrameRate float64 `yaml:"frame_rate"`
 }
 
 // DefaultConfig returns the defaults.
@@ -96,7 +100,8 @@ func DefaultConfig() Config {
 	return Config{QueueSize: DefaultQueueSize, Heartbeat: DefaultHeartbeat, MaxJSON: DefaultMaxJSON,
 		MaxConns: DefaultMaxConns, MaxConnsPerClient: DefaultMaxConnsPerClient, HeaderTimeout: DefaultHeaderTimeout,
 		IdleTimeout: DefaultIdleTimeout, MaxHeaderBytes: DefaultMaxHeaderBytes, BodyTimeout: DefaultBodyTimeout,
-		ReadSlots: DefaultReadSlots, MaxStreams: DefaultMaxStreams, CancelRate: DefaultCancelRate}
+		ReadSlots: DefaultReadSlots, MaxStreams: DefaultMaxStreams, CancelRate: DefaultCancelRate,
+		FrameRate: DefaultFrameRate}
 }
 
 // withDefaults fills zero settings with the defaults.
@@ -127,6 +132,9 @@ func (c Config) withDefaults() Config {
 	setInt(&c.MaxStreams, d.MaxStreams)
 	if c.CancelRate <= 0 {
 		c.CancelRate = d.CancelRate
+	}
+	if c.FrameRate <= 0 {
+		c.FrameRate = d.FrameRate
 	}
 	return c
 }
@@ -197,8 +205,8 @@ type Server struct {
 	readers  chan struct{} // body-reading slots (ReadSlots)
 	stopping atomic.Bool
 
-	// cancels limits DELETE /v1/session per role.
-	cancels *rateLimiter
+	// cancels limits DELETE /v1/session per role; frameRate frames per role and client address.
+	cancels, frameRate *rateLimiter
 
 	// streamsMu guards streams, the open event streams per role.
 	streamsMu sync.Mutex
@@ -243,15 +251,16 @@ func New(o Options) (*Server, error) {
 		o.Registry = prometheus.NewRegistry()
 	}
 	s := &Server{
-		o:        o,
-		log:      o.Logger.With("component", "transport"),
-		doorHash: sha256.Sum256([]byte(o.Tokens.Door)),
-		admHash:  sha256.Sum256([]byte(o.Tokens.Admin)),
-		mux:      http.NewServeMux(),
-		sem:      make(chan struct{}, o.QueueSize),
-		readers:  make(chan struct{}, o.ReadSlots),
-		cancels:  newRateLimiter(o.Clock, o.CancelRate, 5),
-		streams:  map[Role]int{},
+		o:         o,
+		log:       o.Logger.With("component", "transport"),
+		doorHash:  sha256.Sum256([]byte(o.Tokens.Door)),
+		admHash:   sha256.Sum256([]byte(o.Tokens.Admin)),
+		mux:       http.NewServeMux(),
+		sem:       make(chan struct{}, o.QueueSize),
+		readers:   make(chan struct{}, o.ReadSlots),
+		cancels:   newRateLimiter(o.Clock, o.CancelRate, 5),
+		frameRate: newRateLimiter(o.Clock, o.FrameRate, int(max(o.FrameRate, 1))),
+		streams:   map[Role]int{},
 	}
 	m, err := newMetrics(o.Registry, o.QueueSize)
 	if err != nil {
