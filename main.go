@@ -30,7 +30,7 @@ usage: doorface COMMAND [flags]
   calibrate DIR  FAR/FRR table for labelled photos (identity = file name without trailing digits)
   db compact     shrink the database file (daemon stopped)
   models check   check the model files
-  replay         --server URL [--fps N] [--pin PIN] FRAME...   play the door tablet (token in $DOORFACE_DOOR_TOKEN)
+  replay         --server URL [--fps N] [--pin-stdin] FRAME...   play the door tablet (token in $DOORFACE_DOOR_TOKEN)
   tls fingerprint  the SHA-256 of the daemon's TLS certificate, to pin in the tablet
   tokens show    the API tokens (never logged; needs access to the data directory)
   version        module version, commit, Go and OpenCV versions, model checksums

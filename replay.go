@@ -28,10 +28,10 @@ const (
 	replayNoDecision   = 5 // no decision within --max-frames frames
 )
 
-const replayUsageText = `usage: doorface replay --server URL [--fps N] [--pin PIN] [--max-frames N] [--timeout D] [--no-events] FRAME...
+const replayUsageText = `usage: doorface replay --server URL [--tls-fingerprint SHA256] [--fps N] [--pin-stdin] [--max-frames N] [--timeout D] [--no-events] FRAME...
 
-Plays the door tablet: posts the frames (cycling) at --fps until the daemon decides, enters --pin if
-it asks for one, and prints each answer and event. The door token comes from $DOORFACE_DOOR_TOKEN
+Plays the door tablet: posts the frames (cycling) at --fps until the daemon decides, enters a PIN if
+it asks for one (--pin-stdin: the PIN on standard input), and prints each answer and event. The door token comes from $DOORFACE_DOOR_TOKEN
 (never from the command line, where other users could read it).
 
 Exit codes: 0 decided (or PIN granted), 1 a request failed or was refused, 2 usage, 3 PIN asked
@@ -88,10 +88,11 @@ func replayMain(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	server := fs.String("server", "http://127.0.0.1:8080", "daemon base URL")
 	fps := fs.Float64("fps", 10, "frames per second")
-	pin := fs.String("pin", "", "PIN to enter if the daemon asks for one")
+	pinStdin := fs.Bool("pin-stdin", false, "read a PIN from standard input, to enter if the daemon asks for one")
 	maxFrames := fs.Int("max-frames", 50, "give up after this many frames")
 	timeout := fs.Duration("timeout", 60*time.Second, "give up after this long")
 	noEvents := fs.Bool("no-events", false, "do not follow the event stream")
+	fingerprint := fs.String("tls-fingerprint", os.Getenv("DOORFACE_TLS_FINGERPRINT"), "the door's certificate SHA-256 (doorface tls fingerprint) to pin, for https (default $DOORFACE_TLS_FINGERPRINT)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), replayUsageText, "\nFlags:\n")
 		fs.PrintDefaults()
@@ -100,6 +101,14 @@ func replayMain(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	token := os.Getenv("DOORFACE_DOOR_TOKEN")
+	pin := ""
+	if *pinStdin {
+		var err error
+		if pin, err = readSecret(os.Stdin); err != nil {
+			fmt.Fprintf(stderr, "replay: %v\n", err)
+			return replayUsage
+		}
+	}
 	if fs.NArg() == 0 || token == "" || *fps <= 0 {
 		fmt.Fprint(stderr, replayUsageText)
 		return replayUsage
@@ -115,7 +124,11 @@ func replayMain(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	r := &replayer{c: client.New(*server, token, nil), out: stdout}
+	var hc *http.Client
+	if *fingerprint != "" {
+		hc = client.Pinned(*fingerprint)
+	}
+	r := &replayer{c: client.New(*server, token, hc), out: stdout}
 	evCtx, stopEvents := context.WithCancel(ctx)
 	evDone := make(chan struct{})
 	if !*noEvents {
@@ -125,7 +138,7 @@ func replayMain(args []string, stdout, stderr io.Writer) int {
 	} else {
 		close(evDone)
 	}
-	code := r.play(ctx, frames, fs.Args(), *fps, *maxFrames, *pin)
+	code := r.play(ctx, frames, fs.Args(), *fps, *maxFrames, pin)
 	if !*noEvents {
 		time.Sleep(200 * time.Millisecond) // let the last events arrive before closing the stream
 	}

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/doorface/doorface/transport/client"
 )
 
 // TestSelfSignedCertificate: the first start makes a certificate with a private key (0600); later
@@ -70,6 +73,17 @@ func TestSelfSignedCertificate(t *testing.T) {
 	resp.Body.Close()
 	if resp.TLS.Version < tls.VersionTLS12 {
 		t.Fatalf("negotiated %x", resp.TLS.Version)
+	}
+	// The Go client's pinning, as replay and a laptop use it: the right fingerprint (with or
+	// without colons) connects, another does not.
+	for _, fp := range []string{Fingerprint(cert), strings.ReplaceAll(Fingerprint(cert), ":", "")} {
+		if err := client.New(srv.URL, "", client.Pinned(fp)).Health(context.Background()); client.Status(err) == 0 && err != nil {
+			t.Fatalf("pinned %q: %v", fp, err)
+		}
+	}
+	wrong := strings.Repeat("00:", 31) + "00"
+	if err := client.New(srv.URL, "", client.Pinned(wrong)).Health(context.Background()); err == nil || client.Status(err) != 0 {
+		t.Fatalf("a wrong pin connected: %v", err)
 	}
 	old := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
 		InsecureSkipVerify: true, MaxVersion: tls.VersionTLS11}}}

@@ -7,6 +7,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -405,4 +408,25 @@ func (c *Client) Events(ctx context.Context) (<-chan Event, error) {
 		}
 	}()
 	return ch, nil
+}
+
+// Pinned returns an HTTP client that accepts only the server certificate whose SHA-256
+// fingerprint is fingerprint (as `doorface tls fingerprint` prints it: hex, with or without
+// colons): how a tablet or a laptop trusts a door's self-signed certificate.
+func Pinned(fingerprint string) *http.Client {
+	want := strings.ToUpper(strings.ReplaceAll(fingerprint, ":", ""))
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: true, // the pin below is the verification
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("no server certificate")
+			}
+			sum := sha256.Sum256(cs.PeerCertificates[0].Raw)
+			if got := strings.ToUpper(hex.EncodeToString(sum[:])); got != want {
+				return fmt.Errorf("server certificate %s is not the pinned one", got)
+			}
+			return nil
+		},
+	}}}
 }
