@@ -22,6 +22,7 @@ import (
 	"github.com/doorface/doorface/config"
 	"github.com/doorface/doorface/hw"
 	"github.com/doorface/doorface/machine"
+	"github.com/doorface/doorface/mqtt"
 	"github.com/doorface/doorface/store"
 	"github.com/doorface/doorface/transport"
 	"github.com/doorface/doorface/vision"
@@ -114,6 +115,7 @@ type daemon struct {
 	machine *machine.Machine
 	server  *transport.Server
 	ln      net.Listener
+	mqtt    *mqtt.Bridge // nil unless mqtt.enabled (mqtt_wiring.go)
 }
 
 func newDaemon(cfg config.Config, b *hw.Board, log *slog.Logger, stdout io.Writer) (*daemon, error) {
@@ -184,6 +186,9 @@ func newDaemon(cfg config.Config, b *hw.Board, log *slog.Logger, stdout io.Write
 		return nil, fmt.Errorf("transport: %w", err)
 	}
 	d.server = srv
+	if err := d.newMQTT(reg, stdout); err != nil {
+		return nil, fmt.Errorf("mqtt: %w", err)
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
@@ -206,6 +211,7 @@ func newDaemon(cfg config.Config, b *hw.Board, log *slog.Logger, stdout io.Write
 // run serves until ctx ends, then shuts down in order: no new frames, the open session ends as
 // cancelled, the relay locks, the server drains (bounded), the store is flushed by close.
 func (d *daemon) run(ctx context.Context) int {
+	d.startMQTT(ctx)
 	go d.driveLED(ctx)
 	go d.forwardDoorEvents(ctx)
 	go d.pruneEvidence(ctx)
@@ -236,6 +242,7 @@ func (d *daemon) run(ctx context.Context) int {
 }
 
 func (d *daemon) close() {
+	d.closeMQTT() // publishes offline; before the store closes (refused commands are audited)
 	if d.server != nil {
 		d.server.Close() // stops its event broker and heartbeats (Serve does too; Close is idempotent)
 	}
@@ -308,6 +315,7 @@ func (d *daemon) forwardDoorEvents(ctx context.Context) {
 				d.board.Buzzer.Play(hw.SoundAlarm)
 			}
 			d.server.PublishDoorEvent(transport.DoorEvent{Kind: string(e.Kind), At: e.At})
+			d.mqttDoorEvent(e)
 			if e.Kind == hw.EventExitPressed {
 				if err := d.machine.ExitRequest("exit button"); err != nil {
 					d.log.Error("exit request", "err", err)

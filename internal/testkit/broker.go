@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -43,15 +44,19 @@ func Mosquitto(t testing.TB) string {
 	return ""
 }
 
-// StartBroker starts mosquitto on a free loopback port with anonymous access and no persistence,
+// StartBroker starts mosquitto on a free loopback port with anonymous access,
 // and waits (at most 10 s) until it accepts connections.
 func StartBroker(t testing.TB) *Broker {
 	t.Helper()
 	bin := Mosquitto(t)
 	addr := FreePort(t)
 	_, port, _ := net.SplitHostPort(addr)
-	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
-	body := fmt.Sprintf("listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n", port)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "mosquitto.conf")
+	// Persistence (saved at a graceful stop only): retained messages and persistent sessions
+	// survive StopGracefully; Stop (SIGKILL) loses them, as a crash of the broker would.
+	body := fmt.Sprintf("listener %s 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\n"+
+		"autosave_interval 0\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n", port, dir)
 	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +92,7 @@ func (b *Broker) Start() {
 			c.Close()
 			return
 		}
-		if time.Now().After(deadline) || (cmd.ProcessState != nil) {
+		if time.Now().After(deadline) {
 			b.t.Fatalf("mosquitto not listening on %s within 10s: %v\n%s", b.Addr, err, b.Logs.String())
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -103,6 +108,26 @@ func (b *Broker) Stop() {
 	}
 	_ = b.cmd.Process.Kill()
 	_ = b.cmd.Wait()
+	b.cmd = nil
+}
+
+// StopGracefully stops the broker with SIGTERM (it saves retained messages and persistent
+// sessions) and waits at most 10 s, then kills it.
+func (b *Broker) StopGracefully() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cmd == nil {
+		return
+	}
+	_ = b.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = b.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = b.cmd.Process.Kill()
+		<-done
+	}
 	b.cmd = nil
 }
 

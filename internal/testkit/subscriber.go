@@ -31,14 +31,27 @@ var subscriberIDs struct {
 	n int
 }
 
-// Subscribe connects to the broker at url (waiting at most 10 s) and subscribes to filters at QoS 1.
-// The test's cleanup disconnects it.
+// Subscribe connects to the broker at url (waiting at most 10 s) and subscribes to filters at QoS 1,
+// with a clean session. The test's cleanup disconnects it.
 func Subscribe(t testing.TB, url string, filters ...string) *Subscriber {
 	t.Helper()
 	subscriberIDs.Lock()
 	subscriberIDs.n++
 	id := fmt.Sprintf("test-subscriber-%d-%d", time.Now().UnixNano()%1e6, subscriberIDs.n)
 	subscriberIDs.Unlock()
+	return subscribe(t, url, id, true, filters)
+}
+
+// SubscribePersistent is Subscribe with a persistent session under client id: the broker keeps
+// its subscriptions and queues QoS 1 messages for it while it is disconnected (also across a
+// graceful restart of the broker), so it misses nothing.
+func SubscribePersistent(t testing.TB, url, id string, filters ...string) *Subscriber {
+	t.Helper()
+	return subscribe(t, url, id, false, filters)
+}
+
+func subscribe(t testing.TB, url, id string, clean bool, filters []string) *Subscriber {
+	t.Helper()
 	s := &Subscriber{t: t}
 	handler := func(_ paho.Client, m paho.Message) {
 		s.mu.Lock()
@@ -51,9 +64,9 @@ func Subscribe(t testing.TB, url string, filters ...string) *Subscriber {
 	for _, f := range filters {
 		subs[f] = 1
 	}
-	opts := paho.NewClientOptions().AddBroker(url).SetClientID(id).SetCleanSession(true).
+	opts := paho.NewClientOptions().AddBroker(url).SetClientID(id).SetCleanSession(clean).
 		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(200 * time.Millisecond).
-		SetMaxReconnectInterval(time.Second).SetOrderMatters(true).
+		SetMaxReconnectInterval(time.Second).SetOrderMatters(true).SetDefaultPublishHandler(handler).
 		SetOnConnectHandler(func(c paho.Client) {
 			tok := c.SubscribeMultiple(subs, handler)
 			if tok.WaitTimeout(5*time.Second) && tok.Error() == nil {
