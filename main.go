@@ -28,6 +28,7 @@ usage: doorface COMMAND [flags]
   db compact     shrink the database file (daemon stopped)
   models check   check the model files
   replay         --server URL [--fps N] [--pin PIN] FRAME...   play the door tablet (token in $DOORFACE_DOOR_TOKEN)
+  mqtt sign      unlock|lockdown|release --by NAME   print a signed remote command (mosquitto_pub -s reads it)
   version        module version, commit, Go and OpenCV versions, model checksums
 
 Every command takes --config and the DOORFACE_* variables; "doorface COMMAND -h" lists its flags.
@@ -63,6 +64,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return modelsMain(rest, stdout, stderr)
 	case "replay":
 		return replayMain(rest, stdout, stderr)
+	case "mqtt":
+		return mqttMain(args[1:], stdout, stderr)
 	case "version":
 		return versionMain(rest, stdout, stderr)
 	case "help", "-h", "--help":

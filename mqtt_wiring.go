@@ -8,6 +8,7 @@ import (
 	"io"
 	"path/filepath"
 	"runtime/debug"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -89,4 +90,43 @@ func moduleVersion() string {
 		}
 	}
 	return v
+}
+
+// mqttMain is `doorface mqtt sign CMD --by NAME`: it prints a command envelope signed with the
+// data directory's command secret, for the door named by mqtt.door_id, to publish on the
+// door's command topic (valid for mqtt.command_skew from now, once).
+func mqttMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) < 2 || args[0] != "sign" {
+		fmt.Fprintln(stderr, "usage: doorface mqtt sign unlock|lockdown|release --by NAME [--data DIR] [--config FILE]")
+		return 2
+	}
+	cmd := args[1]
+	fs, cf := commandFlags("mqtt sign", "mqtt sign unlock|lockdown|release --by NAME", "data")
+	by := fs.String("by", "", "who asks (written to the door's audit)")
+	c, code, ok := loadCommand(fs, cf, args[2:], stdout, stderr)
+	if !ok {
+		return code
+	}
+	if *by == "" {
+		fmt.Fprintln(stderr, "doorface mqtt sign: --by is required")
+		return 2
+	}
+	switch cmd {
+	case mqtt.CmdUnlock, mqtt.CmdLockdown, mqtt.CmdRelease:
+	default:
+		fmt.Fprintf(stderr, "doorface mqtt sign: unknown command %q (unlock, lockdown or release)\n", cmd)
+		return 2
+	}
+	secret, _, err := mqtt.LoadOrCreateSecret(c.Data)
+	if err != nil {
+		fmt.Fprintf(stderr, "doorface mqtt sign: %v\n", err)
+		return 1
+	}
+	env, err := mqtt.Sign(secret, mqtt.Command{Cmd: cmd, Door: c.MQTT.DoorID, By: *by, TS: time.Now().Unix(), Nonce: mqtt.NewNonce()})
+	if err != nil {
+		fmt.Fprintf(stderr, "doorface mqtt sign: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, string(env))
+	return 0
 }
