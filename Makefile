@@ -13,7 +13,7 @@ export MODELS_DIR
 export DOORFACE_MODELS := $(MODELS_DIR)
 
 # Packages that must build and test without cgo (no OpenCV, no dlib): tested with -race and cross-compiled.
-PURE_PKGS  := ./clock/... ./machine/... ./hw/... ./store/... ./transport/...
+PURE_PKGS  := ./clock/... ./machine/... ./hw/... ./store/... ./transport/... ./mqtt/... ./config/...
 # vision/ is the one cgo package; the root package (main) and bench/ (make bench) link it. All are tested with -race too.
 CGO_PKGS   := ./vision/... ./bench/... .
 

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"log/slog"
 	"path/filepath"
 	"runtime/debug"
 	"time"
@@ -19,13 +20,13 @@ import (
 
 // newMQTT builds the MQTT bridge when the mqtt section is enabled (d.mqtt stays nil otherwise).
 // A new command secret is announced once on stdout, like the API tokens.
-func (d *daemon) newMQTT(reg prometheus.Registerer, stdout io.Writer) error {
+func (d *daemon) newMQTT(reg prometheus.Registerer, log *slog.Logger, stdout io.Writer) error {
 	if !d.cfg.MQTT.Enabled {
 		return nil
 	}
 	b, created, err := mqtt.New(mqtt.Options{
 		Config: d.cfg.MQTT, DataDir: d.cfg.Data, Door: d.machine, Board: board{d.board},
-		Audit: refusals{d.db}, Metrics: reg, Logger: d.log, Version: moduleVersion(),
+		Audit: refusals{d.db}, Metrics: reg, Logger: log, Version: moduleVersion(),
 	})
 	if err != nil {
 		return err

@@ -186,7 +186,7 @@ func newDaemon(cfg config.Config, b *hw.Board, log *slog.Logger, stdout io.Write
 		return nil, fmt.Errorf("transport: %w", err)
 	}
 	d.server = srv
-	if err := d.newMQTT(reg, stdout); err != nil {
+	if err := d.newMQTT(reg, log, stdout); err != nil {
 		return nil, fmt.Errorf("mqtt: %w", err)
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)

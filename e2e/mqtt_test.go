@@ -202,6 +202,25 @@ func TestMQTTRealDaemon(t *testing.T) {
 		t.Fatalf("audit: %d remote grants, %d refused commands; want 1 and 3\n%s", remoteGranted, refused, body)
 	}
 
+	// Lockdown: frames are answered 423 lockdown until release.
+	signCmd := func(cmd string) []byte {
+		b, err := mqtt.Sign(secret, mqtt.Command{Cmd: cmd, Door: "e2e", By: "night-guard", TS: time.Now().Unix(), Nonce: mqtt.NewNonce()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	r.door.WaitState("Idle", 15*time.Second)
+	if res := send(signCmd(mqtt.CmdLockdown)); !res.OK {
+		t.Fatalf("lockdown = %+v", res)
+	}
+	if code, body := r.door.Do(http.MethodPost, "/v1/frames", "image/jpeg", stranger); code != http.StatusLocked || !bytes.Contains(body, []byte(`"lockdown"`)) {
+		t.Fatalf("a frame in lockdown = %d %s, want 423 lockdown", code, body)
+	}
+	if res := send(signCmd(mqtt.CmdRelease)); !res.OK {
+		t.Fatalf("release = %+v", res)
+	}
+
 	// 3. The broker goes away: the door still grants; the events arrive when it is back.
 	broker.StopGracefully()
 	r.d.WaitLog(t, 15*time.Second, `"msg":"lost the broker; queueing events"`)

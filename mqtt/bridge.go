@@ -88,8 +88,10 @@ type Bridge struct {
 	done      chan struct{} // closed when the sender stops
 	stopTrans chan struct{} // closed by Close: the transition reader drains and stops
 	transDone chan struct{}
-	cancel    context.CancelFunc
-	closeMu   sync.Once
+	// resultSlots bounds the command results being published at once.
+	resultSlots chan struct{}
+	cancel      context.CancelFunc
+	closeMu     sync.Once
 
 	// mu guards everything that follows.
 	mu          sync.Mutex
@@ -139,7 +141,7 @@ func New(o Options) (b *Bridge, created bool, err error) {
 		verifier: NewVerifier(secret, o.Config.DoorID, o.Config.CommandSkew, now),
 		metrics:  newMetrics(o.Metrics),
 		wake:     make(chan struct{}, 1), done: make(chan struct{}),
-		stopTrans: make(chan struct{}), transDone: make(chan struct{}),
+		stopTrans: make(chan struct{}), transDone: make(chan struct{}), resultSlots: make(chan struct{}, 8),
 		seq: p.Seq, reserved: p.Seq, lockdown: p.Lockdown, lockdownBy: p.LockdownBy,
 	}
 	opts, err := b.clientOptions()

@@ -17,7 +17,15 @@ const refusalAuditEvery = time.Second
 func (b *Bridge) onCommand(_ paho.Client, msg paho.Message) {
 	res := b.handle(msg.Payload())
 	res.At = b.now()
-	go b.publish(b.topics.Result, false, mustJSON(res))
+	select {
+	case b.resultSlots <- struct{}{}: // a flood of commands cannot pile up waiting publishes
+		go func() {
+			defer func() { <-b.resultSlots }()
+			b.publish(b.topics.Result, false, mustJSON(res))
+		}()
+	default:
+		b.log.Warn("command result not published: too many in flight", "cmd", res.Cmd, "error", res.Error)
+	}
 }
 
 // handle verifies and runs one command and returns its result.

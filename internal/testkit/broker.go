@@ -57,6 +57,11 @@ func StartBroker(t testing.TB) *Broker {
 	// survive StopGracefully; Stop (SIGKILL) loses them, as a crash of the broker would.
 	body := fmt.Sprintf("listener %s 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\n"+
 		"autosave_interval 0\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n", port, dir)
+	if os.Geteuid() == 0 {
+		// Run as root, mosquitto would drop to the "mosquitto" user, which cannot write the
+		// test's private temporary directory.
+		body += "user root\n"
+	}
 	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
