@@ -65,7 +65,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "replay":
 		return replayMain(rest, stdout, stderr)
 	case "mqtt":
-		return mqttMain(args[1:], stdout, stderr)
+		return mqttMain(rest, stdout, stderr)
 	case "version":
 		return versionMain(rest, stdout, stderr)
 	case "help", "-h", "--help":
