@@ -33,6 +33,7 @@ usage: doorface COMMAND [flags]
   replay         --server URL [--fps N] [--pin-stdin] FRAME...   play the door tablet (token in $DOORFACE_DOOR_TOKEN)
   tls fingerprint  the SHA-256 of the daemon's TLS certificate, to pin in the tablet
   tokens show    the API tokens (never logged; needs access to the data directory)
+  mqtt sign      unlock|lockdown|release --by NAME   print a signed remote command (mosquitto_pub -s reads it)
   version        module version, commit, Go and OpenCV versions, model checksums
 
 Every command takes --config and the DOORFACE_* variables; "doorface COMMAND -h" lists its flags.
@@ -68,6 +69,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return modelsMain(rest, stdout, stderr)
 	case "replay":
 		return replayMain(rest, stdout, stderr)
+	case "mqtt":
+		return mqttMain(rest, stdout, stderr)
 	case "version":
 		return versionMain(rest, stdout, stderr)
 	case "lockout":

@@ -22,6 +22,7 @@ import (
 	"github.com/doorface/doorface/config"
 	"github.com/doorface/doorface/hw"
 	"github.com/doorface/doorface/machine"
+	"github.com/doorface/doorface/mqtt"
 	"github.com/doorface/doorface/store"
 	"github.com/doorface/doorface/transport"
 	"github.com/doorface/doorface/vision"
@@ -115,6 +116,7 @@ type daemon struct {
 	server  *transport.Server
 	ln      net.Listener
 	notify  *notifier // systemd's notification socket, opened once; nil without systemd
+	mqtt    *mqtt.Bridge // nil unless mqtt.enabled (mqtt_wiring.go)
 }
 
 func newDaemon(cfg config.Config, b *hw.Board, log *slog.Logger, stdout io.Writer) (*daemon, error) {
@@ -215,6 +217,9 @@ func newDaemon(cfg config.Config, b *hw.Board, log *slog.Logger, stdout io.Write
 		return nil, fmt.Errorf("transport: %w", err)
 	}
 	d.server = srv
+	if err := d.newMQTT(reg, log, stdout); err != nil {
+		return nil, fmt.Errorf("mqtt: %w", err)
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
@@ -252,6 +257,7 @@ func serverCertificate(cfg config.Config, log *slog.Logger) (tls.Certificate, er
 // run serves until ctx ends, then shuts down in order: no new frames, the open session ends as
 // cancelled, the relay locks, the server drains (bounded), the store is flushed by close.
 func (d *daemon) run(ctx context.Context) int {
+	d.startMQTT(ctx)
 	go d.driveLED(ctx)
 	go d.forwardDoorEvents(ctx)
 	d.checkHistory()
@@ -286,6 +292,7 @@ func (d *daemon) run(ctx context.Context) int {
 
 func (d *daemon) close() {
 	defer d.notify.Close()
+	d.closeMQTT() // publishes offline; before the store closes (refused commands are audited)
 	if d.server != nil {
 		d.server.Close() // stops its event broker and heartbeats (Serve does too; Close is idempotent)
 	}
@@ -358,6 +365,7 @@ func (d *daemon) forwardDoorEvents(ctx context.Context) {
 				d.board.Buzzer.Play(hw.SoundAlarm)
 			}
 			d.server.PublishDoorEvent(transport.DoorEvent{Kind: string(e.Kind), At: e.At})
+			d.mqttDoorEvent(e)
 			if e.Kind == hw.EventExitPressed {
 				if err := d.machine.ExitRequest("exit button"); err != nil {
 					d.log.Error("exit request", "err", err)

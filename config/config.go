@@ -1,7 +1,7 @@
 // Package config is the daemon's configuration: one type that embeds each package's own settings
-// (machine.Config, params.Config for vision, hw.BoardConfig, store.Config, transport.Config) and
-// adds only what is the daemon's (addresses, paths, logs, tokens, TLS) and the rules that span
-// packages. It loads defaults < config file < DOORFACE_* environment < flags.
+// (machine.Config, params.Config for vision, hw.BoardConfig, store.Config, transport.Config,
+// mqtt.Config) and adds only what is the daemon's (addresses, paths, logs, tokens, TLS) and the
+// rules that span packages. It loads defaults < config file < DOORFACE_* environment < flags.
 //
 // It is pure Go: it builds and tests without cgo (and cross-builds for arm64), although the vision
 // package it configures needs OpenCV.
@@ -16,6 +16,7 @@ import (
 
 	"github.com/doorface/doorface/hw"
 	"github.com/doorface/doorface/machine"
+	"github.com/doorface/doorface/mqtt"
 	"github.com/doorface/doorface/store"
 	"github.com/doorface/doorface/transport"
 	"github.com/doorface/doorface/vision/params"
@@ -39,6 +40,7 @@ type Config struct {
 	Store   store.Config     `yaml:",inline"` // the "pin" and "retention" sections
 	Pins    hw.BoardConfig   `yaml:"pins"`
 	HTTP    transport.Config `yaml:"http"`
+	MQTT    mqtt.Config      `yaml:"mqtt"`
 }
 
 // Tokens holds the API bearer tokens; empty ones are generated on first start and kept in the
@@ -73,6 +75,7 @@ func Default() Config {
 		Store:     store.DefaultConfig(),
 		Pins:      hw.DefaultBoardConfig(),
 		HTTP:      transport.DefaultConfig(),
+		MQTT:      mqtt.DefaultConfig(),
 	}
 }
 
@@ -120,6 +123,7 @@ func (c *Config) Validate() error {
 		sectionError("", store.ErrInvalidConfig, c.Store.Validate()),
 		sectionError("pins", hw.ErrConfig, c.Pins.Validate()),
 		sectionError("http", transport.ErrConfig, c.HTTP.Validate()),
+		sectionError("mqtt", mqtt.ErrConfig, c.MQTT.Validate()),
 	}
 	// Rules across packages.
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {

@@ -100,6 +100,8 @@ func TestConfigInvalidNamesKey(t *testing.T) {
 		{"watchdog shorter than unlock", nil, []string{"DOORFACE_PINS_MAX_OPEN=1s"}, "", "pins.max_open="},
 		{"tls half given", nil, []string{"DOORFACE_TLS_CERT=/x.pem"}, "", "tls.cert="},
 		{"short pin policy", nil, []string{"DOORFACE_PIN_MIN_LENGTH=2"}, "", "pin.min_length="},
+		{"mqtt on without a broker", nil, []string{"DOORFACE_MQTT_ENABLED=true"}, "", "mqtt.broker="},
+		{"mqtt door id with a wildcard", nil, []string{"DOORFACE_MQTT_DOOR_ID=a+b"}, "", "mqtt.door_id="},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -186,7 +188,7 @@ func TestEveryKeyHasOneHome(t *testing.T) {
 		seen[k] = true
 	}
 	for _, want := range []string{"machine.threshold", "machine.min_margin", "vision.workers", "pin.min_length",
-		"retention.max_age", "pins.relay", "http.queue_size", "tokens.door"} {
+		"retention.max_age", "pins.relay", "http.queue_size", "tokens.door", "mqtt.broker", "mqtt.door_id", "mqtt.password"} {
 		if !seen[want] {
 			t.Errorf("key %s missing; keys: %v", want, Keys())
 		}

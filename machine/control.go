@@ -7,7 +7,7 @@ func (m *Machine) Snapshot() Snapshot {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	st := m.stateLocked()
-	snap := Snapshot{State: st, Session: m.sessionIDLocked(), Since: m.since}
+	snap := Snapshot{State: st, Session: m.sessionIDLocked(), Since: m.since, Lockdown: m.lockdown}
 	now := m.clk.Now()
 	switch st {
 	case Unlocking, Cooldown:

@@ -58,6 +58,15 @@
 // never locked out. A stranger who stays can keep typing; that is visible in the audit and the
 // lockout metrics, and the cap keeps each lockout to minutes.
 //
+// # Remote unlock and lockdown
+//
+// [Machine.RemoteUnlock] is the building bus's unlock (an authenticated command, checked by the
+// caller): it opens the door exactly as the exit button does, recorded granted with method
+// remote and who asked, the record written before the relay opens. [Machine.SetLockdown] holds
+// the door: frames, PINs and remote unlocks get [ErrLockdown] until it is released; the exit
+// button still opens the door (nobody is locked in). The lockdown lives in memory; its owner (the
+// MQTT bridge) persists it and sets it again at start.
+//
 // # Concurrency
 //
 // All methods are safe for concurrent use. One mutex serialises the machine, including calls to its

@@ -48,6 +48,10 @@ var (
 	// could not be saved; it holds in memory until a restart.
 	ErrLockoutStore = errors.New("machine: lockout store write failed")
 
+	// ErrLockdown is returned by Admit, EnterPIN and RemoteUnlock while the door is held in
+	// lockdown (SetLockdown): nothing but the exit button opens it until it is released.
+	ErrLockdown = errors.New("machine: door in lockdown")
+
 	// ErrInternal means the machine tried a transition its own table does not allow: a bug. The
 	// door is not opened.
 	ErrInternal = errors.New("machine: internal error")

@@ -16,6 +16,9 @@ func (m *Machine) Admit(session string) (Ticket, error) {
 	if m.closed {
 		return Ticket{}, ErrClosed
 	}
+	if m.lockdown {
+		return Ticket{}, ErrLockdown
+	}
 	if session != "" && session != m.sessionIDLocked() {
 		return Ticket{}, ErrStaleSession
 	}
@@ -151,6 +154,9 @@ func (m *Machine) EnterPIN(session, pin string) (PinResult, error) {
 	if m.stateLocked() != PinFallback {
 		return PinResult{}, ErrNotAwaitingPIN
 	}
+	if m.lockdown {
+		return PinResult{State: PinFallback}, ErrLockdown
+	}
 	now := m.clk.Now()
 	if now.Before(m.lockout.Until) {
 		return m.lockedOutLocked("PIN entry locked out"), nil
@@ -245,7 +251,7 @@ func (m *Machine) Cancel(session string) error {
 // new session is begun, recorded granted with method exit_button and reason, and the door opened
 // for UnlockDuration. While already Unlocking it does nothing. It fails closed: if BeginAttempt,
 // RecordAttempt or Unlock fails the error is returned (ErrBeginFailed, ErrAuditFailed,
-// ErrUnlockFailed) and the door stays locked.
+// ErrUnlockFailed) and the door stays locked. A lockdown does not stop it.
 func (m *Machine) ExitRequest(reason string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -255,30 +261,86 @@ func (m *Machine) ExitRequest(reason string) error {
 	if reason == "" {
 		reason = "exit button"
 	}
+	return m.requestOpenLocked(evExit, MethodExit, reason)
+}
+
+// RemoteUnlock opens the door on an authenticated remote command (the building bus): exactly as
+// ExitRequest, but recorded granted with method remote and the reason "remote unlock by <by>", so
+// the audit names who asked. The record is written before the relay opens; any failure leaves
+// the door locked (ErrBeginFailed, ErrAuditFailed, ErrUnlockFailed). During a lockdown it is
+// refused with ErrLockdown and nothing is recorded (the caller audits its refusals).
+func (m *Machine) RemoteUnlock(by string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	if m.lockdown {
+		return ErrLockdown
+	}
+	if by == "" {
+		by = "unknown"
+	}
+	return m.requestOpenLocked(evRemote, MethodRemote, "remote unlock by "+by)
+}
+
+// requestOpenLocked is the common body of ExitRequest and RemoteUnlock: cancel the open session,
+// begin a new one, record it granted with method, then open the door with ev.
+func (m *Machine) requestOpenLocked(ev event, method Method, reason string) error {
 	switch m.stateLocked() {
 	case Receiving, Recognizing, PinFallback:
-		_, _ = m.endLocked(evCancel, Cancelled, "exit button")
+		_, _ = m.endLocked(evCancel, Cancelled, reason)
 	case Unlocking:
-		m.log.Info("exit request while unlocked: nothing to do", "session", m.sessionIDLocked())
+		m.log.Info("open request while unlocked: nothing to do", "session", m.sessionIDLocked(), "method", string(method))
 		return nil
 	}
 	now := m.clk.Now()
 	s := newSession(now)
 	if err := m.sink.BeginAttempt(s.id, now); err != nil {
-		m.log.Error("begin attempt failed; exit refused", "session", s.id, "err", err)
+		m.log.Error("begin attempt failed; open request refused", "session", s.id, "method", string(method), "err", err)
 		return fmt.Errorf("%w: %w", ErrBeginFailed, err)
 	}
-	dec := &Decision{Outcome: Granted, Method: MethodExit}
+	dec := &Decision{Outcome: Granted, Method: method}
 	prev := m.sess
 	m.sess = s
 	a := m.attemptLocked(dec, reason)
 	a.Durations = map[State]time.Duration{}
 	if err := m.sink.RecordAttempt(a); err != nil {
 		m.sess = prev
-		m.log.Error("record attempt failed; exit refused", "session", s.id, "err", err)
+		m.log.Error("record attempt failed; open request refused", "session", s.id, "method", string(method), "err", err)
 		return fmt.Errorf("%w: %w", ErrAuditFailed, err)
 	}
 	s.decision = dec
 	m.logDecision(s.id, dec, reason)
-	return m.openLocked(evExit, reason, dec)
+	return m.openLocked(ev, reason, dec)
+}
+
+// SetLockdown holds the door in lockdown (on) or releases it. In lockdown, frames (Admit), PINs
+// (EnterPIN) and RemoteUnlock are refused with ErrLockdown; the exit button still opens the door.
+// Turning it on cancels an open session (recorded cancelled) and relocks a door that is
+// Unlocking at once. by names who asked (logged). It returns whether the setting changed. The
+// lockdown lives in memory: the caller that owns it (the MQTT bridge) persists it and sets it
+// again at start.
+func (m *Machine) SetLockdown(on bool, by string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return false, ErrClosed
+	}
+	if m.lockdown == on {
+		return false, nil
+	}
+	m.lockdown = on
+	if !on {
+		m.log.Warn("lockdown released", "by", by)
+		return true, nil
+	}
+	m.log.Warn("lockdown", "by", by, "session", m.sessionIDLocked(), "state", string(m.stateLocked()))
+	switch m.stateLocked() {
+	case Receiving, Recognizing, PinFallback:
+		_, _ = m.endLocked(evCancel, Cancelled, "lockdown by "+by)
+	case Unlocking:
+		m.unlockDoneLocked()
+	}
+	return true, nil
 }

@@ -41,6 +41,8 @@ type Machine struct {
 	nextSub int
 	dropped uint64
 	closed  bool
+	// lockdown refuses every way in but the exit button (SetLockdown).
+	lockdown bool
 	// relockPending is the session whose relock after Unlocking failed: its "door unlocked"
 	// marker stays until RelayRelocked reports that the relay's own retry locked it.
 	relockPending string

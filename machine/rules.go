@@ -32,6 +32,7 @@ const (
 	evPinTimeout        event = "pin_timeout"
 	evAuditFailed       event = "audit_failed"
 	evExit              event = "exit_button"
+	evRemote            event = "remote_unlock"
 	evUnlockDone        event = "unlock_done"
 	evUnlockFailed      event = "unlock_failed"
 	evCooldownDone      event = "cooldown_done"
@@ -54,6 +55,7 @@ var rules = []Rule{
 	{string(evPinTimeout), []State{PinFallback}, Idle},
 	{string(evAuditFailed), []State{Recognizing, PinFallback}, Idle},
 	{string(evExit), []State{Idle, Cooldown}, Unlocking},
+	{string(evRemote), []State{Idle, Cooldown}, Unlocking},
 	{string(evUnlockDone), []State{Unlocking}, Cooldown},
 	{string(evUnlockFailed), []State{Unlocking}, Cooldown},
 	{string(evCooldownDone), []State{Cooldown}, Idle},

@@ -46,6 +46,7 @@ const (
 	MethodPIN     Method = "pin"
 	MethodFacePIN Method = "face+pin"
 	MethodExit    Method = "exit_button"
+	MethodRemote  Method = "remote" // RemoteUnlock: a signed command from the building bus
 	MethodNone    Method = ""
 )
 
@@ -211,4 +212,6 @@ type Snapshot struct {
 	Session    string
 	Since      time.Time
 	RetryAfter time.Duration
+	// Lockdown is true while SetLockdown holds the door: only the exit button opens it.
+	Lockdown bool
 }

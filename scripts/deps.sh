@@ -9,6 +9,8 @@ set -euo pipefail
 # took 21 ms on OpenBLAS, 31 ms on ATLAS and 132 ms on the reference BLAS. select_blas (below) points
 # the Debian alternatives libblas.so.3/liblapack.so.3 at OpenBLAS.
 # bzip2/curl: `make models` downloads and unpacks dlib's official files when no mirror is given.
+# mosquitto: the MQTT broker the mqtt package's tests start on a loopback port (the daemon itself
+# only needs a broker somewhere on the network, not this package).
 PACKAGES=(
   build-essential pkg-config
   libopencv-dev
@@ -16,6 +18,7 @@ PACKAGES=(
   libblas-dev liblapack-dev libatlas-base-dev libopenblas-dev
   libjpeg-dev
   bzip2 curl ca-certificates
+  mosquitto
 )
 
 missing=()

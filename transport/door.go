@@ -39,6 +39,10 @@ func (s *Server) doorError(err error) error {
 	case errors.Is(err, machine.ErrNotAwaitingPIN):
 		return &HTTPError{Status: http.StatusConflict, Code: api.CodeNotAwaitingPIN, Msg: "the session is not waiting for a PIN",
 			Err: err, State: string(s.o.Door.Snapshot().State)}
+	case errors.Is(err, machine.ErrLockdown):
+		return &HTTPError{Status: http.StatusLocked, Code: api.CodeLockdown,
+			Msg: "the door is in lockdown; only the exit button opens it until it is released", Err: err,
+			State: string(s.o.Door.Snapshot().State)}
 	case errors.Is(err, machine.ErrClosed):
 		return httpErr(http.StatusServiceUnavailable, api.CodeShuttingDown, "the door service is shutting down", err)
 	case errors.Is(err, machine.ErrBeginFailed), errors.Is(err, machine.ErrAuditFailed):

@@ -32,6 +32,7 @@ const (
 	CodeMultipleFaces        = "multiple_faces"         // 422: enrollment photo with several faces
 	CodeLowQuality           = "low_quality"            // 422: enrollment face too small, dark, bright or blurry
 	CodeBusy                 = "busy"                   // 409: the door is unlocking or cooling down
+	CodeLockdown             = "lockdown"               // 423: the door is held in lockdown; only the exit button opens it
 	CodeNotAwaitingPIN       = "not_awaiting_pin"       // 409
 	CodePINInUse             = "pin_in_use"             // 409
 	CodeNameInUse            = "name_in_use"            // 409: another user has this name
