@@ -308,6 +308,10 @@ func (d *daemon) forwardDoorEvents(ctx context.Context) {
 				d.board.Buzzer.Play(hw.SoundAlarm)
 			}
 			d.server.PublishDoorEvent(transport.DoorEvent{Kind: string(e.Kind), At: e.At})
+			// The machine audits forced and held-open doors (with their duration) and alarms.
+			if err := d.machine.DoorEvent(string(e.Kind), e.At); err != nil {
+				d.log.Error("door event", "kind", e.Kind, "err", err)
+			}
 			if e.Kind == hw.EventExitPressed {
 				if err := d.machine.ExitRequest("exit button"); err != nil {
 					d.log.Error("exit request", "err", err)

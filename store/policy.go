@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -336,4 +337,43 @@ func (db *DB) FindPIN(pin string) (u User, duress, found bool, err error) {
 		return User{}, false, false, wrapf(err, "find PIN")
 	}
 	return u, duress, found, nil
+}
+
+// UserPolicy is a user's whole access policy, as SetPolicy writes it in one transaction.
+type UserPolicy struct {
+	Enabled               bool
+	ValidFrom, ValidUntil time.Time // zero leaves that side open; ValidUntil exclusive
+	Mode                  string    // one of Modes, "" for face_or_pin
+	Schedule              string    // a schedule's name, "" for any time
+}
+
+// SetPolicy replaces a user's enabled flag, validity window, mode and schedule at once. Errors
+// wrap ErrInvalidValidity, ErrInvalidPolicy (unknown mode or schedule) or ErrNotFound.
+func (db *DB) SetPolicy(id string, p UserPolicy) error {
+	if !p.ValidFrom.IsZero() && !p.ValidUntil.IsZero() && p.ValidUntil.Before(p.ValidFrom) {
+		return fmt.Errorf("store: set policy of %s: %w", id, ErrInvalidValidity)
+	}
+	if p.Mode != "" && !slices.Contains(Modes, p.Mode) {
+		return fmt.Errorf("store: mode %q is not one of %s: %w", p.Mode, strings.Join(Modes, ", "), ErrInvalidPolicy)
+	}
+	err := db.modifyUser(id, func(tx *bolt.Tx, rec *userRec) error {
+		if p.Schedule != "" {
+			all, err := schedulesTx(tx)
+			if err != nil {
+				return err
+			}
+			if _, ok := all[p.Schedule]; !ok {
+				return fmt.Errorf("store: no schedule named %q: %w", p.Schedule, ErrInvalidPolicy)
+			}
+		}
+		rec.Enabled, rec.Mode, rec.Schedule = p.Enabled, p.Mode, p.Schedule
+		rec.ValidFrom, rec.ValidUntil = toNanos(p.ValidFrom), toNanos(p.ValidUntil)
+		return nil
+	})
+	if err != nil {
+		return wrapf(err, "set policy of "+id)
+	}
+	db.log.Info("user policy changed", "user", id, "enabled", p.Enabled, "mode", p.Mode, "schedule", p.Schedule,
+		"valid_from", p.ValidFrom, "valid_until", p.ValidUntil)
+	return nil
 }

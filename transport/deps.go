@@ -19,6 +19,8 @@ type Door interface {
 	Cancel(session string) error
 	Snapshot() machine.Snapshot
 	Subscribe(buffer int) (<-chan machine.Transition, func())
+	// SubscribeAlarms carries the machine's alarms, published to admin event streams only.
+	SubscribeAlarms(buffer int) (<-chan machine.Alarm, func())
 }
 
 // Frame is a decoded image, opaque to transport, owned by the caller of Frames.Decode, who closes
@@ -48,6 +50,7 @@ type Users interface {
 	DeleteUser(id string) error
 	SetPIN(id, pin string) error
 	AddFace(ctx context.Context, userID string, body []byte, contentType string) (templateID string, warnings []string, err error)
+	Policies
 }
 
 // Audit is the attempt history; main wires the store behind it. Export streams the records as

@@ -21,6 +21,7 @@ type metrics struct {
 	sseClients     prometheus.Gauge
 	sseDropped     prometheus.Counter
 	doorEvents     *prometheus.CounterVec
+	alarms         *prometheus.CounterVec
 
 	// mu serializes setState so exactly one state reads 1.
 	mu sync.Mutex
@@ -54,12 +55,14 @@ func newMetrics(reg *prometheus.Registry, queueSize int) (*metrics, error) {
 			Help: "Event-stream clients dropped for being too slow."}),
 		doorEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "doorface_door_events_total",
 			Help: "Door hardware events, by kind."}, []string{"kind"}),
+		alarms: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "doorface_alarms_total",
+			Help: "Alarms (duress, mismatch, failures, forced_open, held_open), by kind."}, []string{"kind"}),
 	}
 	capacity := prometheus.NewGauge(prometheus.GaugeOpts{Name: "doorface_frame_queue_capacity",
 		Help: "Frames that may be read or analysed at once."})
 	capacity.Set(float64(queueSize))
 	for _, c := range []prometheus.Collector{m.frames, m.decisions, m.stage, m.requests, m.requestSeconds,
-		m.queue, capacity, m.state, m.sseClients, m.sseDropped, m.doorEvents} {
+		m.queue, capacity, m.state, m.sseClients, m.sseDropped, m.doorEvents, m.alarms} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("transport: register metrics: %w", err)
 		}
@@ -69,6 +72,10 @@ func newMetrics(reg *prometheus.Registry, queueSize int) (*metrics, error) {
 	}
 	for _, st := range machine.States() {
 		m.state.WithLabelValues(string(st))
+	}
+	for _, k := range []machine.AlarmKind{machine.AlarmDuress, machine.AlarmMismatch, machine.AlarmFailures,
+		machine.AlarmForcedOpen, machine.AlarmHeldOpen} {
+		m.alarms.WithLabelValues(string(k))
 	}
 	return m, nil
 }
