@@ -262,8 +262,15 @@ type fakeUsers struct {
 }
 
 func wireUser(u store.User) api.User {
-	return api.User{ID: u.ID, Name: u.Name, Created: u.Created, Enabled: u.Enabled, HasPIN: u.HasPIN,
+	out := api.User{ID: u.ID, Name: u.Name, Created: u.Created, Enabled: u.Enabled, HasPIN: u.HasPIN,
 		Mode: u.Mode, Schedule: u.Schedule, HasDuressPIN: u.HasDuressPIN}
+	if !u.ValidFrom.IsZero() {
+		out.ValidFrom = &u.ValidFrom
+	}
+	if !u.ValidUntil.IsZero() {
+		out.ValidUntil = &u.ValidUntil
+	}
+	return out
 }
 
 func (u fakeUsers) SetPolicy(id string, p api.Policy) error {
@@ -582,7 +589,13 @@ type sseEvent struct {
 // as events named ":" ), after the opening snapshot has arrived.
 func (e *env) openEvents(ctx context.Context) <-chan sseEvent {
 	e.t.Helper()
-	in, err := client.New(e.hs.URL, doorToken, e.hs.Client()).Events(ctx)
+	return e.openEventsAs(ctx, doorToken)
+}
+
+// openEventsAs is openEvents with the given token (door or admin).
+func (e *env) openEventsAs(ctx context.Context, token string) <-chan sseEvent {
+	e.t.Helper()
+	in, err := client.New(e.hs.URL, token, e.hs.Client()).Events(ctx)
 	if err != nil {
 		e.t.Fatal(err)
 	}
