@@ -40,8 +40,8 @@ type broker struct {
 	// alarms carries the machine's alarms (admin streams only); unsubAlarms ends it.
 	alarms      <-chan machine.Alarm
 	unsubAlarms func()
-	doors chan DoorEvent // PublishDoorEvent -> run
-	done  chan struct{}  // closed when run has returned
+	doors       chan DoorEvent // PublishDoorEvent -> run
+	done        chan struct{}  // closed when run has returned
 
 	// mu guards everything that follows.
 	mu      sync.Mutex
