@@ -23,6 +23,8 @@ usage: doorface COMMAND [flags]
   config print   show the effective configuration, usable as a config file (tokens left out)
   enroll         --name NAME [--pin PIN] PHOTO... | --user ID PHOTO...   add a user, or photos to one (daemon stopped)
   users          list | delete ID | pin ID PIN       manage users (daemon stopped)
+                 show | enable | disable | validity | mode | schedule | duress-pin ID   access policy
+  schedules      list | set NAME "mon-fri 08:00-18:00"... | delete NAME   weekly schedules (daemon stopped)
   audit          export [--since --until --outcome --user] --format csv|jsonl --out DIR | verify
   calibrate DIR  FAR/FRR table for labelled photos (identity = file name without trailing digits)
   db compact     shrink the database file (daemon stopped)
@@ -53,6 +55,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return enrollMain(rest, stdout, stderr)
 	case "users":
 		return usersMain(rest, stdout, stderr)
+	case "schedules":
+		return schedulesMain(rest, stdout, stderr)
 	case "audit":
 		return auditMain(rest, stdout, stderr)
 	case "calibrate":
