@@ -60,7 +60,9 @@ func TestPolicyCommands(t *testing.T) {
 		{"disable", "", []string{"users", "disable", u.ID}, 0, "false", func(u store.User, _ []store.Schedule) bool { return !u.Enabled }},
 		{"enable", "", []string{"users", "enable", u.ID}, 0, "true", func(u store.User, _ []store.Schedule) bool { return u.Enabled }},
 		{"validity", "", []string{"users", "validity", "--from", "2026-01-01", "--until", "2027-01-01", u.ID}, 0, "2027-01-01T00:00:00Z",
-			func(u store.User, _ []store.Schedule) bool { return u.ValidFrom.Year() == 2026 && u.ValidUntil.Year() == 2027 }},
+			func(u store.User, _ []store.Schedule) bool {
+				return u.ValidFrom.Year() == 2026 && u.ValidUntil.Year() == 2027
+			}},
 		{"validity backwards", "", []string{"users", "validity", "--from", "2027-01-01", "--until", "2026-01-01", u.ID}, 1, "ends before it starts",
 			func(u store.User, _ []store.Schedule) bool { return u.ValidUntil.Year() == 2027 }},
 		{"duress PIN from stdin", "91919191\n", []string{"users", "duress-pin", u.ID}, 0, "set",
