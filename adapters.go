@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -23,18 +24,8 @@ import (
 // The adapters in this file are the only places where packages meet: each package defines the small
 // interface it needs, and main satisfies it from the others.
 
-// directory answers the machine's user questions from the store.
+// directory answers the machine's user questions from the store (policy.go).
 type directory struct{ db *store.DB }
-
-func (d directory) LookupPIN(pin string, at time.Time) (machine.Identity, bool, error) {
-	u, ok, err := d.db.LookupPIN(pin, at)
-	return machine.Identity{ID: u.ID, Name: u.Name}, ok, err
-}
-
-func (d directory) Active(id string, at time.Time) (machine.Identity, bool, error) {
-	u, ok, err := d.db.ActiveUser(id, at)
-	return machine.Identity{ID: u.ID, Name: u.Name}, ok, err
-}
 
 // lockouts keeps the machine's PIN lockout counter in the store, so it survives a restart.
 type lockouts struct{ db *store.DB }
@@ -145,6 +136,7 @@ func storeAttempt(m machine.Attempt) store.Attempt {
 		User: m.User, Name: m.Name, BestUser: m.BestUser,
 		BestDistance: m.BestDistance, BestMargin: m.BestMargin,
 		Frames: m.Frames, PinTries: m.PinTries, Durations: d, Reason: m.Reason,
+		Policy: m.Policy, Duress: m.Duress, Mismatch: m.Mismatch, OpenForS: m.OpenFor.Seconds(),
 	}
 }
 
@@ -293,7 +285,8 @@ func (u users) SetPIN(id, pin string) error { return u.db.SetPIN(id, pin) }
 
 // wireUser is a stored user as the API shows it: no PIN, no templates.
 func wireUser(u store.User) api.User {
-	out := api.User{ID: u.ID, Name: u.Name, Created: u.Created.UTC(), Enabled: u.Enabled, HasPIN: u.HasPIN}
+	out := api.User{ID: u.ID, Name: u.Name, Created: u.Created.UTC(), Enabled: u.Enabled, HasPIN: u.HasPIN,
+		Mode: cmp.Or(u.Mode, store.ModeFaceOrPIN), Schedule: u.Schedule, HasDuressPIN: u.HasDuressPIN}
 	if !u.ValidFrom.IsZero() {
 		t := u.ValidFrom.UTC()
 		out.ValidFrom = &t
@@ -348,7 +341,8 @@ func (a audit) GetAttempt(id string) (api.Attempt, error) {
 	return api.Attempt{Seq: r.Seq, ID: r.ID, Start: r.Start, End: r.End, Outcome: r.Outcome, Method: r.Method,
 		User: r.User, Name: r.Name, BestUser: r.BestUser, BestDistance: r.BestDistance, BestMargin: r.BestMargin,
 		Frames: r.Frames, PinTries: r.PinTries, Durations: r.Durations, Reason: r.Reason, Evidence: r.Evidence,
-		EvidencePruned: r.EvidencePruned, PrevHash: r.PrevHash, Hash: r.Hash}, err
+		EvidencePruned: r.EvidencePruned, PrevHash: r.PrevHash, Hash: r.Hash,
+		Policy: r.Policy, Duress: r.Duress, Mismatch: r.Mismatch, OpenForS: r.OpenForS}, err
 }
 
 func (a audit) Frame(id string) ([]byte, error) { return a.db.Frame(id) }

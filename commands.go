@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	_ "embed"
@@ -13,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -178,7 +180,10 @@ func enrollMain(args []string, stdout, stderr io.Writer) int {
 }
 
 func usersMain(args []string, stdout, stderr io.Writer) int {
-	const usage = "users list | delete ID | pin ID   (the PIN is read from standard input)"
+	const usage = "users list | delete ID | pin ID   (the PIN is read from standard input)\n       | " + usersPolicyUsage
+	if len(args) > 0 && slices.Contains(policySubcommands, args[0]) {
+		return usersPolicyMain(args[0], args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || (args[0] != "list" && args[0] != "delete" && args[0] != "pin") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 			fmt.Fprintln(stdout, "usage: doorface "+usage)
@@ -209,9 +214,10 @@ func usersMain(args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, "users", err)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tENABLED\tPIN\tCREATED")
+		fmt.Fprintln(tw, "ID\tNAME\tENABLED\tPIN\tMODE\tSCHEDULE\tCREATED")
 		for _, u := range us {
-			fmt.Fprintf(tw, "%s\t%s\t%v\t%v\t%s\n", u.ID, u.Name, u.Enabled, u.HasPIN, u.Created.Format(time.RFC3339))
+			fmt.Fprintf(tw, "%s\t%s\t%v\t%v\t%s\t%s\t%s\n", u.ID, u.Name, u.Enabled, u.HasPIN,
+				cmp.Or(u.Mode, store.ModeFaceOrPIN), cmp.Or(u.Schedule, "-"), u.Created.Format(time.RFC3339))
 		}
 		tw.Flush()
 	case sub == "delete" && fs.NArg() == 1:

@@ -27,6 +27,8 @@ usage: doorface COMMAND [flags]
   audit          export [--since --until --outcome --user] --format csv|jsonl --out DIR
                  | verify [--head SEQ:MAC] [--export DIR] | head
   lockout reset  clear the PIN lockout, audited (daemon stopped; else POST /v1/lockout/reset)
+                 show | enable | disable | validity | mode | schedule | duress-pin ID   access policy
+  schedules      list | set NAME "mon-fri 08:00-18:00"... | delete NAME   weekly schedules (daemon stopped)
   calibrate DIR  FAR/FRR table for labelled photos (identity = file name without trailing digits)
   db compact     shrink the database file (daemon stopped)
   models check   check the model files
@@ -59,6 +61,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return enrollMain(rest, stdout, stderr)
 	case "users":
 		return usersMain(rest, stdout, stderr)
+	case "schedules":
+		return schedulesMain(rest, stdout, stderr)
 	case "audit":
 		return auditMain(rest, stdout, stderr)
 	case "calibrate":

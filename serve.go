@@ -115,7 +115,7 @@ type daemon struct {
 	machine *machine.Machine
 	server  *transport.Server
 	ln      net.Listener
-	notify  *notifier // systemd's notification socket, opened once; nil without systemd
+	notify  *notifier    // systemd's notification socket, opened once; nil without systemd
 	mqtt    *mqtt.Bridge // nil unless mqtt.enabled (mqtt_wiring.go)
 }
 
@@ -365,6 +365,10 @@ func (d *daemon) forwardDoorEvents(ctx context.Context) {
 				d.board.Buzzer.Play(hw.SoundAlarm)
 			}
 			d.server.PublishDoorEvent(transport.DoorEvent{Kind: string(e.Kind), At: e.At})
+			// The machine audits forced and held-open doors (with their duration) and alarms.
+			if err := d.machine.DoorEvent(string(e.Kind), e.At); err != nil {
+				d.log.Error("door event", "kind", e.Kind, "err", err)
+			}
 			d.mqttDoorEvent(e)
 			if e.Kind == hw.EventExitPressed {
 				if err := d.machine.ExitRequest("exit button"); err != nil {

@@ -66,6 +66,7 @@ func (r *relRig) start() {
 type world struct {
 	State, Relay, Session string
 	Users                 string
+	Schedules             string
 	Audit                 int
 	Files                 string
 }
@@ -82,6 +83,11 @@ func (r *relRig) world() world {
 		r.t.Fatalf("list users: %d %s", code, users)
 	}
 	w.Users = string(users)
+	code, schedules := r.admin.Do(http.MethodGet, "/v1/schedules", "", nil)
+	if code != http.StatusOK {
+		r.t.Fatalf("list schedules: %d %s", code, schedules)
+	}
+	w.Schedules = string(schedules)
 	w.Audit = r.auditCount()
 	w.Files = treeOf(r.t, r.root)
 	return w

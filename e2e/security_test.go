@@ -28,29 +28,39 @@ func TestAuthEveryRouteRealDaemon(t *testing.T) {
 		ct   string
 		body []byte
 	}{
-		"POST /v1/frames":            {"image/jpeg", frame},
-		"POST /image":                {"text/plain", b64},
-		"POST /save":                 {"text/plain", b64},
-		"POST /v1/pin":               {"application/json", mustJSON(map[string]string{"session": "0123456789abcdef", "pin": "24680"})},
-		"POST /v1/users":             {"application/json", mustJSON(map[string]string{"name": "Mallory", "pin": "13579"})},
-		"PUT /v1/users/{id}/pin":     {"application/json", mustJSON(map[string]string{"pin": "11223"})},
-		"POST /v1/users/{id}/faces":  {"image/png", testkit.Photo(t, "enroll-test/sheldon1.png")},
-		"DELETE /v1/users/{id}":      {},
-		"DELETE /v1/session":         {},
-		"GET /v1/audit/{id}/frame":   {},
-		"GET /v1/users/{id}":         {},
-		"GET /v1/audit/{id}":         {},
-		"GET /v1/audit/verify":       {},
-		"GET /v1/audit":              {},
-		"GET /v1/users":              {},
-		"GET /v1/state":              {},
-		"GET /v1/events":             {},
-		"GET /metrics":               {},
-		"GET /openapi.yaml":          {},
-		"GET /healthz":               {},
-		"unknown route placeholder":  {},
-		"another unknown route here": {},
+		"POST /v1/frames":               {"image/jpeg", frame},
+		"POST /image":                   {"text/plain", b64},
+		"POST /save":                    {"text/plain", b64},
+		"POST /v1/pin":                  {"application/json", mustJSON(map[string]string{"session": "0123456789abcdef", "pin": "24680"})},
+		"POST /v1/users":                {"application/json", mustJSON(map[string]string{"name": "Mallory", "pin": "13579"})},
+		"PUT /v1/users/{id}/pin":        {"application/json", mustJSON(map[string]string{"pin": "11223"})},
+		"POST /v1/users/{id}/faces":     {"image/png", testkit.Photo(t, "enroll-test/sheldon1.png")},
+		"PUT /v1/users/{id}/policy":     {"application/json", mustJSON(map[string]any{"enabled": false, "mode": "pin_only"})},
+		"PUT /v1/users/{id}/duress-pin": {"application/json", mustJSON(map[string]string{"pin": "97531"})},
+		"PUT /v1/schedules/{name}": {"application/json", mustJSON(map[string]any{"windows": []map[string]any{
+			{"days": []string{"mon-sun"}, "from": "00:00", "until": "24:00"}}})},
+		"DELETE /v1/schedules/{name}": {},
+		"GET /v1/schedules/{name}":    {},
+		"GET /v1/schedules":           {},
+		"DELETE /v1/users/{id}":       {},
+		"DELETE /v1/session":          {},
+		"GET /v1/audit/{id}/frame":    {},
+		"GET /v1/users/{id}":          {},
+		"GET /v1/audit/{id}":          {},
+		"GET /v1/audit/verify":        {},
+		"GET /v1/audit":               {},
+		"GET /v1/users":               {},
+		"GET /v1/state":               {},
+		"GET /v1/events":              {},
+		"GET /metrics":                {},
+		"GET /openapi.yaml":           {},
+		"GET /healthz":                {},
+		"unknown route placeholder":   {},
+		"another unknown route here":  {},
 	}
+	// A schedule the scan's DELETE and PUT would change if they were accepted.
+	r.admin.JSON(http.MethodPut, "/v1/schedules/always", map[string]any{"windows": []map[string]any{
+		{"days": []string{"mon-fri"}, "from": "08:00", "until": "18:00"}}}, http.StatusOK, nil)
 	before := r.world()
 	type cred struct {
 		name   string
@@ -81,7 +91,7 @@ func TestAuthEveryRouteRealDaemon(t *testing.T) {
 		if !ok {
 			t.Errorf("route %s has no body in this scan: add one", rt)
 		}
-		path := strings.ReplaceAll(rt.Pattern, "{id}", victim)
+		path := strings.ReplaceAll(strings.ReplaceAll(rt.Pattern, "{id}", victim), "{name}", "always")
 		for _, c := range creds {
 			if !containsRole(c.roles, rt.Role) {
 				continue

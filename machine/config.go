@@ -47,6 +47,14 @@ type Config struct {
 	RequireFaceAndPIN bool `yaml:"require_face_and_pin"`
 	// EvidenceOnUnknown also keeps the best frame for denied/timeout/locked_out sessions.
 	EvidenceOnUnknown bool `yaml:"evidence_on_unknown"`
+	// TimeZone is the site's IANA time zone ("Asia/Seoul"), in which users' weekly schedules
+	// are read; "Local" (the default) is the host's zone.
+	TimeZone string `yaml:"time_zone"`
+	// AlarmFailures failed sessions (denied or locked out) within AlarmWindow raise a
+	// "failures" alarm; 5. 0 turns the alarm off.
+	AlarmFailures int `yaml:"alarm_failures"`
+	// AlarmWindow is the window of AlarmFailures; 10m.
+	AlarmWindow time.Duration `yaml:"alarm_window"`
 }
 
 // Lockout bounds used when Config.LockoutMax or Config.FailureWindow is zero (see the package
@@ -74,6 +82,9 @@ func DefaultConfig() Config {
 		FailureWindow:    DefaultFailureWindow,
 		UnlockDuration:   3 * time.Second,
 		Cooldown:         2 * time.Second,
+		TimeZone:         "Local",
+		AlarmFailures:    5,
+		AlarmWindow:      10 * time.Minute,
 	}
 }
 
@@ -122,6 +133,13 @@ func (c Config) Validate() error {
 		return bad("lockout_max", c.LockoutMax, "at most 24h")
 	case c.FailureWindow < 0:
 		return bad("failure_window", c.FailureWindow, "a duration >= 0 (0 means 1h)")
+	case c.AlarmFailures < 0:
+		return bad("alarm_failures", c.AlarmFailures, "a whole number >= 0 (0 turns the alarm off)")
+	case c.AlarmFailures > 0 && c.AlarmWindow <= 0:
+		return bad("alarm_window", c.AlarmWindow, "a positive duration such as 10m")
+	}
+	if _, err := LoadZone(c.TimeZone); err != nil {
+		return bad("time_zone", c.TimeZone, "an IANA time zone such as Asia/Seoul or Europe/Berlin, or Local")
 	}
 	return nil
 }

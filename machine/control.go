@@ -124,6 +124,10 @@ func (m *Machine) Shutdown(reason string) {
 		delete(m.subs, id)
 		close(ch)
 	}
+	for id, ch := range m.alarmSubs {
+		delete(m.alarmSubs, id)
+		close(ch)
+	}
 	m.log.Info("shut down", "reason", reason)
 }
 

@@ -67,6 +67,35 @@
 // button still opens the door (nobody is locked in). The lockdown lives in memory; its owner (the
 // MQTT bridge) persists it and sets it again at start.
 //
+// # Access policy
+//
+// The [Directory] returns users with their [Policy] whatever it says; the machine judges it at
+// decision time on its clock, reading weekly [Schedule] windows as wall-clock times in
+// Config.TimeZone (so a window stays 08:00-18:00 across a DST change). [Policy.Deny] names the
+// first rule that refuses (ReasonDisabled, ReasonNotYetValid, ReasonExpired,
+// ReasonOutsideSchedule + name); that reason is the decision's, on the transition and in the
+// record, whose Policy field describes the policy that applied.
+//
+//   - A usable frame matching a user the policy refuses votes apart ("!" + id) and never names the
+//     user in a Status. K such votes end the session denied in face+PIN mode, and otherwise fall
+//     back to the PIN: unless a PIN then opens the door, the session is denied with the reason.
+//   - K votes for an admitted user grant by face in modes face and face_or_pin, and lead to the
+//     PIN (reason ReasonModeRequiresPIN) in face_and_pin and pin_only; Config.RequireFaceAndPIN
+//     makes every user face_and_pin.
+//   - A PIN whose owner the policy or mode refuses (ReasonModeRequiresFace: a face user, or a
+//     face_and_pin user without their face) answers like a wrong PIN: it counts towards the tries
+//     and the lockout, and the session ends denied with the reason if no PIN opens the door.
+//
+// # Alarms
+//
+// Alarms go to [Machine.SubscribeAlarms] subscribers only, never on the transition stream, so
+// nothing at the door shows them: a duress PIN (it opens the door exactly as the PIN does; the
+// record says Duress), a PIN of another user than the face matched (the record's Mismatch;
+// refused when the face's user is face_and_pin), Config.AlarmFailures denied or locked-out
+// sessions within Config.AlarmWindow, and the door contact's forced_open and held_open
+// ([Machine.DoorEvent]), each also written as a door-event record (Method MethodDoor, with
+// OpenFor), the closing after them as a DoorClosed record with the whole opening's duration.
+//
 // # Concurrency
 //
 // All methods are safe for concurrent use. One mutex serialises the machine, including calls to its

@@ -25,11 +25,11 @@ func (exampleSink) RecordAttempt(a machine.Attempt) error {
 
 type exampleDir struct{}
 
-func (exampleDir) LookupPIN(string, time.Time) (machine.Identity, bool, error) {
-	return machine.Identity{}, false, nil
+func (exampleDir) LookupPIN(string) (machine.PINOwner, bool, error) {
+	return machine.PINOwner{}, false, nil
 }
-func (exampleDir) Active(id string, _ time.Time) (machine.Identity, bool, error) {
-	return machine.Identity{ID: id, Name: "Alice"}, id == "alice", nil
+func (exampleDir) User(id string) (machine.Identity, bool, error) {
+	return machine.Identity{ID: id, Name: "Alice", Policy: machine.Policy{Enabled: true}}, id == "alice", nil
 }
 
 type exampleLockouts struct{}

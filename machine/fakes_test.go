@@ -151,11 +151,13 @@ func (s *fakeSink) callCount() int {
 	return n
 }
 
-// fakeUser is one enrolled user of fakeDir.
+// fakeUser is one enrolled user of fakeDir. policy, when set, replaces the enabled flag.
 type fakeUser struct {
 	name    string
 	pin     string
+	duress  string
 	enabled bool
+	policy  *Policy
 }
 
 // fakeDir is the user directory.
@@ -175,19 +177,38 @@ func newFakeDir() *fakeDir {
 	}}
 }
 
-func (d *fakeDir) LookupPIN(pin string, at time.Time) (Identity, bool, error) {
+// identityLocked is user id as the directory answers it.
+func (d *fakeDir) identityLocked(id string) Identity {
+	u := d.users[id]
+	p := Policy{Enabled: u.enabled}
+	if u.policy != nil {
+		p = *u.policy
+	}
+	return Identity{ID: id, Name: u.name, Policy: p}
+}
+
+// setPolicy gives user id policy p.
+func (d *fakeDir) setPolicy(id string, p Policy) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	u := d.users[id]
+	u.policy = &p
+	d.users[id] = u
+}
+
+func (d *fakeDir) LookupPIN(pin string) (PINOwner, bool, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.lookups++
 	if d.fail {
-		return Identity{}, false, errInjected
+		return PINOwner{}, false, errInjected
 	}
 	for id, u := range d.users {
-		if u.pin == pin && u.enabled {
-			return Identity{ID: id, Name: u.name}, true, nil
+		if u.pin == pin || (u.duress != "" && u.duress == pin) {
+			return PINOwner{Identity: d.identityLocked(id), Duress: u.pin != pin}, true, nil
 		}
 	}
-	return Identity{}, false, nil
+	return PINOwner{}, false, nil
 }
 
 // lookupCount is the number of LookupPIN calls so far.
@@ -197,17 +218,26 @@ func (d *fakeDir) lookupCount() int {
 	return d.lookups
 }
 
-func (d *fakeDir) Active(userID string, at time.Time) (Identity, bool, error) {
+func (d *fakeDir) User(userID string) (Identity, bool, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.fail {
 		return Identity{}, false, errInjected
 	}
-	u, ok := d.users[userID]
-	if !ok || !u.enabled {
+	if _, ok := d.users[userID]; !ok {
 		return Identity{}, false, nil
 	}
-	return Identity{ID: userID, Name: u.name}, true, nil
+	return d.identityLocked(userID), true, nil
+}
+
+// Active reports whether userID exists and is enabled: the property model's notion of a user
+// whose face may vote.
+func (d *fakeDir) Active(userID string, _ time.Time) (Identity, bool, error) {
+	id, ok, err := d.User(userID)
+	if err != nil || !ok || !id.Policy.Enabled {
+		return Identity{}, false, err
+	}
+	return id, true, nil
 }
 
 // fakeLockouts is the lockout store.

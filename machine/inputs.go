@@ -1,6 +1,7 @@
 package machine
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 )
@@ -98,32 +99,71 @@ func (m *Machine) countFrameLocked(r FrameResult) *Candidate {
 		}
 	}
 	s.recogFrames++
-	var match *Candidate
-	var who Identity
-	if c := r.Match; c != nil && c.Distance < m.cfg.Threshold && c.Margin >= m.cfg.MinMargin {
-		id, ok, err := m.dir.Active(c.User, m.clk.Now())
-		switch {
-		case err != nil:
-			m.log.Error("directory lookup failed; frame counts as no match", "session", s.id, "err", err)
-		case ok:
-			who = id
-			match = &Candidate{User: id.ID, Name: id.Name, Distance: c.Distance, Margin: c.Margin}
-		}
-	}
-	if s.vote(who.ID, m.cfg.N) >= m.cfg.K {
-		if m.cfg.RequireFaceAndPIN {
-			s.reachedPIN = true
-			s.faceUser = who
-			_ = m.fireLocked(evFaceMatchNeedsPIN, "face matched, PIN required", nil)
-		} else {
-			m.grantLocked(evFaceMatch, MethodFace, who, fmt.Sprintf("%d of the last %d frames matched", m.cfg.K, m.cfg.N))
-		}
+	match, vote, who, deny := m.judgeFrameLocked(r)
+	if s.vote(vote, m.cfg.N) >= m.cfg.K {
+		m.faceDecisionLocked(who, deny)
 		return match
 	}
 	if s.recogFrames >= m.cfg.MaxFrames {
 		m.noFaceDecisionLocked("no face decision within the frame limit")
 	}
 	return match
+}
+
+// judgeFrameLocked looks up the candidate of a usable frame that is within the threshold and
+// margin. A user whose policy admits them now votes with their id and is returned as the
+// frame's match; a user whose policy denies them votes "!"+id (such votes decide nothing but a
+// policy denial) and is never named in the answer. Nobody, or a directory failure, votes "".
+func (m *Machine) judgeFrameLocked(r FrameResult) (match *Candidate, vote string, who Identity, deny string) {
+	c := r.Match
+	if c == nil || c.Distance >= m.cfg.Threshold || c.Margin < m.cfg.MinMargin {
+		return nil, "", Identity{}, ""
+	}
+	id, ok, err := m.dir.User(c.User)
+	switch {
+	case err != nil:
+		m.log.Error("directory lookup failed; frame counts as no match", "session", m.sess.id, "err", err)
+		return nil, "", Identity{}, ""
+	case !ok:
+		return nil, "", Identity{}, ""
+	}
+	m.sess.seen = id
+	if deny = id.Policy.Deny(m.clk.Now(), m.loc); deny != "" {
+		return nil, "!" + id.ID, id, deny
+	}
+	return &Candidate{User: id.ID, Name: id.Name, Distance: c.Distance, Margin: c.Margin}, id.ID, id, ""
+}
+
+// faceDecisionLocked acts on k of n votes for who in Recognizing. A policy denial (deny != "")
+// ends the session as denied in face+PIN mode and otherwise falls back to the PIN, the session
+// then denied with that reason unless a PIN opens the door. Otherwise who's authentication mode
+// decides: face and face_or_pin grant, face_and_pin and pin_only ask for the PIN.
+func (m *Machine) faceDecisionLocked(who Identity, deny string) {
+	s := m.sess
+	if deny != "" {
+		s.subject = who
+		m.log.Info("face denied by policy", "session", s.id, "user", who.ID, "reason", deny)
+		if m.cfg.RequireFaceAndPIN {
+			_, _ = m.endLocked(evFaceDenied, Denied, deny)
+			return
+		}
+		s.policyDenial = deny
+		s.reachedPIN = true
+		_ = m.fireLocked(evNoFaceDecision, deny, nil)
+		return
+	}
+	switch m.effectiveMode(who.Policy) {
+	case ModeFaceAndPIN, ModePINOnly:
+		s.reachedPIN = true
+		s.faceUser = who
+		reason := ReasonModeRequiresPIN
+		if m.cfg.RequireFaceAndPIN {
+			reason = "face matched, PIN required"
+		}
+		_ = m.fireLocked(evFaceMatchNeedsPIN, reason, nil)
+	default:
+		m.grantLocked(evFaceMatch, MethodFace, who, fmt.Sprintf("%d of the last %d frames matched", m.cfg.K, m.cfg.N))
+	}
 }
 
 // Abandon releases a ticket whose frame could not be analysed. It counts nothing and is a no-op
@@ -161,24 +201,64 @@ func (m *Machine) EnterPIN(session, pin string) (PinResult, error) {
 	if now.Before(m.lockout.Until) {
 		return m.lockedOutLocked("PIN entry locked out"), nil
 	}
-	who, ok, err := m.dir.LookupPIN(pin, now)
+	owner, ok, err := m.dir.LookupPIN(pin)
 	if err != nil {
 		m.log.Error("PIN lookup failed", "session", s.id, "err", err)
 		return PinResult{Outcome: Denied, State: PinFallback, AttemptsLeft: m.cfg.MaxPinTries - s.wrongPins},
 			fmt.Errorf("%w: %w", ErrDirectory, err)
 	}
 	s.pinTries++
-	if ok && (!m.cfg.RequireFaceAndPIN || (s.faceUser.ID != "" && who.ID == s.faceUser.ID)) {
-		m.lockout = Lockout{}
-		m.saveLockoutLocked()
-		method := MethodPIN
-		if m.cfg.RequireFaceAndPIN {
-			method = MethodFacePIN
-		}
-		dec := m.grantLocked(evPinOK, method, who, "correct PIN")
-		return PinResult{Outcome: dec.Outcome, State: m.stateLocked(), AttemptsLeft: m.cfg.MaxPinTries - s.wrongPins, Decision: dec}, nil
+	if !ok {
+		return m.wrongPINLocked(now, ""), nil
 	}
+	who := owner.Identity
+	if owner.Duress {
+		s.duress = true
+		defer m.alarmLocked(Alarm{Kind: AlarmDuress, At: now, Session: s.id, User: who.ID, Name: who.Name,
+			Detail: "duress PIN entered"})
+	}
+	if face := cmp.Or(s.faceUser.ID, s.seen.ID); face != "" && face != who.ID {
+		s.mismatch = face
+		m.alarmLocked(Alarm{Kind: AlarmMismatch, At: now, Session: s.id, User: who.ID, Name: who.Name,
+			Detail: fmt.Sprintf("face matched user %s, PIN of user %s", face, who.ID)})
+	}
+	s.subject = who
+	if deny := who.Policy.Deny(now, m.loc); deny != "" {
+		return m.wrongPINLocked(now, deny), nil
+	}
+	mode := m.effectiveMode(who.Policy)
+	method := MethodPIN
+	switch {
+	case mode == ModeFace:
+		return m.wrongPINLocked(now, ReasonModeRequiresFace), nil
+	case s.faceUser.ID != "" && s.faceUser.ID != who.ID && m.effectiveMode(s.faceUser.Policy) == ModeFaceAndPIN:
+		// The face asked for its own user's PIN: another user's PIN is a wrong one.
+		s.subject = Identity{}
+		return m.wrongPINLocked(now, ""), nil
+	case mode == ModeFaceAndPIN && s.faceUser.ID == "":
+		return m.wrongPINLocked(now, ReasonModeRequiresFace), nil
+	case mode == ModeFaceAndPIN && s.faceUser.ID != who.ID:
+		return m.wrongPINLocked(now, ReasonFacePINMismatch), nil
+	case mode == ModeFaceAndPIN:
+		method = MethodFacePIN
+	}
+	m.lockout = Lockout{}
+	m.saveLockoutLocked()
+	dec := m.grantLocked(evPinOK, method, who, "correct PIN")
+	return PinResult{Outcome: dec.Outcome, State: m.stateLocked(), AttemptsLeft: m.cfg.MaxPinTries - s.wrongPins, Decision: dec}, nil
+}
+
+// wrongPINLocked handles a PIN that does not open the door: an unknown PIN (deny "") or a
+// user's PIN that their policy refuses (deny is the reason). Either counts towards the session's
+// MaxPinTries and the lockout, and the answer at the door is the same. A policy refusal is
+// remembered: a session that then ends without a grant is denied with its reason.
+func (m *Machine) wrongPINLocked(now time.Time, deny string) PinResult {
+	s := m.sess
 	s.wrongPins++
+	if deny != "" {
+		s.policyDenial = deny
+		m.log.Info("PIN denied by policy", "session", s.id, "user", s.subject.ID, "reason", deny)
+	}
 	level := m.lockout.Level
 	m.lockout = failLockout(m.lockout, now, m.cfg)
 	if m.lockout.Level != level && now.Before(m.lockout.Until) {
@@ -186,13 +266,13 @@ func (m *Machine) EnterPIN(session, pin string) (PinResult, error) {
 	}
 	m.saveLockoutLocked()
 	if now.Before(m.lockout.Until) {
-		return m.lockedOutLocked("too many wrong PINs: locked out"), nil
+		return m.lockedOutLocked("too many wrong PINs: locked out")
 	}
 	if s.wrongPins >= m.cfg.MaxPinTries {
-		dec, _ := m.endLocked(evPinDenied, Denied, "too many wrong PINs")
-		return PinResult{Outcome: Denied, State: m.stateLocked(), Decision: dec}, nil
+		dec, _ := m.endLocked(evPinDenied, Denied, cmp.Or(deny, "too many wrong PINs"))
+		return PinResult{Outcome: Denied, State: m.stateLocked(), Decision: dec}
 	}
-	return PinResult{Outcome: Denied, State: PinFallback, AttemptsLeft: m.cfg.MaxPinTries - s.wrongPins}, nil
+	return PinResult{Outcome: Denied, State: PinFallback, AttemptsLeft: m.cfg.MaxPinTries - s.wrongPins}
 }
 
 // lockedOutLocked ends the current session (in PinFallback) as locked_out.

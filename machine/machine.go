@@ -23,6 +23,7 @@ type Machine struct {
 	dir      Directory
 	lockouts LockoutStore
 	log      *slog.Logger
+	loc      *time.Location // the site's time zone, in which schedules are read
 
 	// unrecorded counts sessions that ended with no record: no face seen, no PIN entered.
 	unrecorded atomic.Int64
@@ -39,8 +40,16 @@ type Machine struct {
 	lockout Lockout
 	subs    map[int]chan Transition
 	nextSub int
-	dropped uint64
-	closed  bool
+	// alarmSubs receive alarms (SubscribeAlarms); never the door's transition stream.
+	alarmSubs map[int]chan Alarm
+	// failures are the end times of the failed sessions counted towards AlarmFailures.
+	failures []time.Time
+	// doorOpenedAt is when the door contact last opened (zero while closed); doorAlarm the
+	// first alarm (forced_open, held_open) of that opening, "" if none.
+	doorOpenedAt time.Time
+	doorAlarm    string
+	dropped      uint64
+	closed       bool
 	// lockdown refuses every way in but the exit button (SetLockdown).
 	lockdown bool
 	// relockPending is the session whose relock after Unlocking failed: its "door unlocked"
@@ -80,6 +89,10 @@ func New(cfg Config, d Deps) (*Machine, error) {
 	if err := d.Lock.Lock(); err != nil {
 		return nil, fmt.Errorf("machine: lock the door at start: %w", err)
 	}
+	loc, err := LoadZone(cfg.TimeZone)
+	if err != nil { // Validate loaded it already
+		return nil, fmt.Errorf("%w: time_zone=%s: %w", ErrInvalidConfig, cfg.TimeZone, err)
+	}
 	lo, err := d.Lockouts.LoadLockout()
 	if err != nil {
 		return nil, fmt.Errorf("machine: load lockout: %w", err)
@@ -92,10 +105,13 @@ func New(cfg Config, d Deps) (*Machine, error) {
 		dir:      d.Directory,
 		lockouts: d.Lockouts,
 		log:      logger.With("component", "machine"),
+		loc:      loc,
 		fsm:      newFSM(),
 		since:    d.Clock.Now(),
 		lockout:  loadedLockout(lo, d.Clock.Now(), cfg),
 		subs:     make(map[int]chan Transition),
+
+		alarmSubs: make(map[int]chan Alarm),
 	}, nil
 }
 
@@ -176,6 +192,10 @@ func (m *Machine) receiveTimeoutLocked() {
 }
 
 func (m *Machine) pinTimeoutLocked() {
+	if r := m.sess.policyDenial; r != "" {
+		_, _ = m.endLocked(evPinTimeout, Denied, r)
+		return
+	}
 	_, _ = m.endLocked(evPinTimeout, Timeout, "no PIN in time")
 }
 
@@ -229,6 +249,14 @@ func (m *Machine) attemptLocked(dec *Decision, reason string) Attempt {
 		Durations:    durations,
 		Reason:       reason,
 		Evidence:     s.evidenceFor(m.cfg, dec.Outcome),
+		Duress:       s.duress,
+		Mismatch:     s.mismatch,
+	}
+	if s.subject.ID != "" {
+		a.Policy = s.subject.Policy.String()
+		if a.User == "" {
+			a.User, a.Name = s.subject.ID, s.subject.Name
+		}
 	}
 	if s.best != nil {
 		a.BestUser, a.BestDistance, a.BestMargin = s.best.User, s.best.Distance, s.best.Margin
@@ -257,6 +285,9 @@ func (m *Machine) endLocked(ev event, outcome Outcome, reason string) (*Decision
 		m.log.Error("record attempt failed", "session", s.id, "outcome", string(outcome), "err", recErr)
 	}
 	m.logDecision(s.id, dec, reason)
+	if outcome == Denied || outcome == LockedOut {
+		m.countFailureLocked(m.clk.Now())
+	}
 	if err := m.fireLocked(ev, reason, dec); err != nil {
 		return dec, err
 	}
@@ -271,6 +302,7 @@ func (m *Machine) endLocked(ev event, outcome Outcome, reason string) (*Decision
 // Otherwise the decision is published with the transition ev into Unlocking and the door opened.
 func (m *Machine) grantLocked(ev event, method Method, who Identity, reason string) *Decision {
 	s := m.sess
+	s.subject = who
 	dec := &Decision{Outcome: Granted, Method: method, User: who.ID, Name: who.Name}
 	if err := m.sink.RecordAttempt(m.attemptLocked(dec, reason)); err != nil {
 		m.log.Error("record attempt failed; door stays locked", "session", s.id, "err", err)

@@ -29,9 +29,18 @@ type session struct {
 
 	faceSeen   bool     // some frame of the session showed a face (any quality but no_face)
 	reachedPIN bool     // the session entered PinFallback
-	faceUser   Identity // face+PIN mode: the user the face matched
+	faceUser   Identity // the user whose face decided the session towards the PIN (k of n votes)
+	seen       Identity // the last user (any policy) a usable frame matched within the threshold
 	pinTries   int      // PINs checked against the directory
-	wrongPins  int      // of which wrong
+	wrongPins  int      // of which did not open the door
+
+	// subject is the user a policy decision was about (granted, or denied by their policy);
+	// policyDenial the reason when their policy denied the face and the session fell back to
+	// the PIN: a session that then ends without a grant is denied with that reason.
+	subject      Identity
+	policyDenial string
+	duress       bool   // the duress PIN of subject was entered
+	mismatch     string // the face matched this user while the PIN entered was another's
 
 	durations map[State]time.Duration // time spent per state, up to the last transition
 	decision  *Decision

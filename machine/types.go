@@ -37,6 +37,15 @@ const (
 	LockedOut Outcome = "locked_out"
 )
 
+// The outcomes of door-event records (Method MethodDoor), written by DoorEvent: the door was
+// forced open or held open too long, and the door closed again after such an alarm (its
+// record carries the whole opening's duration).
+const (
+	ForcedOpen Outcome = "forced_open"
+	HeldOpen   Outcome = "held_open"
+	DoorClosed Outcome = "door_closed"
+)
+
 // Method is how a session was decided (or, when it was not granted, the path it was on).
 type Method string
 
@@ -47,11 +56,22 @@ const (
 	MethodFacePIN Method = "face+pin"
 	MethodExit    Method = "exit_button"
 	MethodRemote  Method = "remote" // RemoteUnlock: a signed command from the building bus
+	MethodDoor    Method = "door"   // a door-event record, not a session
 	MethodNone    Method = ""
 )
 
-// Identity is an enrolled user.
-type Identity struct{ ID, Name string }
+// Identity is an enrolled user and the policy the machine applies to them.
+type Identity struct {
+	ID, Name string
+	Policy   Policy
+}
+
+// PINOwner is the user a PIN belongs to. Duress says it is the user's duress PIN: it opens
+// the door exactly like their PIN and raises a silent alarm.
+type PINOwner struct {
+	Identity
+	Duress bool
+}
 
 // Candidate is vision's best guess for one frame: nearest enrolled user, distance, margin to
 // 2nd-best user.
@@ -112,6 +132,15 @@ type Attempt struct {
 	Durations    map[State]time.Duration // time spent per state up to End
 	Reason       string
 	Evidence     []byte // JPEG kept as evidence (wrong PIN; optionally unknown face), nil if none
+	// Policy describes the policy that applied to the decided (or policy-denied) user, "" when
+	// no user was identified (see Policy.String).
+	Policy string
+	// Duress: the PIN entered was the user's duress PIN (a silent alarm was raised).
+	Duress bool
+	// Mismatch is the user the face matched when the PIN entered belongs to someone else.
+	Mismatch string
+	// OpenFor is, in a door-event record, how long the door had been open.
+	OpenFor time.Duration
 }
 
 // Lock is the door relay.
@@ -141,12 +170,13 @@ type AttemptSink interface {
 	EndUnlock(id string) error
 }
 
-// Directory answers questions about enrolled users.
+// Directory answers questions about enrolled users. It returns users whatever their policy:
+// the machine evaluates the policy at decision time, on its clock.
 type Directory interface {
-	// LookupPIN returns the enabled and valid user owning this PIN.
-	LookupPIN(pin string, at time.Time) (Identity, bool, error)
-	// Active returns the enabled and valid user with this id.
-	Active(userID string, at time.Time) (Identity, bool, error)
+	// LookupPIN returns the user owning this PIN or duress PIN.
+	LookupPIN(pin string) (PINOwner, bool, error)
+	// User returns the user with this id and their policy.
+	User(userID string) (Identity, bool, error)
 }
 
 // Lockout is the PIN lockout counter kept across sessions and restarts.

@@ -61,10 +61,10 @@ func (a *memAudit) snapshot() ([]machine.Attempt, []Refusal) {
 
 type noUsers struct{}
 
-func (noUsers) LookupPIN(string, time.Time) (machine.Identity, bool, error) {
-	return machine.Identity{}, false, nil
+func (noUsers) LookupPIN(string) (machine.PINOwner, bool, error) {
+	return machine.PINOwner{}, false, nil
 }
-func (noUsers) Active(string, time.Time) (machine.Identity, bool, error) {
+func (noUsers) User(string) (machine.Identity, bool, error) {
 	return machine.Identity{}, false, nil
 }
 

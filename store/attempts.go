@@ -67,6 +67,16 @@ type Attempt struct {
 	// evidence store was full of frames younger than retention.max_age (recent evidence is never
 	// evicted to make room).
 	EvidenceDropped bool `json:"evidence_dropped"`
+	// Policy describes the access policy that applied to the decided user ("mode=face_or_pin
+	// schedule=office-hours"), "" when nobody was identified.
+	Policy string `json:"policy"`
+	// Duress says the user entered their duress PIN (a silent alarm was raised).
+	Duress bool `json:"duress"`
+	// Mismatch is the user the face matched when the PIN entered belonged to another.
+	Mismatch string `json:"mismatch"`
+	// OpenForS is, in a door-event record (forced_open, held_open, door_closed), how long the
+	// door had been open, in seconds.
+	OpenForS float64 `json:"open_for_s"`
 }
 
 // attemptBody is the canonical, MACed encoding of a record: encoding/json writes struct fields
@@ -93,6 +103,11 @@ type attemptBody struct {
 	PrevHash     string             `json:"prev_hash"`
 	EvidenceSHA  string             `json:"evidence_sha256"`
 	EvDropped    bool               `json:"evidence_dropped"`
+	// Access policy fields (issue 17), omitted when empty so older records keep their bytes.
+	Policy   string  `json:"policy,omitempty"`
+	Duress   bool    `json:"duress,omitempty"`
+	Mismatch string  `json:"mismatch,omitempty"`
+	OpenForS float64 `json:"open_for_s,omitempty"`
 }
 
 // legacyChainHash is schema 1's unkeyed link, sha256(prevHash || body), prevHash as its hex
@@ -276,7 +291,7 @@ func (db *DB) appendTx(tx *bolt.Tx, a Attempt, evidence []byte, rep *PruneReport
 		Outcome: a.Outcome, Method: a.Method, User: a.User, Name: a.Name, BestUser: a.BestUser,
 		BestDistance: finite(a.BestDistance), BestMargin: finite(a.BestMargin),
 		Frames: a.Frames, PinTries: a.PinTries, Durations: map[string]float64{}, Reason: a.Reason,
-		PrevHash: prev,
+		PrevHash: prev, Policy: a.Policy, Duress: a.Duress, Mismatch: a.Mismatch, OpenForS: finite(a.OpenForS),
 	}
 	for k, v := range a.Durations {
 		body.Durations[k] = finite(v)
@@ -355,6 +370,7 @@ func (b attemptBody) attempt(hash string, pruned bool) Attempt {
 		BestDistance: b.BestDistance, BestMargin: b.BestMargin, Frames: b.Frames, PinTries: b.PinTries,
 		Durations: b.Durations, Reason: b.Reason, Evidence: b.Evidence, EvidencePruned: pruned,
 		PrevHash: b.PrevHash, Hash: hash, EvidenceSHA256: b.EvidenceSHA, EvidenceDropped: b.EvDropped,
+		Policy: b.Policy, Duress: b.Duress, Mismatch: b.Mismatch, OpenForS: b.OpenForS,
 	}
 }
 

@@ -39,6 +39,16 @@
 // hash saves a 5-digit PIN anyway, so the key's secrecy is what protects PINs and HMAC is
 // enough. Back up pin.key together with the database.
 //
+// # Access policy (issue 17)
+//
+// A user record holds the access policy the machine evaluates (enabled, validity window, Mode,
+// Schedule name) and the HMAC of an optional duress PIN. Duress PINs share the pins index with
+// PINs, their value being "duress/" + user id, so a PIN is unique across both; FindPIN tells
+// them apart and LookupPIN ignores duress PINs. The named weekly schedules ([Schedule]) are one
+// JSON value under meta/schedules; a schedule assigned to a user cannot be deleted. Records
+// carry the policy fields Policy, Duress, Mismatch and OpenForS, encoded only when set, so
+// records written before them keep their bytes and MACs.
+//
 // # The audit chain
 //
 // Attempts are stored under their sequence number (attempts), indexed by start time

@@ -58,6 +58,16 @@ var (
 	// ErrInvalidValidity means a validity window ends before it starts.
 	ErrInvalidValidity = errors.New("validity window ends before it starts")
 
+	// ErrInvalidSchedule means a schedule's name, days or times are malformed.
+	ErrInvalidSchedule = errors.New("invalid schedule")
+
+	// ErrInvalidPolicy means a user's authentication mode is unknown or their schedule does
+	// not exist.
+	ErrInvalidPolicy = errors.New("invalid access policy")
+
+	// ErrScheduleInUse means a schedule cannot be deleted while users have it.
+	ErrScheduleInUse = errors.New("schedule is assigned to users")
+
 	// ErrInvalidTemplate means a face descriptor is empty or holds NaN or infinite values.
 	ErrInvalidTemplate = errors.New("invalid face template")
 

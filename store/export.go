@@ -18,7 +18,12 @@ import (
 // CSVHeader is the first line of a CSV export; the columns are the Attempt JSON names.
 var CSVHeader = []string{"seq", "id", "start", "end", "outcome", "method", "user", "name", "best_user",
 	"best_distance", "best_margin", "frames", "pin_tries", "durations", "reason", "evidence",
-	"evidence_pruned", "prev_hash", "hash", "evidence_sha256", "evidence_dropped"}
+	"evidence_pruned", "prev_hash", "hash", "evidence_sha256", "evidence_dropped",
+	"policy", "duress", "mismatch", "open_for_s"}
+
+// csvColumnsV2 is the number of columns of exports written before the access-policy columns
+// (policy, duress, mismatch, open_for_s); VerifyExport still reads them.
+const csvColumnsV2 = 21
 
 // Export writes the attempts matching f to w as "csv" (CSVHeader, then one row per record,
 // durations as a JSON object, times RFC 3339 UTC) or "jsonl" (one Attempt JSON object per line),
@@ -49,7 +54,8 @@ func (db *DB) Export(w io.Writer, format string, f Filter, frameDir string) (int
 				strconv.FormatFloat(a.BestDistance, 'g', -1, 64), strconv.FormatFloat(a.BestMargin, 'g', -1, 64),
 				strconv.Itoa(a.Frames), strconv.Itoa(a.PinTries), string(durations), a.Reason, a.Evidence,
 				strconv.FormatBool(a.EvidencePruned), a.PrevHash, a.Hash, a.EvidenceSHA256,
-				strconv.FormatBool(a.EvidenceDropped))
+				strconv.FormatBool(a.EvidenceDropped), a.Policy, strconv.FormatBool(a.Duress), a.Mismatch,
+				strconv.FormatFloat(a.OpenForS, 'g', -1, 64))
 			return cw.Write(row)
 		}
 		flush = func() error { cw.Flush(); return cw.Error() }

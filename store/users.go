@@ -24,6 +24,12 @@ type User struct {
 	ValidFrom  time.Time `json:"valid_from"`  // zero = no start
 	ValidUntil time.Time `json:"valid_until"` // zero = no end; exclusive
 	HasPIN     bool      `json:"has_pin"`
+	// Mode is the authentication mode (one of Modes); "" means face_or_pin.
+	Mode string `json:"mode"`
+	// Schedule names the user's weekly schedule; "" means any time.
+	Schedule string `json:"schedule"`
+	// HasDuressPIN says a duress PIN is set (SetDuressPIN).
+	HasDuressPIN bool `json:"has_duress_pin"`
 }
 
 // ValidAt reports whether u is enabled and inside its validity window at t.
@@ -49,11 +55,15 @@ type userRec struct {
 	ValidFrom  int64  `json:"valid_from,omitempty"`
 	ValidUntil int64  `json:"valid_until,omitempty"`
 	PinMAC     []byte `json:"pin_mac,omitempty"` // HMAC-SHA256(key, pin); the key is not in the file
+	Mode       string `json:"mode,omitempty"`
+	Schedule   string `json:"schedule,omitempty"`
+	DuressMAC  []byte `json:"duress_mac,omitempty"` // HMAC-SHA256(key, duress PIN)
 }
 
 func (r userRec) user() User {
 	return User{ID: r.ID, Name: r.Name, Created: fromNanos(r.Created), Enabled: r.Enabled,
-		ValidFrom: fromNanos(r.ValidFrom), ValidUntil: fromNanos(r.ValidUntil), HasPIN: len(r.PinMAC) > 0}
+		ValidFrom: fromNanos(r.ValidFrom), ValidUntil: fromNanos(r.ValidUntil), HasPIN: len(r.PinMAC) > 0,
+		Mode: r.Mode, Schedule: r.Schedule, HasDuressPIN: len(r.DuressMAC) > 0}
 }
 
 // newID returns 16 random bytes in hex.
@@ -173,9 +183,11 @@ func (db *DB) DeleteUser(id string) error {
 		if err != nil {
 			return err
 		}
-		if len(rec.PinMAC) > 0 {
-			if err := tx.Bucket(bucketPins).Delete(rec.PinMAC); err != nil {
-				return err
+		for _, m := range [][]byte{rec.PinMAC, rec.DuressMAC} {
+			if len(m) > 0 {
+				if err := tx.Bucket(bucketPins).Delete(m); err != nil {
+					return err
+				}
 			}
 		}
 		if n, err = deleteTemplatesOf(tx, id); err != nil {
@@ -255,7 +267,8 @@ func (db *DB) SetValidity(id string, from, until time.Time) error {
 	return nil
 }
 
-// LookupPIN finds the enabled user, valid at `at`, who owns pin. The work is constant in the
+// LookupPIN finds the enabled user, valid at `at`, who owns pin (a duress PIN is not theirs
+// here: FindPIN tells it apart). The work is constant in the
 // number of users: one HMAC and one B+tree lookup. A PIN that breaks the policy simply matches
 // nobody.
 func (db *DB) LookupPIN(pin string, at time.Time) (User, bool, error) {
@@ -267,7 +280,7 @@ func (db *DB) LookupPIN(pin string, at time.Time) (User, bool, error) {
 	found := false
 	err = db.view(func(tx *bolt.Tx) error {
 		id := tx.Bucket(bucketPins).Get(m)
-		if id == nil {
+		if id == nil || strings.HasPrefix(string(id), duressPrefix) {
 			return nil
 		}
 		rec, err := getUserRec(tx, string(id))

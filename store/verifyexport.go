@@ -144,6 +144,7 @@ func bodyOf(a Attempt) attemptBody {
 		Method: a.Method, User: a.User, Name: a.Name, BestUser: a.BestUser, BestDistance: a.BestDistance,
 		BestMargin: a.BestMargin, Frames: a.Frames, PinTries: a.PinTries, Durations: d, Reason: a.Reason,
 		Evidence: a.Evidence, PrevHash: a.PrevHash, EvidenceSHA: a.EvidenceSHA256, EvDropped: a.EvidenceDropped,
+		Policy: a.Policy, Duress: a.Duress, Mismatch: a.Mismatch, OpenForS: a.OpenForS,
 	}
 }
 
@@ -191,12 +192,13 @@ func readJSONL(r io.Reader) ([]Attempt, error) {
 // readCSV parses rows written under CSVHeader.
 func readCSV(r io.Reader) ([]Attempt, error) {
 	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = len(CSVHeader)
+	cr.FieldsPerRecord = 0 // every row as long as the header
 	rows, err := cr.ReadAll()
 	if err != nil {
 		return nil, fmt.Errorf("store: verify export: %v: %w", err, ErrFormat)
 	}
-	if len(rows) == 0 || !slices.Equal(rows[0], CSVHeader) {
+	// Exports written before the access-policy columns lack the last four.
+	if len(rows) == 0 || !(slices.Equal(rows[0], CSVHeader) || slices.Equal(rows[0], CSVHeader[:csvColumnsV2])) {
 		return nil, fmt.Errorf("store: verify export: CSV header is not the export's: %w", ErrFormat)
 	}
 	var out []Attempt
@@ -229,5 +231,8 @@ func attemptFromRow(r []string) (Attempt, error) {
 	errs = append(errs, json.Unmarshal([]byte(r[13]), &a.Durations))
 	a.Reason, a.Evidence, a.EvidencePruned, a.PrevHash, a.Hash = r[14], r[15], b(r[16]), r[17], r[18]
 	a.EvidenceSHA256, a.EvidenceDropped = r[19], b(r[20])
+	if len(r) > csvColumnsV2 {
+		a.Policy, a.Duress, a.Mismatch, a.OpenForS = r[21], b(r[22]), r[23], f(r[24])
+	}
 	return a, errors.Join(errs...)
 }

@@ -144,6 +144,7 @@ func (s *Server) postFace(w http.ResponseWriter, r *http.Request) error {
 // auditOutcomes are the outcomes the audit filter accepts.
 var auditOutcomes = map[string]bool{
 	"granted": true, "denied": true, "timeout": true, "cancelled": true, "locked_out": true, "interrupted": true,
+	"forced_open": true, "held_open": true, "door_closed": true,
 }
 
 // parseAuditQuery validates the filter and format of GET /v1/audit.

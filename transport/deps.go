@@ -21,6 +21,8 @@ type Door interface {
 	Lockout() machine.Lockout
 	ResetLockout(by string) (machine.Lockout, error)
 	Subscribe(buffer int) (<-chan machine.Transition, func())
+	// SubscribeAlarms carries the machine's alarms, published to admin event streams only.
+	SubscribeAlarms(buffer int) (<-chan machine.Alarm, func())
 }
 
 // Frame is a decoded image, opaque to transport, owned by the caller of Frames.Decode, who closes
@@ -50,6 +52,7 @@ type Users interface {
 	DeleteUser(id string) error
 	SetPIN(id, pin string) error
 	AddFace(ctx context.Context, userID string, body []byte, contentType string) (templateID string, warnings []string, err error)
+	Policies
 }
 
 // Audit is the attempt history; main wires the store behind it. Export streams the records as

@@ -27,6 +27,8 @@ const (
 type sseClient struct {
 	ch   chan []byte
 	gone chan struct{}
+	// admin: the stream was opened with the admin token; only such streams get alarms.
+	admin bool
 }
 
 // broker fans the machine's transitions and the board's door events out to event-stream
@@ -35,8 +37,11 @@ type broker struct {
 	s     *Server
 	in    <-chan machine.Transition
 	unsub func()
-	doors chan DoorEvent // PublishDoorEvent -> run
-	done  chan struct{}  // closed when run has returned
+	// alarms carries the machine's alarms (admin streams only); unsubAlarms ends it.
+	alarms      <-chan machine.Alarm
+	unsubAlarms func()
+	doors       chan DoorEvent // PublishDoorEvent -> run
+	done        chan struct{}  // closed when run has returned
 
 	// mu guards everything that follows.
 	mu      sync.Mutex
@@ -49,8 +54,9 @@ type broker struct {
 // newBroker subscribes to the machine and starts the broker goroutine and the heartbeat.
 func newBroker(s *Server) *broker {
 	in, unsub := s.o.Door.Subscribe(subscribeBuffer)
-	b := &broker{s: s, in: in, unsub: unsub, doors: make(chan DoorEvent, doorBuffer), done: make(chan struct{}),
-		clients: map[*sseClient]struct{}{}}
+	alarms, unsubAlarms := s.o.Door.SubscribeAlarms(subscribeBuffer)
+	b := &broker{s: s, in: in, unsub: unsub, alarms: alarms, unsubAlarms: unsubAlarms,
+		doors: make(chan DoorEvent, doorBuffer), done: make(chan struct{}), clients: map[*sseClient]struct{}{}}
 	b.mu.Lock()
 	b.beat = s.o.Clock.AfterFunc(s.o.Heartbeat, b.heartbeat)
 	b.mu.Unlock()
@@ -70,6 +76,12 @@ func (b *broker) run() {
 				return
 			}
 			b.transition(tr)
+		case a, ok := <-b.alarms:
+			if !ok {
+				b.alarms = nil // closed at Shutdown: transitions end the loop
+				continue
+			}
+			b.alarm(a)
 		case de := <-b.doors:
 			for drained := false; !drained; {
 				select {
@@ -101,8 +113,24 @@ func (b *broker) transition(tr machine.Transition) {
 	if d := tr.Decision; d != nil {
 		m.decisions.WithLabelValues(string(d.Outcome), string(d.Method)).Inc()
 		b.publish("decision", api.DecisionEvent{Session: tr.Session, Outcome: string(d.Outcome),
-			Method: string(d.Method), User: d.User, Name: d.Name, At: at})
+			Method: string(d.Method), User: d.User, Name: d.Name, At: at, Reason: tr.Reason})
 	}
+}
+
+// alarm counts one machine alarm and publishes it to admin streams only.
+func (b *broker) alarm(a machine.Alarm) {
+	b.s.metrics.alarms.WithLabelValues(string(a.Kind)).Inc()
+	js, err := json.Marshal(api.AlarmEvent{Kind: string(a.Kind), At: a.At.UTC().Format(time.RFC3339Nano),
+		Session: a.Session, User: a.User, Name: a.Name, Detail: a.Detail, Count: a.Count, OpenForS: a.OpenFor.Seconds()})
+	if err != nil { // cannot happen for this fixed type
+		b.s.log.Error("encode event", "event", api.EventAlarm, "err", err)
+		return
+	}
+	b.mu.Lock()
+	b.seq++
+	seq := b.seq
+	b.mu.Unlock()
+	b.fanoutTo(fmt.Appendf(nil, "id: %d\nevent: %s\ndata: %s\n\n", seq, api.EventAlarm, js), true)
 }
 
 // heartbeat sends a comment to every client and schedules the next one.
@@ -130,10 +158,16 @@ func (b *broker) publish(event string, data any) {
 }
 
 // fanout hands msg to every client without blocking; clients that cannot take it are dropped.
-func (b *broker) fanout(msg []byte) {
+func (b *broker) fanout(msg []byte) { b.fanoutTo(msg, false) }
+
+// fanoutTo is fanout, to admin streams only when adminOnly.
+func (b *broker) fanoutTo(msg []byte, adminOnly bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for c := range b.clients {
+		if adminOnly && !c.admin {
+			continue
+		}
 		select {
 		case c.ch <- msg:
 		default:
@@ -154,14 +188,14 @@ func (b *broker) dropLocked(c *sseClient) {
 	b.s.metrics.sseClients.Dec()
 }
 
-// add registers a new client, or returns nil after close.
-func (b *broker) add() *sseClient {
+// add registers a new client (admin: opened with the admin token), or returns nil after close.
+func (b *broker) add(admin bool) *sseClient {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
 		return nil
 	}
-	c := &sseClient{ch: make(chan []byte, clientBuffer), gone: make(chan struct{})}
+	c := &sseClient{ch: make(chan []byte, clientBuffer), gone: make(chan struct{}), admin: admin}
 	b.clients[c] = struct{}{}
 	b.s.metrics.sseClients.Inc()
 	return c
@@ -190,6 +224,7 @@ func (b *broker) close() {
 	}
 	b.mu.Unlock()
 	b.unsub()
+	b.unsubAlarms()
 	<-b.done
 }
 
@@ -206,7 +241,8 @@ func (s *Server) PublishDoorEvent(e DoorEvent) {
 }
 
 // getEvents is the Server-Sent Events stream. It opens with "event: snapshot" (the current
-// state), then carries every state, decision and door event; ": ping" comments every Heartbeat.
+// state), then carries every state, decision and door event, and on streams opened with the
+// admin token the alarms; ": ping" comments every Heartbeat.
 func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 	role := roleOf(r)
 	if !s.takeStream(role) {
@@ -214,7 +250,7 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 			Msg: "too many event streams open for this token; close one", RetryAfter: 5 * time.Second}
 	}
 	defer s.dropStream(role)
-	c := s.broker.add()
+	c := s.broker.add(role == RoleAdmin)
 	if c == nil {
 		return errStopping
 	}

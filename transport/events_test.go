@@ -177,7 +177,7 @@ func TestEventsSlowClient(t *testing.T) {
 func TestBrokerDropsFullClient(t *testing.T) {
 	e := newEnv(t, nil)
 	b := e.srv.broker
-	stuck, ok := b.add(), b.add()
+	stuck, ok := b.add(false), b.add(false)
 	for i := range clientBuffer + 1 {
 		b.publish("door", api.DoorEvent{Kind: fmt.Sprint("e", i)})
 		if i < clientBuffer {

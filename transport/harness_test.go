@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -109,18 +110,51 @@ func (a storeAdapter) RecordAttempt(m machine.Attempt) error {
 	}
 	_, err := a.db.RecordAttempt(store.Attempt{ID: m.ID, Start: m.Start, End: m.End, Outcome: string(m.Outcome),
 		Method: string(m.Method), User: m.User, Name: m.Name, BestUser: m.BestUser, BestDistance: m.BestDistance,
-		BestMargin: m.BestMargin, Frames: m.Frames, PinTries: m.PinTries, Durations: durs, Reason: m.Reason}, m.Evidence)
+		BestMargin: m.BestMargin, Frames: m.Frames, PinTries: m.PinTries, Durations: durs, Reason: m.Reason,
+		Policy: m.Policy, Duress: m.Duress, Mismatch: m.Mismatch, OpenForS: m.OpenFor.Seconds()}, m.Evidence)
 	return err
 }
 
-func (a storeAdapter) LookupPIN(pin string, at time.Time) (machine.Identity, bool, error) {
-	u, ok, err := a.db.LookupPIN(pin, at)
-	return machine.Identity{ID: u.ID, Name: u.Name}, ok, err
+func (a storeAdapter) LookupPIN(pin string) (machine.PINOwner, bool, error) {
+	u, duress, ok, err := a.db.FindPIN(pin)
+	if err != nil || !ok {
+		return machine.PINOwner{}, false, err
+	}
+	id, err := a.identity(u)
+	return machine.PINOwner{Identity: id, Duress: duress}, err == nil, err
 }
 
-func (a storeAdapter) Active(id string, at time.Time) (machine.Identity, bool, error) {
-	u, ok, err := a.db.ActiveUser(id, at)
-	return machine.Identity{ID: u.ID, Name: u.Name}, ok, err
+func (a storeAdapter) User(id string) (machine.Identity, bool, error) {
+	u, err := a.db.GetUser(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return machine.Identity{}, false, nil
+	} else if err != nil {
+		return machine.Identity{}, false, err
+	}
+	ident, err := a.identity(u)
+	return ident, err == nil, err
+}
+
+// identity is u with its policy, as main's directory builds it.
+func (a storeAdapter) identity(u store.User) (machine.Identity, error) {
+	p := machine.Policy{Enabled: u.Enabled, ValidFrom: u.ValidFrom, ValidUntil: u.ValidUntil,
+		Mode: machine.AuthMode(u.Mode), ScheduleName: u.Schedule}
+	if u.Schedule != "" {
+		s, err := a.db.GetSchedule(u.Schedule)
+		if err != nil {
+			return machine.Identity{}, err
+		}
+		ms := machine.Schedule{Name: s.Name}
+		for _, w := range s.Windows {
+			days, from, until, err := w.Parse()
+			if err != nil {
+				return machine.Identity{}, err
+			}
+			ms.Windows = append(ms.Windows, machine.Window{Days: days, From: from, Until: until})
+		}
+		p.Schedule = &ms
+	}
+	return machine.Identity{ID: u.ID, Name: u.Name, Policy: p}, nil
 }
 
 func (a storeAdapter) LoadLockout() (machine.Lockout, error) {
@@ -229,7 +263,60 @@ type fakeUsers struct {
 }
 
 func wireUser(u store.User) api.User {
-	return api.User{ID: u.ID, Name: u.Name, Created: u.Created, Enabled: u.Enabled, HasPIN: u.HasPIN}
+	out := api.User{ID: u.ID, Name: u.Name, Created: u.Created, Enabled: u.Enabled, HasPIN: u.HasPIN,
+		Mode: u.Mode, Schedule: u.Schedule, HasDuressPIN: u.HasDuressPIN}
+	if !u.ValidFrom.IsZero() {
+		out.ValidFrom = &u.ValidFrom
+	}
+	if !u.ValidUntil.IsZero() {
+		out.ValidUntil = &u.ValidUntil
+	}
+	return out
+}
+
+func (u fakeUsers) SetPolicy(id string, p api.Policy) error {
+	sp := store.UserPolicy{Enabled: p.Enabled, Mode: p.Mode, Schedule: p.Schedule}
+	if p.ValidFrom != nil {
+		sp.ValidFrom = *p.ValidFrom
+	}
+	if p.ValidUntil != nil {
+		sp.ValidUntil = *p.ValidUntil
+	}
+	return u.DB.SetPolicy(id, sp)
+}
+
+func (u fakeUsers) SetDuressPIN(id, pin string) error { return u.DB.SetDuressPIN(id, pin) }
+
+func (u fakeUsers) ListSchedules() ([]api.Schedule, error) {
+	ss, err := u.DB.ListSchedules()
+	var out []api.Schedule
+	for _, s := range ss {
+		out = append(out, wireSchedule(s))
+	}
+	return out, err
+}
+
+func (u fakeUsers) GetSchedule(name string) (api.Schedule, error) {
+	s, err := u.DB.GetSchedule(name)
+	return wireSchedule(s), err
+}
+
+func (u fakeUsers) PutSchedule(s api.Schedule) error {
+	out := store.Schedule{Name: s.Name}
+	for _, w := range s.Windows {
+		out.Windows = append(out.Windows, store.Window(w))
+	}
+	return u.DB.PutSchedule(out)
+}
+
+func (u fakeUsers) DeleteSchedule(name string) error { return u.DB.DeleteSchedule(name) }
+
+func wireSchedule(s store.Schedule) api.Schedule {
+	out := api.Schedule{Name: s.Name, Windows: []api.Window{}}
+	for _, w := range s.Windows {
+		out.Windows = append(out.Windows, api.Window(w))
+	}
+	return out
 }
 
 func (u fakeUsers) CreateUser(name, pin string) (api.User, error) {
@@ -263,7 +350,8 @@ func (a fakeAudit) Export(w io.Writer, format string, f api.AuditFilter) (int, e
 
 func (a fakeAudit) GetAttempt(id string) (api.Attempt, error) {
 	r, err := a.db.GetAttempt(id)
-	return api.Attempt{Seq: r.Seq, ID: r.ID, Outcome: r.Outcome, Method: r.Method, User: r.User, Evidence: r.Evidence, Hash: r.Hash}, err
+	return api.Attempt{Seq: r.Seq, ID: r.ID, Outcome: r.Outcome, Method: r.Method, User: r.User, Evidence: r.Evidence, Hash: r.Hash,
+		Reason: r.Reason, Policy: r.Policy, Duress: r.Duress, Mismatch: r.Mismatch, OpenForS: r.OpenForS}, err
 }
 
 func (a fakeAudit) Frame(id string) ([]byte, error) { return a.db.Frame(id) }
@@ -508,7 +596,13 @@ type sseEvent struct {
 // as events named ":" ), after the opening snapshot has arrived.
 func (e *env) openEvents(ctx context.Context) <-chan sseEvent {
 	e.t.Helper()
-	in, err := client.New(e.hs.URL, doorToken, e.hs.Client()).Events(ctx)
+	return e.openEventsAs(ctx, doorToken)
+}
+
+// openEventsAs is openEvents with the given token (door or admin).
+func (e *env) openEventsAs(ctx context.Context, token string) <-chan sseEvent {
+	e.t.Helper()
+	in, err := client.New(e.hs.URL, token, e.hs.Client()).Events(ctx)
 	if err != nil {
 		e.t.Fatal(err)
 	}

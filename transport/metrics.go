@@ -21,6 +21,7 @@ type metrics struct {
 	sseClients     prometheus.Gauge
 	sseDropped     prometheus.Counter
 	doorEvents     *prometheus.CounterVec
+	alarms         *prometheus.CounterVec
 
 	// mu serializes setState so exactly one state reads 1.
 	mu           sync.Mutex
@@ -57,12 +58,14 @@ func newMetrics(reg *prometheus.Registry, queueSize int) (*metrics, error) {
 			Help: "Door hardware events, by kind."}, []string{"kind"}),
 		connsRefused: prometheus.NewCounter(prometheus.CounterOpts{Name: "doorface_http_connections_refused_total",
 			Help: "Connections closed at accept for being over max_conns or max_conns_per_client."}),
+		alarms: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "doorface_alarms_total",
+			Help: "Alarms (duress, mismatch, failures, forced_open, held_open), by kind."}, []string{"kind"}),
 	}
 	capacity := prometheus.NewGauge(prometheus.GaugeOpts{Name: "doorface_frame_queue_capacity",
 		Help: "Frames that may be read or analysed at once."})
 	capacity.Set(float64(queueSize))
 	for _, c := range []prometheus.Collector{m.frames, m.decisions, m.stage, m.requests, m.requestSeconds,
-		m.queue, capacity, m.state, m.sseClients, m.sseDropped, m.doorEvents, m.connsRefused} {
+		m.queue, capacity, m.state, m.sseClients, m.sseDropped, m.doorEvents, m.connsRefused, m.alarms} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("transport: register metrics: %w", err)
 		}
@@ -72,6 +75,10 @@ func newMetrics(reg *prometheus.Registry, queueSize int) (*metrics, error) {
 	}
 	for _, st := range machine.States() {
 		m.state.WithLabelValues(string(st))
+	}
+	for _, k := range []machine.AlarmKind{machine.AlarmDuress, machine.AlarmMismatch, machine.AlarmFailures,
+		machine.AlarmForcedOpen, machine.AlarmHeldOpen} {
+		m.alarms.WithLabelValues(string(k))
 	}
 	return m, nil
 }

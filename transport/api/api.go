@@ -135,6 +135,11 @@ type User struct {
 	ValidFrom  *time.Time `json:"valid_from,omitempty"`
 	ValidUntil *time.Time `json:"valid_until,omitempty"`
 	HasPIN     bool       `json:"has_pin"`
+	// Mode is the authentication mode (ModeFace...); "" is shown as face_or_pin.
+	Mode string `json:"mode"`
+	// Schedule names the user's weekly schedule, "" for any time.
+	Schedule     string `json:"schedule"`
+	HasDuressPIN bool   `json:"has_duress_pin"`
 }
 
 // UserList answers GET /v1/users.
@@ -180,6 +185,13 @@ type Attempt struct {
 	EvidencePruned bool               `json:"evidence_pruned"`
 	PrevHash       string             `json:"prev_hash"`
 	Hash           string             `json:"hash"`
+	// Policy is the access policy that applied to the decided user ("mode=face_or_pin
+	// schedule=office-hours"); Duress says their duress PIN was entered; Mismatch is the user
+	// the face matched when the PIN was another's; OpenForS is a door-event record's open time.
+	Policy   string  `json:"policy"`
+	Duress   bool    `json:"duress"`
+	Mismatch string  `json:"mismatch"`
+	OpenForS float64 `json:"open_for_s"`
 }
 
 // AuditFilter selects audit records (GET /v1/audit's query). Zero fields select everything.
@@ -243,6 +255,8 @@ type DecisionEvent struct {
 	User    string `json:"user"`
 	Name    string `json:"name"`
 	At      string `json:"at"`
+	// Reason says why, e.g. "policy:outside_schedule:office-hours" for a denial by policy.
+	Reason string `json:"reason"`
 }
 
 // DoorEvent is the data of "event: door". Kind is door_opened, door_closed, held_open,
