@@ -87,8 +87,8 @@ func enrollMain(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "enroll", err)
 	}
 	defer pipe.Close()
-	g := vision.NewGallery()
-	if _, err := loadGallery(db, g); err != nil {
+	g := vision.NewGallery(vc.Engine)
+	if _, _, err := loadGallery(db, g); err != nil {
 		return fail(stderr, "enroll", err)
 	}
 	// Describe every photo first, so a bad photo leaves no half-enrolled user behind.
@@ -117,11 +117,13 @@ func enrollMain(args []string, stdout, stderr io.Writer) int {
 		for _, w := range g.Check(u.ID, d) {
 			fmt.Fprintf(stdout, "warning: %s: %s\n", fs.Arg(i), w)
 		}
-		t, err := db.AddTemplate(u.ID, d[:])
+		t, err := db.AddEngineTemplate(u.ID, vc.Engine, d)
 		if err != nil {
 			return fail(stderr, "enroll", err)
 		}
-		g.Add(vision.Entry{UserID: u.ID, Name: u.Name, TemplateID: t.ID, Descriptor: d})
+		if err := g.Add(vision.Entry{UserID: u.ID, Name: u.Name, TemplateID: t.ID, Descriptor: d}); err != nil {
+			return fail(stderr, "enroll", err)
+		}
 	}
 	fmt.Fprintf(stdout, "enrolled %s (id %s) with %d template(s), PIN %s\n", u.Name, u.ID, len(descs), map[bool]string{true: "set", false: "none"}[u.HasPIN])
 	return 0
@@ -256,15 +258,25 @@ func auditMain(args []string, stdout, stderr io.Writer) int {
 
 func calibrateMain(args []string, stdout, stderr io.Writer) int {
 	var far float64
+	var engine string
 	c, fs, err := loadConfig("calibrate", args, os.Environ(), stderr, func(fs *flag.FlagSet) {
 		fs.Float64Var(&far, "far", 0.01, "target false-accept rate per frame")
+		fs.StringVar(&engine, "engine", "", "recognition engine to calibrate: mobilefacenet or dlib (default: the configured one)")
 	})
 	if err != nil {
 		return 2
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: doorface calibrate [--far 0.01] DIR")
+		fmt.Fprintln(stderr, "usage: doorface calibrate [--far 0.01] [--engine mobilefacenet|dlib] DIR")
 		return 2
+	}
+	if engine != "" && engine != c.Vision.Engine {
+		thr, margin := vision.DefaultThresholds(engine)
+		if thr == 0 {
+			fmt.Fprintf(stderr, "doorface: calibrate: --engine %q: want %s or %s\n", engine, vision.EngineMobileFaceNet, vision.EngineDlib)
+			return 2
+		}
+		c.Vision.Engine, c.Machine.Threshold, c.Machine.MinMargin = engine, thr, margin
 	}
 	pipe, _, err := onePipeline(c)
 	if err != nil {
@@ -323,8 +335,12 @@ func modelsMain(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return 2
 	}
-	if err := vision.CheckModels(c.Models); err != nil {
+	if err := vision.CheckModels(c.Models, c.Vision.Engine); err != nil {
 		return fail(stderr, "models check", err)
+	}
+	files := []string{vision.ShapePredictorFile, vision.ResNetFile, vision.CNNDetectorFile}
+	if c.Vision.Engine == vision.EngineMobileFaceNet {
+		files = []string{vision.YuNetFile, vision.MobileFaceNetFile}
 	}
 	known := map[string]bool{}
 	for _, line := range strings.Split(knownModelSums, "\n") {
@@ -333,7 +349,7 @@ func modelsMain(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	code := 0
-	for _, name := range []string{vision.ShapePredictorFile, "dlib_face_recognition_resnet_model_v1.dat", "mmod_human_face_detector.dat"} {
+	for _, name := range files {
 		p := filepath.Join(c.Models, name)
 		f, err := os.Open(p)
 		if err != nil {

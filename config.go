@@ -66,6 +66,7 @@ type MachineCfg struct {
 
 // VisionCfg is the image limits, quality gate and recognizer pool.
 type VisionCfg struct {
+	Engine        string  `yaml:"engine"`
 	MaxBytes      int64   `yaml:"max_bytes"`
 	MaxWidth      int     `yaml:"max_width"`
 	MaxHeight     int     `yaml:"max_height"`
@@ -310,6 +311,7 @@ func (c *Config) validate() error {
 		oneOf("log_level", c.LogLevel, "debug", "info", "warn", "error"),
 		oneOf("vision.multi_face", c.Vision.MultiFace, "reject", "largest"),
 		oneOf("vision.detector", c.Vision.Detector, "hog", "cnn"),
+		oneOf("vision.engine", c.Vision.Engine, "mobilefacenet", "dlib"),
 		positive("machine.receive_timeout", c.Machine.ReceiveTimeout),
 		positive("machine.recognize_timeout", c.Machine.RecognizeTimeout),
 		positive("machine.pin_timeout", c.Machine.PinTimeout),

@@ -42,6 +42,7 @@ func defaultConfig() Config {
 			EvidenceOnUnknown: m.EvidenceOnUnknown,
 		},
 		Vision: VisionCfg{
+			Engine:        v.Engine,
 			MaxBytes:      v.MaxBytes,
 			MaxWidth:      v.MaxWidth,
 			MaxHeight:     v.MaxHeight,
@@ -103,6 +104,7 @@ func loadConfig(name string, args []string, environ []string, stderr io.Writer, 
 	if err := loadEnv(&c, environ); err != nil {
 		return c, fs, err
 	}
+	followEngine(&c)
 	for _, o := range []struct {
 		v   string
 		dst *string
@@ -112,4 +114,16 @@ func loadConfig(name string, args []string, environ []string, stderr io.Writer, 
 		}
 	}
 	return c, fs, c.validate()
+}
+
+// followEngine gives the machine the calibrated threshold and margin of the selected engine
+// (vision.DefaultThresholds) when the configuration left them at the default engine's values.
+func followEngine(c *Config) {
+	def := defaultConfig()
+	if c.Vision.Engine == def.Vision.Engine || c.Machine.Threshold != def.Machine.Threshold || c.Machine.MinMargin != def.Machine.MinMargin {
+		return
+	}
+	if thr, margin := vision.DefaultThresholds(c.Vision.Engine); thr > 0 {
+		c.Machine.Threshold, c.Machine.MinMargin = thr, margin
+	}
 }

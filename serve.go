@@ -60,7 +60,9 @@ func machineConfig(c Config) machine.Config {
 
 func visionConfig(c Config, log *slog.Logger) vision.Config {
 	v := c.Vision
+	d := vision.DefaultConfig()
 	return vision.Config{
+		Engine: v.Engine, MaxYaw: d.MaxYaw, MaxPitch: d.MaxPitch,
 		MaxBytes: v.MaxBytes, MaxWidth: v.MaxWidth, MaxHeight: v.MaxHeight, MultiFace: v.MultiFace,
 		MinFaceSize: v.MinFaceSize, MinBrightness: v.MinBrightness, MaxBrightness: v.MaxBrightness,
 		MinSharpness: v.MinSharpness, Workers: v.Workers, Detector: v.Detector, DetectWidth: v.DetectWidth,
@@ -142,7 +144,7 @@ func newDaemon(cfg Config, b *hw.Board, log *slog.Logger, stdout io.Writer) (*da
 			d.close()
 		}
 	}()
-	if err := vision.CheckModels(cfg.Models); err != nil {
+	if err := vision.CheckModels(cfg.Models, cfg.Vision.Engine); err != nil {
 		return nil, fmt.Errorf("models: %w", err)
 	}
 	db, err := store.Open(filepath.Join(cfg.Data, dbFile), storeOptions(cfg, log))
@@ -167,10 +169,14 @@ func newDaemon(cfg Config, b *hw.Board, log *slog.Logger, stdout io.Writer) (*da
 		return nil, fmt.Errorf("vision: %w", err)
 	}
 	d.pipe = pipe
-	gallery := vision.NewGallery()
-	n, err := loadGallery(db, gallery)
+	gallery := vision.NewGallery(cfg.Vision.Engine)
+	n, other, err := loadGallery(db, gallery)
 	if err != nil {
 		return nil, fmt.Errorf("gallery: %w", err)
+	}
+	if other > 0 {
+		log.Warn("templates of another recognition engine skipped; re-enroll these users or select their engine",
+			"engine", cfg.Vision.Engine, "skipped", other, "loaded", n)
 	}
 	m, err := machine.New(machineConfig(cfg), machine.Deps{
 		Clock: clock.Real{}, Lock: b.Relay, Sink: attempts{db}, Directory: directory{db},

@@ -11,7 +11,7 @@ import (
 // TestCalibrate runs the calibration the defaults came from and checks that it still picks
 // them and that its table agrees with the rates asserted in TestRecognitionRates.
 func TestCalibrate(t *testing.T) {
-	p := newTestPipeline(t, DefaultConfig())
+	p := newTestPipeline(t, dlibConfig())
 	c, err := Calibrate(context.Background(), p, filepath.Join(facesDir(t), "enroll-test"), 0.01, 2, 3)
 	if err != nil {
 		t.Fatal(err)
@@ -24,12 +24,12 @@ func TestCalibrate(t *testing.T) {
 	if c.Photos != 50 || len(c.Skipped) != 1 || c.GenuineTrials != measuredGenuineTrials {
 		t.Errorf("photos %d skipped %v genuine trials %d", c.Photos, c.Skipped, c.GenuineTrials)
 	}
-	if c.ThresholdAtFAR < DefaultThreshold {
-		t.Errorf("threshold for FAR <= 1%% is %.3f, below the default %.3f", c.ThresholdAtFAR, DefaultThreshold)
+	if c.ThresholdAtFAR < DlibThreshold {
+		t.Errorf("threshold for FAR <= 1%% is %.3f, below the default %.3f", c.ThresholdAtFAR, DlibThreshold)
 	}
 	var at *CalibrationRow
 	for i := range c.Rows {
-		if c.Rows[i].Threshold == DefaultThreshold {
+		if c.Rows[i].Threshold == DlibThreshold {
 			at = &c.Rows[i]
 		}
 	}

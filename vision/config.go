@@ -33,16 +33,26 @@ const (
 	DefaultMaxBrightness = 220
 	DefaultMinSharpness  = 15
 	DefaultDetectWidth   = 640
-	// DefaultThreshold is the largest Euclidean distance accepted as a match. Chosen on
-	// enroll-test for a per-frame false accept rate of at most 1% (CALIBRATION.md).
-	DefaultThreshold = 0.40
+	// DefaultMaxYaw and DefaultMaxPitch bound the head pose (degrees, estimated from the 5
+	// landmarks; mobilefacenet engine) the quality gate accepts. On ../shared/faces the
+	// estimates ranged -36..22 yaw and -10..18 pitch for every usable face, -70 for the one
+	// photo turned beyond recognition (stuart5.png, which dlib does not detect); see
+	// CALIBRATION.md.
+	DefaultMaxYaw   = 40
+	DefaultMaxPitch = 30
+	// DefaultThreshold is the default engine's threshold (DefaultThresholds(DefaultEngine)):
+	// chosen on enroll-test for a per-frame false accept rate of at most 1% (CALIBRATION.md).
+	DefaultThreshold = MobileFaceNetThreshold
 	// DefaultMinMargin is the least margin (distance to the nearest other user minus the match
-	// distance) for a match to count.
-	DefaultMinMargin = 0.05
+	// distance) for a match to count, the default engine's.
+	DefaultMinMargin = MobileFaceNetMinMargin
 )
 
 // Config holds every tunable of the vision pipeline. Start from DefaultConfig.
 type Config struct {
+	// Engine is EngineMobileFaceNet (default) or EngineDlib. Only its models are checked and
+	// loaded; Threshold and MinMargin are in its metric (DefaultThresholds).
+	Engine string
 	// MaxBytes is the largest accepted body, after base64 decoding (default 8 MiB).
 	MaxBytes int64
 	// MaxWidth and MaxHeight bound the dimensions read from the image header (default 4096).
@@ -56,12 +66,17 @@ type Config struct {
 	// MinSharpness is the least variance of the Laplacian of the face region, measured after
 	// scaling the region to 150x150 gray so it does not depend on the frame's resolution.
 	MinSharpness float64
+	// MaxYaw and MaxPitch are the largest head turn and tilt, in degrees as estimated from the 5
+	// landmarks, the quality gate accepts (Quality "turned_away"); mobilefacenet engine only
+	// (dlib's detector finds frontal faces only).
+	MaxYaw, MaxPitch float64
 	// Workers is the number of go-face recognizers in the pool (default runtime.NumCPU()). Each
 	// costs the memory documented in doc.go.
 	Workers int
 	// Detector is DetectorHOG or DetectorCNN.
 	Detector string
-	// DetectWidth: frames wider than this are scaled down to this width for detection.
+	// DetectWidth: frames wider than this are scaled down to this width for detection (dlib
+	// engine; the mobilefacenet engine detects at a fixed smaller scale, see yunetDetectWidth).
 	DetectWidth int
 	// Threshold is the largest descriptor distance accepted as a match.
 	Threshold float64
@@ -74,6 +89,9 @@ type Config struct {
 // DefaultConfig returns the measured defaults.
 func DefaultConfig() Config {
 	return Config{
+		Engine:        DefaultEngine,
+		MaxYaw:        DefaultMaxYaw,
+		MaxPitch:      DefaultMaxPitch,
 		MaxBytes:      DefaultMaxBytes,
 		MaxWidth:      DefaultMaxWidth,
 		MaxHeight:     DefaultMaxHeight,
@@ -90,12 +108,25 @@ func DefaultConfig() Config {
 	}
 }
 
+// ForEngine returns c with Engine set to engine and Threshold and MinMargin set to that engine's
+// calibrated values (DefaultThresholds).
+func (c Config) ForEngine(engine string) Config {
+	c.Engine = engine
+	c.Threshold, c.MinMargin = DefaultThresholds(engine)
+	return c
+}
+
 // Validate reports the first invalid field, wrapping ErrBadConfig.
 func (c Config) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: "+format, append([]any{ErrBadConfig}, args...)...)
 	}
+	if err := checkEngine(c.Engine); err != nil {
+		return err
+	}
 	switch {
+	case c.MaxYaw <= 0 || c.MaxYaw > 90 || c.MaxPitch <= 0 || c.MaxPitch > 90:
+		return bad("MaxYaw/MaxPitch %g/%g must be in (0, 90] degrees", c.MaxYaw, c.MaxPitch)
 	case c.MaxBytes <= 0:
 		return bad("MaxBytes %d must be positive", c.MaxBytes)
 	case c.MaxWidth <= 0 || c.MaxHeight <= 0:
