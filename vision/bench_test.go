@@ -3,12 +3,17 @@ package vision
 import (
 	"context"
 	"fmt"
+	"image"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"gocv.io/x/gocv"
 )
 
 // benchFrame is a 1024x683 JPEG from enroll-test: scaled to 640 wide for detection.
@@ -151,4 +156,88 @@ func measureRecognizerRSS(t *testing.T, engine string) {
 	p1.Close()
 	p2.Close()
 	fmt.Printf("recognizer-rss one=%d three=%d\n", one, three)
+}
+
+// engineFrame letterboxes an enroll-test photo into a w x h camera-like JPEG (quality 90).
+func engineFrame(b *testing.B, name string, w, h int) []byte {
+	cfg := DefaultConfig()
+	f, err := Decode(readFile(b, filepath.Join(facesDir(b), "enroll-test", name)), "image/jpeg", cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	s := min(float64(w)/float64(f.size.X), float64(h)/float64(f.size.Y))
+	sz := image.Pt(int(float64(f.size.X)*s), int(float64(f.size.Y)*s))
+	scaled := gocv.NewMat()
+	defer scaled.Close()
+	gocv.Resize(f.mat, &scaled, sz, 0, 0, gocv.InterpolationArea)
+	canvas := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(90, 90, 90, 0), h, w, gocv.MatTypeCV8UC3)
+	defer canvas.Close()
+	roi := canvas.Region(image.Rect((w-sz.X)/2, (h-sz.Y)/2, (w-sz.X)/2+sz.X, (h-sz.Y)/2+sz.Y))
+	scaled.CopyTo(&roi)
+	roi.Close()
+	jpg, err := encodeJPEG(canvas, 90)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return jpg
+}
+
+// BenchmarkEngines: the whole per-frame path from JPEG bytes (decode, detect, gate, describe)
+// on one worker, per engine, against the naive go-face baseline (RecognizeSingle on the same
+// bytes), at 1280x720 and 640x480; each reports its p50 (ms/p50) as well as the mean. Run with
+// `go test -run '^$' -bench BenchmarkEngines -benchtime 40x ./vision`.
+func BenchmarkEngines(b *testing.B) {
+	for _, size := range []image.Point{{1280, 720}, {640, 480}} {
+		jpg := engineFrame(b, "bona3.jpg", size.X, size.Y)
+		for _, engine := range []string{EngineMobileFaceNet, EngineDlib, "baseline"} {
+			b.Run(fmt.Sprintf("%dx%d/%s", size.X, size.Y, engine), func(b *testing.B) {
+				var step func() error
+				if engine == "baseline" {
+					base, err := NewBaseline(modelsDir(b))
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer base.Close()
+					step = func() error {
+						_, _, ok, err := base.Recognize(jpg)
+						if err == nil && !ok {
+							err = fmt.Errorf("baseline found no single face")
+						}
+						return err
+					}
+				} else {
+					cfg := engineConfig(engine)
+					cfg.Workers = 1
+					p := newTestPipeline(b, cfg)
+					step = func() error {
+						f, err := Decode(jpg, "image/jpeg", cfg)
+						if err != nil {
+							return err
+						}
+						defer f.Close()
+						a, err := p.Analyze(context.Background(), f)
+						if err == nil && a.Quality != QualityOK {
+							err = fmt.Errorf("quality %s", a.Quality)
+						}
+						return err
+					}
+				}
+				if err := step(); err != nil { // warm-up
+					b.Fatal(err)
+				}
+				times := make([]time.Duration, 0, b.N)
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					t0 := time.Now()
+					if err := step(); err != nil {
+						b.Fatal(err)
+					}
+					times = append(times, time.Since(t0))
+				}
+				slices.Sort(times)
+				b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "ms/p50")
+			})
+		}
+	}
 }
