@@ -321,11 +321,13 @@ func (u users) AddFace(ctx context.Context, userID string, body []byte, contentT
 		return "", nil, inputRefusal(err)
 	}
 	warnings := u.gallery.Check(userID, d)
-	t, err := u.db.AddTemplate(userID, d[:])
+	t, err := u.db.AddEngineTemplate(userID, u.cfg.Engine, d)
 	if err != nil {
 		return "", nil, err
 	}
-	u.gallery.Add(vision.Entry{UserID: userID, Name: usr.Name, TemplateID: t.ID, Descriptor: d})
+	if err := u.gallery.Add(vision.Entry{UserID: userID, Name: usr.Name, TemplateID: t.ID, Descriptor: d}); err != nil {
+		return "", nil, err
+	}
 	return t.ID, warnings, nil
 }
 
@@ -358,11 +360,13 @@ func (a audit) Head() (api.AuditHead, error) {
 	return api.AuditHead{Seq: h.Seq, MAC: h.MAC, Value: h.String()}, err
 }
 
-// loadGallery fills the gallery with every enrolled template.
-func loadGallery(db *store.DB, g *vision.Gallery) (int, error) {
+// loadGallery fills the gallery with every enrolled template of the gallery's engine and says
+// how many it loaded and how many of another engine it skipped. A template of the gallery's
+// engine with the wrong length is an error naming it.
+func loadGallery(db *store.DB, g *vision.Gallery) (loaded, other int, err error) {
 	us, err := db.ListUsers()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	names := make(map[string]string, len(us))
 	for _, u := range us {
@@ -370,19 +374,20 @@ func loadGallery(db *store.DB, g *vision.Gallery) (int, error) {
 	}
 	ts, err := db.Templates()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	entries := make([]vision.Entry, 0, len(ts))
 	for _, t := range ts {
-		if len(t.Descriptor) != len(vision.Descriptor{}) {
-			return 0, fmt.Errorf("template %s: %d values, want %d", t.ID, len(t.Descriptor), len(vision.Descriptor{}))
+		if t.Engine != g.Engine() {
+			other++
+			continue
 		}
-		var d vision.Descriptor
-		copy(d[:], t.Descriptor)
-		entries = append(entries, vision.Entry{UserID: t.UserID, Name: names[t.UserID], TemplateID: t.ID, Descriptor: d})
+		entries = append(entries, vision.Entry{UserID: t.UserID, Name: names[t.UserID], TemplateID: t.ID, Descriptor: t.Descriptor})
 	}
-	g.Set(entries)
-	return len(entries), nil
+	if err := g.Set(entries); err != nil {
+		return 0, other, err
+	}
+	return len(entries), other, nil
 }
 
 // board reports the hardware state to transport.

@@ -134,8 +134,8 @@ func enrollMain(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "enroll", err)
 	}
 	defer pipe.Close()
-	g := vision.NewGallery()
-	if _, err := loadGallery(db, g); err != nil {
+	g := vision.NewGallery(vc.Engine)
+	if _, _, err := loadGallery(db, g); err != nil {
 		return fail(stderr, "enroll", err)
 	}
 	// Describe every photo first, so a bad photo leaves no half-enrolled user behind.
@@ -169,11 +169,13 @@ func enrollMain(args []string, stdout, stderr io.Writer) int {
 		for _, w := range g.Check(u.ID, d) {
 			fmt.Fprintf(stdout, "warning: %s: %s\n", fs.Arg(i), w)
 		}
-		t, err := db.AddTemplate(u.ID, d[:])
+		t, err := db.AddEngineTemplate(u.ID, vc.Engine, d)
 		if err != nil {
 			return fail(stderr, "enroll", err)
 		}
-		g.Add(vision.Entry{UserID: u.ID, Name: u.Name, TemplateID: t.ID, Descriptor: d})
+		if err := g.Add(vision.Entry{UserID: u.ID, Name: u.Name, TemplateID: t.ID, Descriptor: d}); err != nil {
+			return fail(stderr, "enroll", err)
+		}
 	}
 	fmt.Fprintf(stdout, "enrolled %s (id %s) with %d new template(s), PIN %s\n", u.Name, u.ID, len(descs), map[bool]string{true: "set", false: "none"}[u.HasPIN])
 	return 0
@@ -423,15 +425,25 @@ func lockoutMain(args []string, stdout, stderr io.Writer) int {
 }
 
 func calibrateMain(args []string, stdout, stderr io.Writer) int {
-	fs, cf := commandFlags("calibrate", "calibrate [--far 0.01] DIR", "models")
+	fs, cf := commandFlags("calibrate", "calibrate [--far 0.01] [--engine mobilefacenet|dlib] DIR", "models")
 	far := fs.Float64("far", 0.01, "target false-accept rate per frame")
+	engine := ""
+	fs.StringVar(&engine, "engine", "", "recognition engine to calibrate: mobilefacenet or dlib (default: the configured one)")
 	c, code, ok := loadCommand(fs, cf, args, stdout, stderr)
 	if !ok {
 		return code
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: doorface calibrate [--far 0.01] DIR")
+		fmt.Fprintln(stderr, "usage: doorface calibrate [--far 0.01] [--engine mobilefacenet|dlib] DIR")
 		return 2
+	}
+	if engine != "" && engine != c.Vision.Engine {
+		thr, margin := vision.DefaultThresholds(engine)
+		if thr == 0 {
+			fmt.Fprintf(stderr, "doorface: calibrate: --engine %q: want %s or %s\n", engine, vision.EngineMobileFaceNet, vision.EngineDlib)
+			return 2
+		}
+		c.Vision.Engine, c.Machine.Threshold, c.Machine.MinMargin = engine, thr, margin
 	}
 	pipe, _, err := onePipeline(c)
 	if err != nil {
@@ -492,7 +504,7 @@ func modelsMain(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	if err := vision.CheckModels(c.Models); err != nil {
+	if err := vision.CheckModels(c.Models, c.Vision.Engine); err != nil {
 		return fail(stderr, "models check", err)
 	}
 	known := map[string]bool{}
@@ -502,7 +514,7 @@ func modelsMain(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	code = 0
-	for _, name := range vision.ModelFiles() {
+	for _, name := range vision.ModelFiles(c.Vision.Engine) {
 		p := filepath.Join(c.Models, name)
 		f, err := os.Open(p)
 		if err != nil {

@@ -57,6 +57,8 @@ func TestMakeModels(t *testing.T) {
 		resnet = "dlib_face_recognition_resnet_model_v1.dat"
 		mmod   = "mmod_human_face_detector.dat"
 		sp5    = "shape_predictor_5_face_landmarks.dat"
+		yunet  = "face_detection_yunet_2022mar.onnx"
+		mfn    = "mobilefacenet_sirius.onnx"
 	)
 	tests := []struct {
 		name    string
@@ -67,9 +69,20 @@ func TestMakeModels(t *testing.T) {
 		{
 			name: "good mirror",
 			prepare: func(t *testing.T, m, _ string) {
-				copyFile(t, filepath.Join(mirror, resnet), filepath.Join(m, resnet), -1, false)
-				copyFile(t, filepath.Join(mirror, mmod), filepath.Join(m, mmod), -1, false)
+				for _, f := range []string{resnet, mmod, yunet, mfn} {
+					copyFile(t, filepath.Join(mirror, f), filepath.Join(m, f), -1, false)
+				}
 			},
+		},
+		{
+			name: "wrong checksum of an engine's ONNX file",
+			prepare: func(t *testing.T, m, _ string) {
+				for _, f := range []string{resnet, mmod, yunet} {
+					copyFile(t, filepath.Join(mirror, f), filepath.Join(m, f), -1, false)
+				}
+				copyFile(t, filepath.Join(mirror, mfn), filepath.Join(m, mfn), -1, true)
+			},
+			wantErr: mfn + ": ",
 		},
 		{
 			name: "truncated file in mirror",
@@ -116,7 +129,7 @@ func TestMakeModels(t *testing.T) {
 				if err != nil {
 					t.Fatalf("models.sh failed: %v\n%s", err, stderr.String())
 				}
-				for _, f := range []string{resnet, mmod, sp5} {
+				for _, f := range []string{resnet, mmod, sp5, yunet, mfn} {
 					if fi, err := os.Stat(filepath.Join(out, f)); err != nil || fi.Size() < 1<<18 {
 						t.Errorf("%s not in models dir after success: %v", f, err)
 					}

@@ -192,6 +192,7 @@ func TestDoorAlarmsAreAudited(t *testing.T) {
 	cfg.Vision.Workers = 1
 	cfg.Pins.HeldOpen = 300 * time.Millisecond
 	cfg.Tokens.Door, cfg.Tokens.Admin = "door-token-alarms-0123", "admin-token-alarms-0123"
+	cfg.TLS.InsecureHTTP = true // plain HTTP on loopback; TestServeTLS covers HTTPS
 	d, stop := runInProcess(t, cfg, slog.New(slog.DiscardHandler))
 	base := "http://" + cfg.Listen
 	waitFor(t, "the API", func() bool { return client.New(base, "", nil).Health(context.Background()) == nil })

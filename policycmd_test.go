@@ -67,7 +67,7 @@ func TestPolicyCommands(t *testing.T) {
 			func(u store.User, _ []store.Schedule) bool { return u.ValidUntil.Year() == 2027 }},
 		{"duress PIN from stdin", "91919191\n", []string{"users", "duress-pin", u.ID}, 0, "set",
 			func(u store.User, _ []store.Schedule) bool { return u.HasDuressPIN }},
-		{"no duress PIN on stdin", "", []string{"users", "duress-pin", u.ID}, 1, "no PIN on stdin", nil},
+		{"no duress PIN on stdin", "", []string{"users", "duress-pin", u.ID}, 1, "no PIN on standard input", nil},
 		{"duress PIN equal to the PIN", "48213957\n", []string{"users", "duress-pin", u.ID}, 1, "already used", nil},
 		{"show", "", []string{"users", "show", u.ID}, 0, "duress PIN   true", nil},
 		{"remove duress PIN", "", []string{"users", "duress-pin", "--remove", u.ID}, 0, "removed",

@@ -132,7 +132,7 @@ func newDaemon(cfg config.Config, b *hw.Board, log *slog.Logger, stdout io.Write
 		d.log.Warn("systemd notification socket unusable; no watchdog pings", "err", err)
 	}
 	d.notify = notify
-	if err := vision.CheckModels(cfg.Models); err != nil {
+	if err := vision.CheckModels(cfg.Models, cfg.Vision.Engine); err != nil {
 		return nil, fmt.Errorf("models: %w", err)
 	}
 	db, err := store.Open(filepath.Join(cfg.Data, dbFile), storeOptions(cfg, log))
@@ -157,10 +157,14 @@ func newDaemon(cfg config.Config, b *hw.Board, log *slog.Logger, stdout io.Write
 		return nil, fmt.Errorf("vision: %w", err)
 	}
 	d.pipe = pipe
-	gallery := vision.NewGallery()
-	n, err := loadGallery(db, gallery)
+	gallery := vision.NewGallery(cfg.Vision.Engine)
+	n, other, err := loadGallery(db, gallery)
 	if err != nil {
 		return nil, fmt.Errorf("gallery: %w", err)
+	}
+	if other > 0 {
+		d.log.Warn("templates of another recognition engine skipped; re-enroll these users or select their engine",
+			"engine", cfg.Vision.Engine, "skipped", other, "loaded", n)
 	}
 	m, err := machine.New(cfg.Machine, machine.Deps{
 		Clock: clock.Real{}, Lock: b.Relay, Sink: attempts{db}, Directory: directory{db},

@@ -34,9 +34,9 @@ func versionMain(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	fmt.Fprintf(stdout, "doorface %s\ncommit   %s%s\ngo       %s %s/%s\nopencv   %s\nmodels   %s\n",
-		mod, commit, modified, runtime.Version(), runtime.GOOS, runtime.GOARCH, vision.OpenCVVersion(), c.Models)
-	for _, name := range vision.ModelFiles() {
+	fmt.Fprintf(stdout, "doorface %s\ncommit   %s%s\ngo       %s %s/%s\nopencv   %s\nengine   %s\nmodels   %s\n",
+		mod, commit, modified, runtime.Version(), runtime.GOOS, runtime.GOARCH, vision.OpenCVVersion(), c.Vision.Engine, c.Models)
+	for _, name := range vision.ModelFiles(c.Vision.Engine) {
 		sum := "missing"
 		if b, err := os.ReadFile(filepath.Join(c.Models, name)); err == nil {
 			h := sha256.Sum256(b)

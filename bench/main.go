@@ -211,7 +211,7 @@ func run(models, faces, outDir, daemon string, trials, fpsFrames int, blas bool)
 	if out, err := exec.Command("git", "describe", "--always", "--dirty").Output(); err == nil {
 		rep.Commit = strings.TrimSpace(string(out))
 	}
-	cfg := vision.DefaultConfig()
+	cfg := vision.DefaultConfig().ForEngine(vision.EngineDlib) // the dlib pipeline against go-face (vision/bench_test.go compares the engines)
 	rep.Workers = cfg.Workers
 	pipe, err := vision.NewPipeline(models, cfg, nil)
 	if err != nil {
@@ -240,7 +240,7 @@ func run(models, faces, outDir, daemon string, trials, fpsFrames int, blas bool)
 			big = append(big, f.JPEG)
 		}
 	}
-	gal := vision.NewGallery()
+	gal := vision.NewGallery(cfg.Engine)
 	gal.Set(templates)
 	rep.FPS1, rep.FPSAll = throughputPair(pipe, gal, cfg, big, fpsFrames)
 	logf("throughput done (%.1fs)", time.Since(start).Seconds())
@@ -376,7 +376,7 @@ func decideAll(rep *Report, pipe *vision.Pipeline, base *vision.Baseline, cfg vi
 					others = append(others, t)
 				}
 			}
-			g = vision.NewGallery()
+			g = vision.NewGallery(cfg.Engine)
 			g.Set(others)
 			galleries[f.Photo] = g
 		}
@@ -525,7 +525,7 @@ func match10k(pipe *vision.Pipeline, cfg vision.Config, frames [][]byte) Stats {
 	rng := rand.New(rand.NewPCG(1, 2))
 	entries := make([]vision.Entry, 10000)
 	for i := range entries {
-		var d vision.Descriptor
+		d := make(vision.Descriptor, vision.DlibDims)
 		var n float64
 		for j := range d {
 			d[j] = float32(rng.NormFloat64())
@@ -537,7 +537,7 @@ func match10k(pipe *vision.Pipeline, cfg vision.Config, frames [][]byte) Stats {
 		}
 		entries[i] = vision.Entry{UserID: "u" + strconv.Itoa(i/4), TemplateID: strconv.Itoa(i), Descriptor: d}
 	}
-	g := vision.NewGallery()
+	g := vision.NewGallery(cfg.Engine)
 	g.Set(entries)
 	var ds []vision.Descriptor
 	for _, f := range frames {
@@ -682,7 +682,7 @@ func childBaselineMain(models, dir string, _ int) error {
 
 // childMain measures the frames in dir with this process's BLAS and prints a BLASProbe.
 func childMain(models, dir string, n int) error {
-	cfg := vision.DefaultConfig()
+	cfg := vision.DefaultConfig().ForEngine(vision.EngineDlib) // the dlib pipeline against go-face (vision/bench_test.go compares the engines)
 	pipe, err := vision.NewPipeline(models, cfg, nil)
 	if err != nil {
 		return err
@@ -723,7 +723,7 @@ func childMain(models, dir string, n int) error {
 			}
 		}
 	}
-	g := vision.NewGallery()
+	g := vision.NewGallery(cfg.Engine)
 	p := BLASProbe{Loaded: loadedBLAS(), Describe: summarize(desc), Analyze: summarize(an)}
 	p.FPS1, p.FPSAll = throughputPair(pipe, g, cfg, frames, n)
 	return json.NewEncoder(os.Stdout).Encode(p)
@@ -905,7 +905,7 @@ func endToEnd(bin, models, enrollDir string, trials int, seqs map[string][][]byt
 // run. Frames this pipeline does not accept against those six templates are left out, since the
 // session's latency is what is measured, not the recognition rate (reported in desc).
 func e2eFrames(pipe *vision.Pipeline, cfg vision.Config, templates []vision.Entry, enrollDir string) (map[string][][]byte, string, error) {
-	g := vision.NewGallery()
+	g := vision.NewGallery(cfg.Engine)
 	var enrolled []vision.Entry
 	for _, t := range templates {
 		switch t.TemplateID {

@@ -154,6 +154,19 @@ func firstNonNil(errs []error) error {
 	return nil
 }
 
+// followEngine gives the machine the calibrated threshold and margin of the selected recognition
+// engine (its metric differs from the others'), unless the configuration set them: a rule across
+// vision and machine, so it lives here.
+func followEngine(c *Config) {
+	def := Default()
+	if c.Vision.Engine == def.Vision.Engine || c.Machine.Threshold != def.Machine.Threshold || c.Machine.MinMargin != def.Machine.MinMargin {
+		return
+	}
+	if thr, margin := params.DefaultThresholds(c.Vision.Engine); thr > 0 {
+		c.Machine.Threshold, c.Machine.MinMargin = thr, margin
+	}
+}
+
 // MaxBody is the largest request body the server reads for an image: the largest image plus room
 // for base64 and a data: URL prefix.
 func (c *Config) MaxBody() int64 { return c.Vision.MaxBytes + 64<<10 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/doorface/doorface/vision/params"
 )
 
 // load parses args as serve does (every configuration flag) and loads with env.
@@ -195,5 +197,32 @@ func TestEveryKeyHasOneHome(t *testing.T) {
 	}
 	if seen["vision.threshold"] {
 		t.Error("the threshold has a second home under vision")
+	}
+}
+
+// TestConfigEngine: vision.engine selects the engine, the machine's threshold and margin follow
+// it unless set, and an unknown engine is refused.
+func TestConfigEngine(t *testing.T) {
+	c, err := load(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if thr, margin := params.DefaultThresholds(params.DefaultEngine); c.Vision.Engine != params.DefaultEngine ||
+		c.Machine.Threshold != thr || c.Machine.MinMargin != margin {
+		t.Errorf("defaults: engine %q threshold %g margin %g", c.Vision.Engine, c.Machine.Threshold, c.Machine.MinMargin)
+	}
+	c, err = load([]string{"--config", writeFile(t, "c.yaml", "vision:\n  engine: dlib\n")}, nil)
+	if thr, margin := params.DefaultThresholds(params.EngineDlib); err != nil || c.Vision.Engine != params.EngineDlib ||
+		c.Machine.Threshold != thr || c.Machine.MinMargin != margin {
+		t.Errorf("dlib: engine %q threshold %g margin %g, %v", c.Vision.Engine, c.Machine.Threshold, c.Machine.MinMargin, err)
+	}
+	c, err = load([]string{"--config", writeFile(t, "c2.yaml", "vision:\n  engine: dlib\nmachine:\n  threshold: 0.45\n")}, nil)
+	if err != nil || c.Machine.Threshold != 0.45 {
+		t.Errorf("an explicit threshold: %g, %v", c.Machine.Threshold, err)
+	}
+	_, err = load([]string{"--config", writeFile(t, "c3.yaml", "vision:\n  engine: arcface\n")}, nil)
+	var ce *Error
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "vision.engine=") {
+		t.Errorf("vision.engine arcface: %v", err)
 	}
 }

@@ -78,6 +78,7 @@ func (f *Flags) Load(environ []string) (Config, error) {
 	if f.insecure != nil && *f.insecure {
 		c.TLS.InsecureHTTP = true
 	}
+	followEngine(&c)
 	return c, c.Validate()
 }
 

@@ -15,7 +15,11 @@ DEBIAN_68=${DEBIAN_68:-/usr/share/dlib/shape_predictor_68_face_landmarks.dat}
 SUMS=("$here/models/SHA256SUMS")
 [ -f "$here/models/SHA256SUMS.local" ] && SUMS+=("$here/models/SHA256SUMS.local")
 
-FILES=(dlib_face_recognition_resnet_model_v1.dat mmod_human_face_detector.dat shape_predictor_5_face_landmarks.dat)
+FILES=(dlib_face_recognition_resnet_model_v1.dat mmod_human_face_detector.dat shape_predictor_5_face_landmarks.dat
+       face_detection_yunet_2022mar.onnx mobilefacenet_sirius.onnx)
+# Pinned public source of the files that are not on dlib.net (MobileFaceNet's ONNX has none yet: it is
+# converted from a TFLite file, a converter the project does not ship yet; use MODEL_MIRROR).
+YUNET_URL=${YUNET_URL:-https://github.com/ShiqiYu/libfacedetection.train/raw/1688402dbd9b9fc4a3a6793810f558b7407ff384/tasks/task1/onnx/yunet_120x160.onnx}
 
 die() { echo "models: ERROR: $*" >&2; exit 1; }
 
@@ -37,6 +41,19 @@ verify() {
 
 download() {
   local name=$1 out=$2 tmp
+  case "$name" in
+    face_detection_yunet_2022mar.onnx)
+      command -v curl >/dev/null || return 1
+      tmp=$(mktemp "$MODELS_DIR/.$name.XXXXXX")
+      echo "models: $name: downloading $YUNET_URL"
+      if curl -fsSL --connect-timeout 10 --max-time 600 "$YUNET_URL" -o "$tmp"; then
+        mv "$tmp" "$out"
+        return 0
+      fi
+      rm -f "$tmp"
+      return 1 ;;
+    *.onnx) return 1 ;;
+  esac
   command -v curl >/dev/null && command -v bunzip2 >/dev/null || return 1
   tmp=$(mktemp "$MODELS_DIR/.$name.XXXXXX")
   echo "models: $name: downloading $MODEL_BASE_URL/$name.bz2"

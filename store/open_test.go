@@ -64,7 +64,7 @@ func TestMigrationFromV0(t *testing.T) {
 		t.Fatalf("migrated users %+v", users)
 	}
 	tpls, _ := db.Templates()
-	if len(tpls) != 1 || tpls[0].UserID != "u1" || !reflect.DeepEqual(tpls[0].Descriptor, desc) {
+	if len(tpls) != 1 || tpls[0].UserID != "u1" || tpls[0].Engine != DefaultTemplateEngine || !reflect.DeepEqual(tpls[0].Descriptor, desc) {
 		t.Fatalf("migrated templates %+v", tpls)
 	}
 	// The migrated file is fully usable: PINs, attempts, chain.

@@ -9,32 +9,53 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Template is one face descriptor of a user, as vision computes it.
+// DefaultTemplateEngine is the engine of a template stored without one: every template written
+// before templates recorded their engine was made by dlib.
+const DefaultTemplateEngine = "dlib"
+
+// Template is one face descriptor of a user, as vision computes it, and the recognition engine
+// that made it (descriptors of different engines cannot be compared).
 type Template struct {
 	ID         string    `json:"id"`
 	UserID     string    `json:"user_id"`
+	Engine     string    `json:"engine"`
 	Descriptor []float32 `json:"descriptor"`
 	Created    time.Time `json:"created"`
 }
 
-// templateRec is the stored form of a template.
+// templateRec is the stored form of a template. Engine is empty in records written before it
+// existed (DefaultTemplateEngine).
 type templateRec struct {
 	ID         string    `json:"id"`
 	UserID     string    `json:"user_id"`
+	Engine     string    `json:"engine,omitempty"`
 	Descriptor []float32 `json:"descriptor"`
 	Created    int64     `json:"created"`
 }
 
 func (r templateRec) template() Template {
-	return Template{ID: r.ID, UserID: r.UserID, Descriptor: r.Descriptor, Created: fromNanos(r.Created)}
+	engine := r.Engine
+	if engine == "" {
+		engine = DefaultTemplateEngine
+	}
+	return Template{ID: r.ID, UserID: r.UserID, Engine: engine, Descriptor: r.Descriptor, Created: fromNanos(r.Created)}
 }
 
 // templateKey is user id "/" template id, so one user's templates are one prefix range.
 func templateKey(userID, id string) []byte { return []byte(userID + "/" + id) }
 
-// AddTemplate stores a descriptor for an existing user (ErrNotFound otherwise). The descriptor
-// is copied.
+// AddTemplate stores a descriptor made by DefaultTemplateEngine for an existing user (see
+// AddEngineTemplate).
 func (db *DB) AddTemplate(userID string, desc []float32) (Template, error) {
+	return db.AddEngineTemplate(userID, DefaultTemplateEngine, desc)
+}
+
+// AddEngineTemplate stores a descriptor made by engine for an existing user (ErrNotFound
+// otherwise). The descriptor is copied.
+func (db *DB) AddEngineTemplate(userID, engine string, desc []float32) (Template, error) {
+	if engine == "" {
+		return Template{}, fmt.Errorf("store: add template: no engine: %w", ErrInvalidTemplate)
+	}
 	if len(desc) == 0 {
 		return Template{}, fmt.Errorf("store: add template: empty descriptor: %w", ErrInvalidTemplate)
 	}
@@ -47,7 +68,7 @@ func (db *DB) AddTemplate(userID string, desc []float32) (Template, error) {
 	if err != nil {
 		return Template{}, err
 	}
-	rec := templateRec{ID: id, UserID: userID, Descriptor: append([]float32(nil), desc...),
+	rec := templateRec{ID: id, UserID: userID, Engine: engine, Descriptor: append([]float32(nil), desc...),
 		Created: toNanos(db.opts.Clock.Now())}
 	err = db.update(func(tx *bolt.Tx) error {
 		if _, err := getUserRec(tx, userID); err != nil {
@@ -58,7 +79,7 @@ func (db *DB) AddTemplate(userID string, desc []float32) (Template, error) {
 	if err != nil {
 		return Template{}, wrapf(err, "add template")
 	}
-	db.log.Info("template added", "user", userID, "template", id, "dims", len(desc))
+	db.log.Info("template added", "user", userID, "template", id, "engine", engine, "dims", len(desc))
 	return rec.template(), nil
 }
 

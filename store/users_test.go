@@ -215,13 +215,29 @@ func TestTemplates(t *testing.T) {
 		if tp.ID == t1.ID {
 			found = true
 			desc[0] = float32(0)/128 - 0.3
-			if !reflect.DeepEqual(tp, Template{ID: t1.ID, UserID: ada.ID, Descriptor: desc, Created: t0}) {
+			if !reflect.DeepEqual(tp, Template{ID: t1.ID, UserID: ada.ID, Engine: DefaultTemplateEngine, Descriptor: desc, Created: t0}) {
 				t.Fatalf("template round trip = %+v", tp)
 			}
 		}
 	}
 	if !found {
 		t.Fatal("template not found")
+	}
+	// A template records the engine that made it; an old record without one reads as dlib.
+	mt, err := db.AddEngineTemplate(bob.ID, "mobilefacenet", make([]float32, 192))
+	if err != nil || mt.Engine != "mobilefacenet" {
+		t.Fatalf("AddEngineTemplate = %+v, %v", mt, err)
+	}
+	if _, err := db.AddEngineTemplate(bob.ID, "", desc); !errors.Is(err, ErrInvalidTemplate) {
+		t.Fatalf("AddEngineTemplate(no engine) err = %v", err)
+	}
+	engines := map[string]int{}
+	all, _ = db.Templates()
+	for _, tp := range all {
+		engines[tp.Engine]++
+	}
+	if engines["mobilefacenet"] != 1 || engines[DefaultTemplateEngine] != 3 {
+		t.Fatalf("engines of stored templates = %v", engines)
 	}
 	// Deleting a user deletes their templates and keeps their attempts.
 	if _, err := db.RecordAttempt(Attempt{ID: "s1", Start: t0, End: t0, Outcome: "granted", User: ada.ID}, nil); err != nil {
@@ -231,7 +247,7 @@ func TestTemplates(t *testing.T) {
 		t.Fatal(err)
 	}
 	all, _ = db.Templates()
-	if len(all) != 1 || all[0].UserID != bob.ID {
+	if len(all) != 2 || all[0].UserID != bob.ID || all[1].UserID != bob.ID {
 		t.Fatalf("after delete Templates = %+v", all)
 	}
 	if a, err := db.GetAttempt("s1"); err != nil || a.User != ada.ID {

@@ -14,9 +14,10 @@ type Baseline struct {
 	rec *face.Recognizer
 }
 
-// NewBaseline loads one go-face recognizer from modelsDir (checked with CheckModels first).
+// NewBaseline loads one go-face recognizer from modelsDir (checked with CheckModels for the dlib
+// engine first).
 func NewBaseline(modelsDir string) (*Baseline, error) {
-	if err := CheckModels(modelsDir); err != nil {
+	if err := CheckModels(modelsDir, EngineDlib); err != nil {
 		return nil, err
 	}
 	rec, err := face.NewRecognizer(modelsDir)
@@ -31,12 +32,12 @@ func NewBaseline(modelsDir string) (*Baseline, error) {
 func (b *Baseline) Recognize(jpg []byte) (box image.Rectangle, d Descriptor, ok bool, err error) {
 	f, err := b.rec.RecognizeSingle(jpg)
 	if err != nil {
-		return image.Rectangle{}, Descriptor{}, false, fmt.Errorf("vision: baseline: %w", err)
+		return image.Rectangle{}, nil, false, fmt.Errorf("vision: baseline: %w", err)
 	}
 	if f == nil {
-		return image.Rectangle{}, Descriptor{}, false, nil
+		return image.Rectangle{}, nil, false, nil
 	}
-	return f.Rectangle, Descriptor(f.Descriptor), true, nil
+	return f.Rectangle, descOf(f.Descriptor), true, nil
 }
 
 // Close frees the recognizer.

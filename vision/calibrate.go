@@ -29,21 +29,26 @@ import (
 //     another identity.
 //   - FRR: the same genuine trials not matched to their own identity (rejected or mis-identified).
 //
-// Session rates are for k-of-n votes: n photos of one identity form a session, accepted as user U
-// when at least k of its frames match U. Genuine sessions use a gallery of the identity's other
-// photos (identities with at least n+1 photos); impostor sessions use a gallery without the
-// identity (identities with at least n photos).
+// Session rates simulate the machine's session rule (machine/session.go): each usable frame
+// votes for its accepted match (or for nobody), and the session is granted to a user as soon as
+// k of the last n votes name that user. A session is n photos of one identity shown in one
+// order; every order of every n-combination is simulated. Genuine sessions use a gallery of the
+// identity's other photos (identities with at least n+1 photos) and fail when granted to nobody
+// or to someone else (SessionMisIDs); impostor sessions use a gallery without the identity
+// (identities with at least n photos) and are false accepts when granted to anyone.
 type CalibrationRow struct {
 	Threshold                          float64
 	PairFAR, PairFRR                   float64
 	FAR, MisID, FRR                    float64
 	FalseAccepts, MisIDs, FalseRejects int
 	SessionFAR, SessionFRR             float64
+	SessionMisIDs                      int
 }
 
 // Calibration is the result of Calibrate.
 type Calibration struct {
 	Dir       string
+	Engine    string
 	MinMargin float64
 	// Photos is the number of images found, Identities the number of distinct identities among
 	// the described ones, Skipped the photos without a usable face (with the reason).
@@ -92,11 +97,19 @@ func (t trial) accepted(thr, margin float64) bool {
 	return t.ok && t.m.Distance < thr && t.m.Margin >= margin
 }
 
+// calibrationGrid is the range of thresholds of an engine's metric Calibrate reports (rows) and
+// searches (0.005 steps).
+func calibrationGrid(engine string) (rowLo, rowHi, searchLo, searchHi float64) {
+	if engine == EngineMobileFaceNet {
+		return 0.30, 0.80, 0.05, 1.2
+	}
+	return 0.30, 0.70, 0.2, 0.9
+}
+
 // Calibrate describes every JPEG/PNG in dir (identity = IdentityOf the file name) with p, and
 // measures false accept and false reject rates over a range of thresholds, per frame and for
-// k-of-n sessions, a match needing at least minMargin to the next user. It finds the pairwise
-// equal error point and the largest threshold that keeps every per-frame false accept rate at or
-// below targetFAR.
+// k-of-n sessions, a match needing at least minMargin to the next user. It finds the pairwise equal error point and the
+// largest threshold that keeps every per-frame false accept rate at or below targetFAR.
 func Calibrate(ctx context.Context, p *Pipeline, dir string, targetFAR, minMargin float64, k, n int) (*Calibration, error) {
 	if k < 1 || n < k {
 		return nil, fmt.Errorf("vision: calibrate: need 1 <= k <= n, got k=%d n=%d", k, n)
@@ -113,7 +126,8 @@ func Calibrate(ctx context.Context, p *Pipeline, dir string, targetFAR, minMargi
 		}
 	}
 	sort.Strings(paths)
-	c := &Calibration{Dir: dir, MinMargin: minMargin, Photos: len(paths), K: k, N: n, TargetFAR: targetFAR}
+	engine := p.cfg.Engine
+	c := &Calibration{Dir: dir, Engine: engine, MinMargin: minMargin, Photos: len(paths), K: k, N: n, TargetFAR: targetFAR}
 	photos, skipped, err := describeAll(ctx, p, paths)
 	if err != nil {
 		return nil, err
@@ -129,7 +143,7 @@ func Calibrate(ctx context.Context, p *Pipeline, dir string, targetFAR, minMargi
 	}
 	for i := range photos {
 		for j := i + 1; j < len(photos); j++ {
-			d := dist(photos[i].d, photos[j].d)
+			d := Distance(engine, photos[i].d, photos[j].d)
 			if photos[i].id == photos[j].id {
 				c.Genuine = append(c.Genuine, d)
 			} else {
@@ -148,8 +162,10 @@ func Calibrate(ctx context.Context, p *Pipeline, dir string, targetFAR, minMargi
 				es = append(es, Entry{UserID: ph.id, TemplateID: ph.path, Descriptor: ph.d})
 			}
 		}
-		g := NewGallery()
-		g.Set(es)
+		g := NewGallery(engine)
+		if err := g.Set(es); err != nil {
+			panic(err) // every descriptor comes from p: same engine, same length
+		}
 		return g
 	}
 	var strangers, genuine []trial
@@ -178,7 +194,7 @@ func Calibrate(ctx context.Context, p *Pipeline, dir string, targetFAR, minMargi
 			continue
 		}
 		gImp := galleryWithout(func(j int) bool { return photos[j].id == id })
-		for _, combo := range combinations(idx, n) {
+		for _, combo := range orderings(combinations(idx, n)) {
 			in := map[int]bool{}
 			for _, i := range combo {
 				in[i] = true
@@ -225,8 +241,11 @@ func Calibrate(ctx context.Context, p *Pipeline, dir string, targetFAR, minMargi
 		r.FAR = ratio(r.FalseAccepts, len(strangers))
 		r.MisID = ratio(r.MisIDs, len(genuine))
 		r.FRR = ratio(r.FalseRejects, len(genuine))
-		r.SessionFAR = ratio(countSessions(impSess, thr, c.MinMargin, k, false), len(impSess))
-		r.SessionFRR = 1 - ratio(countSessions(genSess, thr, c.MinMargin, k, true), len(genSess))
+		falseGrants, _, _ := countSessions(impSess, thr, c.MinMargin, k, n)
+		_, granted, misGranted := countSessions(genSess, thr, c.MinMargin, k, n)
+		r.SessionMisIDs = misGranted
+		r.SessionFAR = ratio(falseGrants, len(impSess))
+		r.SessionFRR = 1 - ratio(granted, len(genSess))
 		if len(genSess) == 0 {
 			r.SessionFRR = math.NaN()
 		}
@@ -235,11 +254,12 @@ func Calibrate(ctx context.Context, p *Pipeline, dir string, targetFAR, minMargi
 		}
 		return r
 	}
-	for thr := 0.30; thr < 0.705; thr += 0.025 {
+	rowLo, rowHi, searchLo, searchHi := calibrationGrid(engine)
+	for thr := rowLo; thr < rowHi+0.005; thr += 0.025 {
 		c.Rows = append(c.Rows, row(math.Round(thr*1000)/1000))
 	}
 	bestGap := math.Inf(1)
-	for thr := 0.2; thr < 0.9; thr += 0.005 {
+	for thr := searchLo; thr < searchHi; thr += 0.005 {
 		thr = math.Round(thr*1000) / 1000
 		r := row(thr)
 		if gap := math.Abs(r.PairFAR - r.PairFRR); gap < bestGap {
@@ -285,7 +305,7 @@ func describeAll(ctx context.Context, p *Pipeline, paths []string) ([]labelled, 
 				return
 			}
 			defer f.Close()
-			a, err := p.run(ctx, f, MultiFaceLargest, false, image.Rectangle{})
+			a, err := p.run(ctx, f, MultiFaceLargest, false, false, image.Rectangle{})
 			if err != nil {
 				r.err = fmt.Errorf("vision: calibrate: %s: %w", path, err)
 				return
@@ -314,25 +334,73 @@ func describeAll(ctx context.Context, p *Pipeline, paths []string) ([]labelled, 
 	return photos, skipped, errors.Join(errs...)
 }
 
-// countSessions counts sessions with at least k frames accepted as one user: the session's own
-// identity when genuine, any other user otherwise.
-func countSessions(sessions [][]trial, thr, margin float64, k int, genuine bool) int {
-	count := 0
+// countSessions runs the machine's session rule (sessionGrant) over sessions and counts those
+// granted to anyone, to the session's own identity, and to another user.
+func countSessions(sessions [][]trial, thr, margin float64, k, n int) (granted, own, other int) {
 	for _, s := range sessions {
-		votes := map[string]int{}
-		for _, t := range s {
-			if t.accepted(thr, margin) && (t.m.UserID == t.id) == genuine {
-				votes[t.m.UserID]++
+		votes := make([]string, len(s))
+		for i, t := range s {
+			if t.accepted(thr, margin) {
+				votes[i] = t.m.UserID
 			}
 		}
-		for _, v := range votes {
-			if v >= k {
-				count++
-				break
-			}
+		switch who := sessionGrant(votes, k, n); {
+		case who == "":
+		case who == s[0].id:
+			granted++
+			own++
+		default:
+			granted++
+			other++
 		}
 	}
-	return count
+	return granted, own, other
+}
+
+// sessionGrant is the machine's face rule (machine.session.vote): frames vote in order for a user
+// ("" for no match), and the session is granted to the user of the frame whose vote makes k of
+// the last n votes name that user; "" when no frame does.
+func sessionGrant(votes []string, k, n int) string {
+	var window []string
+	for _, v := range votes {
+		window = append(window, v)
+		if len(window) > n {
+			window = window[len(window)-n:]
+		}
+		if v == "" {
+			continue
+		}
+		count := 0
+		for _, w := range window {
+			if w == v {
+				count++
+			}
+		}
+		if count >= k {
+			return v
+		}
+	}
+	return ""
+}
+
+// orderings returns every order of every combination.
+func orderings(combos [][]int) [][]int {
+	var out [][]int
+	for _, c := range combos {
+		var rec func(cur, rest []int)
+		rec = func(cur, rest []int) {
+			if len(rest) == 0 {
+				out = append(out, append([]int(nil), cur...))
+				return
+			}
+			for i := range rest {
+				next := append(append([]int(nil), rest[:i]...), rest[i+1:]...)
+				rec(append(cur, rest[i]), next)
+			}
+		}
+		rec(nil, c)
+	}
+	return out
 }
 
 func combinations(idx []int, n int) [][]int {
@@ -349,15 +417,6 @@ func combinations(idx []int, n int) [][]int {
 	}
 	rec(0, nil)
 	return out
-}
-
-func dist(a, b Descriptor) float64 {
-	var s float64
-	for i := range a {
-		x := float64(a[i] - b[i])
-		s += x * x
-	}
-	return math.Sqrt(s)
 }
 
 // fracBelow returns the fraction of sorted values strictly below thr.
@@ -385,12 +444,16 @@ func pct(x float64) string {
 // WriteTable writes the calibration as a human-readable table.
 func (c *Calibration) WriteTable(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "calibration of %s: %d photos, %d identities, %d skipped, min margin %.3f\n",
-		c.Dir, c.Photos, c.Identities, len(c.Skipped), c.MinMargin)
+	metric := "Euclidean"
+	if c.Engine == EngineMobileFaceNet {
+		metric = "cosine"
+	}
+	fmt.Fprintf(&b, "calibration of %s with the %s engine (%s distance): %d photos, %d identities, %d skipped, min margin %.3f\n",
+		c.Dir, c.Engine, metric, c.Photos, c.Identities, len(c.Skipped), c.MinMargin)
 	for _, s := range c.Skipped {
 		fmt.Fprintf(&b, "  skipped %s\n", s)
 	}
-	fmt.Fprintf(&b, "pairs: %d genuine, %d impostor; per frame: %d stranger trials, %d genuine trials; sessions %d-of-%d: %d genuine, %d impostor\n",
+	fmt.Fprintf(&b, "pairs: %d genuine, %d impostor; per frame: %d stranger trials, %d genuine trials; sessions (machine rule, %d of the last %d frames, every order): %d genuine, %d impostor\n",
 		len(c.Genuine), len(c.Impostor), c.StrangerTrials, c.GenuineTrials, c.K, c.N, c.GenuineSessions, c.ImpostorSessions)
 	if len(c.Genuine) > 0 && len(c.Impostor) > 0 {
 		fmt.Fprintf(&b, "genuine distance: min %.3f median %.3f max %.3f; impostor distance: min %.3f median %.3f max %.3f\n",
@@ -399,10 +462,10 @@ func (c *Calibration) WriteTable(w io.Writer) error {
 	}
 	b.WriteString("\n")
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "threshold\tpair FAR\tpair FRR\tframe FAR\tmisID\tframe FRR\tsession FAR\tsession FRR\t")
+	fmt.Fprintln(tw, "threshold\tpair FAR\tpair FRR\tframe FAR\tmisID\tframe FRR\tsession FAR\tsession FRR\tsession misID\t")
 	for _, r := range c.Rows {
-		fmt.Fprintf(tw, "%.3f\t%s\t%s\t%s (%d)\t%s (%d)\t%s (%d)\t%s\t%s\t\n", r.Threshold, pct(r.PairFAR), pct(r.PairFRR),
-			pct(r.FAR), r.FalseAccepts, pct(r.MisID), r.MisIDs, pct(r.FRR), r.FalseRejects, pct(r.SessionFAR), pct(r.SessionFRR))
+		fmt.Fprintf(tw, "%.3f\t%s\t%s\t%s (%d)\t%s (%d)\t%s (%d)\t%s\t%s\t%d\t\n", r.Threshold, pct(r.PairFAR), pct(r.PairFRR),
+			pct(r.FAR), r.FalseAccepts, pct(r.MisID), r.MisIDs, pct(r.FRR), r.FalseRejects, pct(r.SessionFAR), pct(r.SessionFRR), r.SessionMisIDs)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -413,7 +476,8 @@ func (c *Calibration) WriteTable(w io.Writer) error {
 		fmt.Fprintf(&b, "threshold for per-frame FAR <= %s: %.3f (frame FAR %s, misID %s, pair FAR %s; frame FRR %s, pair FRR %s; session %d-of-%d FAR %s FRR %s)\n",
 			pct(c.TargetFAR), c.ThresholdAtFAR, pct(r.FAR), pct(r.MisID), pct(r.PairFAR), pct(r.FRR), pct(r.PairFRR), c.K, c.N, pct(r.SessionFAR), pct(r.SessionFRR))
 	} else {
-		fmt.Fprintf(&b, "no threshold in 0.200..0.900 meets per-frame FAR <= %s\n", pct(c.TargetFAR))
+		_, _, lo, hi := calibrationGrid(c.Engine)
+		fmt.Fprintf(&b, "no threshold in %.3f..%.3f meets per-frame FAR <= %s\n", lo, hi, pct(c.TargetFAR))
 	}
 	if c.StrangerTrials > 0 {
 		fmt.Fprintf(&b, "note: 0 false accepts in %d stranger trials bounds the true rate below %s only (95%%, rule of three)\n",

@@ -11,8 +11,8 @@ import (
 // TestCalibrate runs the calibration the defaults came from and checks that it still picks
 // them and that its table agrees with the rates asserted in TestRecognitionRates.
 func TestCalibrate(t *testing.T) {
-	p := newTestPipeline(t, DefaultConfig())
-	c, err := Calibrate(context.Background(), p, filepath.Join(facesDir(t), "enroll-test"), 0.01, DefaultMinMargin, 2, 3)
+	p := newTestPipeline(t, dlibConfig())
+	c, err := Calibrate(context.Background(), p, filepath.Join(facesDir(t), "enroll-test"), 0.01, DlibMinMargin, 2, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,12 +24,12 @@ func TestCalibrate(t *testing.T) {
 	if c.Photos != 50 || len(c.Skipped) != 1 || c.GenuineTrials != measuredGenuineTrials {
 		t.Errorf("photos %d skipped %v genuine trials %d", c.Photos, c.Skipped, c.GenuineTrials)
 	}
-	if c.ThresholdAtFAR < DefaultThreshold {
-		t.Errorf("threshold for FAR <= 1%% is %.3f, below the default %.3f", c.ThresholdAtFAR, DefaultThreshold)
+	if c.ThresholdAtFAR < DlibThreshold {
+		t.Errorf("threshold for FAR <= 1%% is %.3f, below the default %.3f", c.ThresholdAtFAR, DlibThreshold)
 	}
 	var at *CalibrationRow
 	for i := range c.Rows {
-		if c.Rows[i].Threshold == DefaultThreshold {
+		if c.Rows[i].Threshold == DlibThreshold {
 			at = &c.Rows[i]
 		}
 	}
@@ -48,7 +48,7 @@ func TestCalibrate(t *testing.T) {
 			t.Errorf("table lacks %q", want)
 		}
 	}
-	if _, err := Calibrate(context.Background(), p, t.TempDir(), 0.01, DefaultMinMargin, 2, 3); err == nil {
+	if _, err := Calibrate(context.Background(), p, t.TempDir(), 0.01, DlibMinMargin, 2, 3); err == nil {
 		t.Error("Calibrate of an empty directory succeeded")
 	}
 }

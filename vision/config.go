@@ -14,12 +14,34 @@ const (
 	DetectorCNN      = params.DetectorCNN
 )
 
-// DefaultThreshold and DefaultMinMargin are the calibrated match rule (CALIBRATION.md); the
-// machine, which decides, takes them as its defaults.
+// Recognition engines, the values of Config.Engine, and their descriptor lengths.
 const (
-	DefaultThreshold = params.DefaultThreshold
-	DefaultMinMargin = params.DefaultMinMargin
+	EngineMobileFaceNet = params.EngineMobileFaceNet
+	EngineDlib          = params.EngineDlib
+	DefaultEngine       = params.DefaultEngine
+	DlibDims            = params.DlibDims
+	MobileFaceNetDims   = params.MobileFaceNetDims
+)
+
+// The calibrated match rules (CALIBRATION.md); the machine, which decides, takes the selected
+// engine's as its defaults.
+const (
+	DlibThreshold          = params.DlibThreshold
+	DlibMinMargin          = params.DlibMinMargin
+	MobileFaceNetThreshold = params.MobileFaceNetThreshold
+	MobileFaceNetMinMargin = params.MobileFaceNetMinMargin
+	DefaultThreshold       = params.DefaultThreshold
+	DefaultMinMargin       = params.DefaultMinMargin
 )
 
 // DefaultConfig returns the measured defaults.
 func DefaultConfig() Config { return params.Default() }
+
+// DefaultThresholds returns the calibrated match threshold and margin of an engine; zeros for an
+// unknown engine.
+func DefaultThresholds(engine string) (threshold, margin float64) {
+	return params.DefaultThresholds(engine)
+}
+
+// Dims returns the descriptor length of an engine, 0 for an unknown one.
+func Dims(engine string) int { return params.Dims(engine) }

@@ -1,39 +1,59 @@
 // Package vision turns a frame from the Android client into "who is this, and how sure": it
-// decodes the body, gates its quality, detects and describes the face with dlib (go-face), and
-// matches the descriptor against the gallery of enrolled templates. It is the only package of
-// doorface that uses cgo (OpenCV through gocv, dlib through go-face).
+// decodes the body, gates its quality, detects and describes the face with one of two engines,
+// and matches the descriptor against the gallery of enrolled templates. It is the only package of
+// doorface that uses cgo (OpenCV through gocv and yunet.cc, dlib through go-face and hog.cc).
+//
+// # Engines (Config.Engine; CALIBRATION.md compares them)
+//
+//   - EngineMobileFaceNet (default): OpenCV's YuNet detector (cv::FaceDetectorYN, yunet.cc) on
+//     the frame scaled to 320 px, the chosen face detected again at 128 px for its 5 landmarks,
+//     a 112x112 crop aligned to the ArcFace points, MobileFaceNet through OpenCV's DNN (192-d,
+//     unit length, cosine distance), and a pose gate (Quality "turned_away"). One YuNet and one
+//     network per worker; OpenCV's threads are split between the workers.
+//   - EngineDlib: dlib's HOG detector and ResNet descriptor through go-face (128-d, Euclidean),
+//     as described below. Kept for sites with a dlib gallery.
+//
+// Only the selected engine's models are checked and loaded. A Gallery holds one engine's
+// templates and refuses descriptors of another length (ErrDimension); the store records each
+// template's engine.
 //
 // # What it owns
 //
 //   - Decode: JPEG, PNG or base64 text of them; every cheap check (size, magic bytes, header
 //     dimensions, truncation) before any pixel is decoded; every refusal an *InputError whose
-//     Kind says why (the daemon maps it to an API answer; this package speaks no HTTP).
-//   - Pipeline: a pool of Config.Workers workers, each a go-face recognizer plus a dlib HOG
-//     detector of its own (hog.cc, the package's one piece of C++), one OpenBLAS thread each.
+//     Code is the API's error code.
+//   - Pipeline (dlib engine): a pool of Config.Workers workers, each a go-face recognizer plus a
+//     dlib HOG detector of its own (hog.cc), one OpenBLAS thread each.
 //     Analyze detects a frame wider than Config.DetectWidth with HOG on a gray copy scaled to
 //     DetectWidth (no JPEG, no descriptor), maps the box back, applies the quality gate (face
 //     count policy, size, brightness, sharpness), then lets go-face describe the face from a JPEG
 //     crop of the full-resolution frame scaled so the face is about 150 px. A frame up to
 //     DetectWidth goes to go-face whole (padded JPEG), whose one pass gives box and descriptor;
 //     the calibration was measured that way. AnalyzeNear first searches near the previous
-//     frame's face. Enroll is Analyze with the strictest policy.
+//     frame's face. Enroll is Analyze with the strictest policy, detecting at full resolution
+//     (both engines), so a group photo is refused.
 //   - Gallery: templates in one flat slab, matched with squared distances and early exit, giving
 //     the best user, the distance and the margin to the next user.
 //   - Calibrate: false accept and false reject rates over labelled photos, per frame and for
 //     k-of-n sessions, and the threshold that meets a target false accept rate (CALIBRATION.md).
-//   - CheckModels: the three model files, checked before dlib loads (and aborts on) them.
+//   - CheckModels: the selected engine's model files: dlib's three, checked before dlib loads
+//     (and aborts on) them, or the two ONNX files, checked by SHA-256.
 //
 // # What it must not do
 //
 //   - Know about sessions, doors, PINs, HTTP or storage: callers pass bytes in and get verdicts
-//     out; main maps InputError to transport's answers, machine/ decides what a match means.
+//     out; transport/ maps InputError.Code to a status, machine/ decides what a match means.
 //   - Log descriptors or photos. Its log lines carry component=vision and timings only.
 //   - Hold a Mat beyond a call: every Mat is closed (checked by a test under the matprofile build
 //     tag: go test -tags matprofile -run TestNoLeakedMats ./vision).
 //
 // # Cost
 //
-// Each recognizer loads its own copy of the three models: measured resident memory is about
+// mobilefacenet: about 9 MiB resident per worker (TestRecognizerMemory), loaded in 0.1 s;
+// BenchmarkEngines compares its per-frame time with the dlib pipeline's and the naive go-face
+// baseline's in one run.
+//
+// dlib: each recognizer loads its own copy of the three models: measured resident memory is about
 // 93 MiB per recognizer with the 68-point landmark model under the 5-point name (the official
 // 9 MB 5-point model saves about 90 MB of file but the landmark model's in-memory size is the
 // bulk; TestRecognizerMemory measures it). Loading takes about 0.6 s per recognizer. `make

@@ -1,6 +1,7 @@
 package vision
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -11,7 +12,7 @@ import (
 // distances between different people rarely exceed 1.0).
 const NoCompetitorMargin = 1.0
 
-// Entry is one enrolled template.
+// Entry is one enrolled template. Its Descriptor must have the gallery engine's length.
 type Entry struct {
 	UserID, Name, TemplateID string
 	Descriptor               Descriptor
@@ -20,14 +21,16 @@ type Entry struct {
 // Match is the best user for a descriptor.
 type Match struct {
 	UserID, Name string
-	// Distance is the Euclidean distance to the user's nearest template.
+	// Distance is the engine's distance (Euclidean for dlib, cosine for MobileFaceNet) to the
+	// user's nearest template.
 	Distance float64
 	// Margin is the distance to the nearest template of another user minus Distance, or
 	// NoCompetitorMargin when the gallery has no other user.
 	Margin float64
 }
 
-// snapshot is an immutable view of the gallery: descriptors in one flat slab, row i belonging
+// snapshot is an immutable view of the gallery: descriptors in one flat slab (dim values per
+// row, unit length for a cosine gallery), row i belonging
 // to user users[i]. Add may append to the slab's spare capacity: readers of an older snapshot
 // never look past their own length.
 type snapshot struct {
@@ -39,17 +42,64 @@ type snapshot struct {
 	index   map[string]int32
 }
 
-// Gallery holds the enrolled templates and matches descriptors against them. It is safe for
-// concurrent use: Match reads an immutable snapshot, writers build a new one.
+// Gallery holds the enrolled templates of one engine and matches descriptors against them with
+// the engine's metric. It is safe for concurrent use: Match reads an immutable snapshot, writers
+// build a new one.
 type Gallery struct {
+	engine string
+	dim    int
+	cosine bool
 	// mu guards everything that follows.
 	mu   sync.RWMutex
 	snap *snapshot
 }
 
-// NewGallery returns an empty gallery.
-func NewGallery() *Gallery {
-	return &Gallery{snap: &snapshot{index: map[string]int32{}}}
+// NewGallery returns an empty gallery for the templates of engine (EngineDlib or
+// EngineMobileFaceNet). A gallery of an unknown engine refuses every template.
+func NewGallery(engine string) *Gallery {
+	return &Gallery{engine: engine, dim: Dims(engine), cosine: engine == EngineMobileFaceNet,
+		snap: &snapshot{index: map[string]int32{}}}
+}
+
+// Engine returns the engine whose templates the gallery holds.
+func (g *Gallery) Engine() string { return g.engine }
+
+// ErrDimension is a descriptor whose length is not the gallery engine's (a template made by
+// another engine, or a corrupt one).
+var ErrDimension = errors.New("vision: descriptor length does not match the engine")
+
+// check refuses a descriptor of the wrong length or with non-finite values.
+func (g *Gallery) check(e Entry) error {
+	if g.dim == 0 {
+		return fmt.Errorf("%w: gallery of unknown engine %q", ErrBadConfig, g.engine)
+	}
+	if len(e.Descriptor) != g.dim {
+		return fmt.Errorf("%w: template %s of user %s has %d values, the %s engine makes %d (made by another engine? re-enroll or select its engine)",
+			ErrDimension, e.TemplateID, e.UserID, len(e.Descriptor), g.engine, g.dim)
+	}
+	for _, v := range e.Descriptor {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("%w: template %s of user %s has a non-finite value", ErrDimension, e.TemplateID, e.UserID)
+		}
+	}
+	return nil
+}
+
+// prepare returns the row stored for d: d itself, or unit length for a cosine gallery.
+func (g *Gallery) prepare(d Descriptor) Descriptor {
+	if g.cosine {
+		return normalized(d)
+	}
+	return d
+}
+
+// fromSq turns a squared Euclidean distance between stored rows into the engine's distance:
+// its square root, or for unit vectors the cosine distance |a-b|^2 / 2.
+func (g *Gallery) fromSq(sq float32) float64 {
+	if g.cosine {
+		return float64(sq) / 2
+	}
+	return math.Sqrt(float64(sq))
 }
 
 func (g *Gallery) load() *snapshot {
@@ -58,15 +108,21 @@ func (g *Gallery) load() *snapshot {
 	return g.snap
 }
 
-// Set replaces all templates.
-func (g *Gallery) Set(entries []Entry) {
-	s := &snapshot{index: map[string]int32{}, slab: make([]float32, 0, len(entries)*128)}
+// Set replaces all templates. It refuses (ErrDimension), leaving the gallery as it was, when any
+// descriptor does not have the engine's length.
+func (g *Gallery) Set(entries []Entry) error {
+	s := &snapshot{index: map[string]int32{}, slab: make([]float32, 0, len(entries)*g.dim)}
 	for _, e := range entries {
+		if err := g.check(e); err != nil {
+			return err
+		}
+		e.Descriptor = g.prepare(e.Descriptor)
 		s.appendEntry(e)
 	}
 	g.mu.Lock()
 	g.snap = s
 	g.mu.Unlock()
+	return nil
 }
 
 // appendEntry adds e to s. Only call it on a snapshot no reader can see, or one whose readers
@@ -84,8 +140,12 @@ func (s *snapshot) appendEntry(e Entry) {
 	s.tmplIDs = append(s.tmplIDs, e.TemplateID)
 }
 
-// Add adds one template.
-func (g *Gallery) Add(e Entry) {
+// Add adds one template; ErrDimension when its descriptor does not have the engine's length.
+func (g *Gallery) Add(e Entry) error {
+	if err := g.check(e); err != nil {
+		return err
+	}
+	e.Descriptor = g.prepare(e.Descriptor)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	old := g.snap
@@ -102,6 +162,7 @@ func (g *Gallery) Add(e Entry) {
 	}
 	s.appendEntry(e)
 	g.snap = s
+	return nil
 }
 
 // RemoveUser removes every template of user id.
@@ -118,8 +179,7 @@ func (g *Gallery) RemoveUser(id string) {
 		if ou == u {
 			continue
 		}
-		var d Descriptor
-		copy(d[:], old.slab[i*128:(i+1)*128])
+		d := old.slab[i*g.dim : (i+1)*g.dim]
 		s.appendEntry(Entry{UserID: old.ids[ou], Name: old.names[ou], TemplateID: old.tmplIDs[i], Descriptor: d})
 	}
 	g.snap = s
@@ -131,15 +191,16 @@ func (g *Gallery) Len() int { return len(g.load().users) }
 // Users returns the number of distinct users.
 func (g *Gallery) Users() int { return len(g.load().ids) }
 
-// sqDist returns the squared distance between row and d, or a value >= bound as soon as the
-// partial sum reaches bound.
-func sqDist(row []float32, d *Descriptor, bound float32) float32 {
-	row = row[:128]
+// sqDist returns the squared distance between row and d (of the same length, a multiple of 16),
+// or a value >= bound as soon as the partial sum reaches bound.
+func sqDist(row []float32, d Descriptor, bound float32) float32 {
+	row = row[:len(d)]
 	var sum float32
-	for i := 0; i < 128; i += 16 {
+	for i := 0; i+16 <= len(d); i += 16 {
+		r, q := row[i:i+16], d[i:i+16]
 		var s float32
-		for j := i; j < i+16; j++ {
-			x := row[j] - d[j]
+		for j := range q {
+			x := r[j] - q[j]
 			s += x * x
 		}
 		sum += s
@@ -151,19 +212,21 @@ func sqDist(row []float32, d *Descriptor, bound float32) float32 {
 }
 
 // Match returns the user whose nearest template is nearest to d, with the margin to the next
-// user; false when the gallery is empty. It does not apply a threshold: compare Distance with
-// the threshold and Margin with the least margin (or use Match.Within).
+// user; false when the gallery is empty or d does not have the engine's length. It does not
+// apply a threshold: compare Distance with the threshold and Margin with the least margin (or
+// use Match.Within).
 func (g *Gallery) Match(d Descriptor) (Match, bool) {
 	s := g.load()
 	n := len(s.users)
-	if n == 0 {
+	if n == 0 || len(d) != g.dim {
 		return Match{}, false
 	}
+	d = g.prepare(d)
 	inf := float32(math.Inf(1))
 	best1, best2 := inf, inf // best2: best over users other than best1's
 	u1 := int32(-1)
 	for i := 0; i < n; i++ {
-		dist := sqDist(s.slab[i*128:], &d, best2)
+		dist := sqDist(s.slab[i*g.dim:], d, best2)
 		if dist >= best2 {
 			continue
 		}
@@ -179,9 +242,9 @@ func (g *Gallery) Match(d Descriptor) (Match, bool) {
 			best2 = dist
 		}
 	}
-	m := Match{UserID: s.ids[u1], Name: s.names[u1], Distance: math.Sqrt(float64(best1)), Margin: NoCompetitorMargin}
+	m := Match{UserID: s.ids[u1], Name: s.names[u1], Distance: g.fromSq(best1), Margin: NoCompetitorMargin}
 	if !math.IsInf(float64(best2), 1) {
-		m.Margin = math.Sqrt(float64(best2)) - m.Distance
+		m.Margin = g.fromSq(best2) - m.Distance
 	}
 	return m, true
 }
@@ -197,11 +260,15 @@ func (m Match) Within(threshold, margin float64) bool {
 // "closer to <other user> (0.xx) than to own templates (0.yy)".
 func (g *Gallery) Check(userID string, d Descriptor) (warnings []string) {
 	s := g.load()
+	if len(d) != g.dim {
+		return []string{fmt.Sprintf("descriptor has %d values, the %s gallery holds %d", len(d), g.engine, g.dim)}
+	}
+	d = g.prepare(d)
 	inf := float32(math.Inf(1))
 	own, other := inf, inf
 	otherU := int32(-1)
 	for i, u := range s.users {
-		dist := sqDist(s.slab[i*128:], &d, inf)
+		dist := sqDist(s.slab[i*g.dim:], d, inf)
 		if s.ids[u] == userID {
 			own = min(own, dist)
 		} else if dist < other {
@@ -215,7 +282,7 @@ func (g *Gallery) Check(userID string, d Descriptor) (warnings []string) {
 		if s.names[otherU] != "" {
 			name = s.names[otherU]
 		}
-		warnings = append(warnings, fmt.Sprintf("closer to %s (%.2f) than to own templates (%.2f)", name, math.Sqrt(float64(other)), math.Sqrt(float64(own))))
+		warnings = append(warnings, fmt.Sprintf("closer to %s (%.2f) than to own templates (%.2f)", name, g.fromSq(other), g.fromSq(own)))
 	}
 	return warnings
 }

@@ -4,13 +4,14 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 )
 
 func randDesc(r *rand.Rand) Descriptor {
-	var d Descriptor
+	d := make(Descriptor, DlibDims)
 	for i := range d {
 		d[i] = float32(r.NormFloat64() * 0.09)
 	}
@@ -22,7 +23,7 @@ func bruteMatch(entries []Entry, d Descriptor) (Match, bool) {
 	best := map[string]float64{}
 	names := map[string]string{}
 	for _, e := range entries {
-		dd := dist(e.Descriptor, d)
+		dd := Distance(EngineDlib, e.Descriptor, d)
 		if v, ok := best[e.UserID]; !ok || dd < v {
 			best[e.UserID] = dd
 		}
@@ -62,15 +63,17 @@ func TestGalleryMatchAgainstBruteForce(t *testing.T) {
 	for _, tc := range []struct{ users, per int }{{1, 1}, {1, 5}, {2, 1}, {10, 3}, {200, 5}} {
 		t.Run(fmt.Sprintf("%dx%d", tc.users, tc.per), func(t *testing.T) {
 			es := makeEntries(r, tc.users, tc.per)
-			g := NewGallery()
-			g.Set(es)
+			g := NewGallery(EngineDlib)
+			if err := g.Set(es); err != nil {
+				t.Fatal(err)
+			}
 			if g.Len() != len(es) || g.Users() != tc.users {
 				t.Fatalf("Len/Users = %d/%d, want %d/%d", g.Len(), g.Users(), len(es), tc.users)
 			}
 			for i := 0; i < 50; i++ {
 				probe := randDesc(r)
 				if i%2 == 0 { // near a template
-					probe = es[r.Intn(len(es))].Descriptor
+					probe = slices.Clone(es[r.Intn(len(es))].Descriptor)
 					probe[0] += 0.01
 				}
 				got, ok := g.Match(probe)
@@ -86,7 +89,7 @@ func TestGalleryMatchAgainstBruteForce(t *testing.T) {
 
 func TestGalleryEditing(t *testing.T) {
 	r := rand.New(rand.NewSource(3))
-	g := NewGallery()
+	g := NewGallery(EngineDlib)
 	if _, ok := g.Match(randDesc(r)); ok {
 		t.Fatal("Match on an empty gallery reported ok")
 	}
@@ -98,7 +101,7 @@ func TestGalleryEditing(t *testing.T) {
 	}
 	g.Add(Entry{UserID: "bob", Name: "Bob", TemplateID: "b1", Descriptor: b})
 	m, _ = g.Match(a)
-	if want := dist(a, b); math.Abs(m.Margin-want) > 1e-5 {
+	if want := Distance(EngineDlib, a, b); math.Abs(m.Margin-want) > 1e-5 {
 		t.Fatalf("margin = %v, want %v", m.Margin, want)
 	}
 	g.RemoveUser("alice")
@@ -115,9 +118,11 @@ func TestGalleryEditing(t *testing.T) {
 func TestGalleryCheck(t *testing.T) {
 	r := rand.New(rand.NewSource(5))
 	a, b := randDesc(r), randDesc(r)
-	g := NewGallery()
-	g.Set([]Entry{{UserID: "alice", Name: "Alice", Descriptor: a}, {UserID: "bob", Name: "Bob", Descriptor: b}})
-	nearB := b
+	g := NewGallery(EngineDlib)
+	if err := g.Set([]Entry{{UserID: "alice", Name: "Alice", Descriptor: a}, {UserID: "bob", Name: "Bob", Descriptor: b}}); err != nil {
+		t.Fatal(err)
+	}
+	nearB := slices.Clone(b)
 	nearB[1] += 0.05
 	tests := []struct {
 		name, user string
@@ -143,8 +148,10 @@ func TestGalleryConcurrent(t *testing.T) {
 	r := rand.New(rand.NewSource(9))
 	es := makeEntries(r, 20, 3)
 	probes := []Descriptor{randDesc(r), randDesc(r), es[0].Descriptor}
-	g := NewGallery()
-	g.Set(es)
+	g := NewGallery(EngineDlib)
+	if err := g.Set(es); err != nil {
+		t.Fatal(err)
+	}
 	var wg sync.WaitGroup
 	for w := 0; w < 4; w++ {
 		wg.Add(1)
@@ -169,8 +176,10 @@ func TestGalleryConcurrent(t *testing.T) {
 
 func benchmarkMatch(b *testing.B, templates int) {
 	r := rand.New(rand.NewSource(1))
-	g := NewGallery()
-	g.Set(makeEntries(r, templates/5, 5))
+	g := NewGallery(EngineDlib)
+	if err := g.Set(makeEntries(r, templates/5, 5)); err != nil {
+		b.Fatal(err)
+	}
 	probe := randDesc(r)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

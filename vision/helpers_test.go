@@ -29,16 +29,18 @@ func repoRoot(t testing.TB) string {
 	}
 }
 
-// modelsDir returns DOORFACE_MODELS or <repo>/models, skipping when the models are absent (a
-// developer machine without `make models`; CI always has them).
+// modelsDir returns DOORFACE_MODELS or <repo>/models, skipping when the models of either engine
+// are absent (a developer machine without `make models`; CI always has them).
 func modelsDir(t testing.TB) string {
 	t.Helper()
 	dir := os.Getenv("DOORFACE_MODELS")
 	if dir == "" {
 		dir = filepath.Join(repoRoot(t), "models")
 	}
-	if err := CheckModels(dir); err != nil {
-		t.Skipf("face models not available (%v); run `make models` or set DOORFACE_MODELS", err)
+	for _, e := range engines {
+		if err := CheckModels(dir, e); err != nil {
+			t.Skipf("face models not available (%v); run `make models` or set DOORFACE_MODELS", err)
+		}
 	}
 	return dir
 }
@@ -100,3 +102,13 @@ func newTestPipeline(t testing.TB, cfg Config) *Pipeline {
 }
 
 func encodeB64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// engines are the engines every engine-neutral test runs with.
+var engines = []string{EngineDlib, EngineMobileFaceNet}
+
+// dlibConfig is DefaultConfig with the dlib engine and its calibrated thresholds: the rates the
+// dlib tests assert were measured with it.
+func dlibConfig() Config { return DefaultConfig().ForEngine(EngineDlib) }
+
+// engineConfig is DefaultConfig for engine, with its calibrated thresholds.
+func engineConfig(engine string) Config { return DefaultConfig().ForEngine(engine) }

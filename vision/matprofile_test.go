@@ -11,19 +11,31 @@ import (
 	"gocv.io/x/gocv"
 )
 
-// TestNoLeakedMats: run with `go test -tags matprofile -run TestNoLeakedMats ./vision`.
+// TestNoLeakedMats: run with `go test -tags matprofile -run TestNoLeakedMats ./vision`. Each
+// engine.
 func TestNoLeakedMats(t *testing.T) {
-	cfg := DefaultConfig()
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) { testNoLeakedMats(t, engine) })
+	}
+}
+
+func testNoLeakedMats(t *testing.T, engine string) {
+	cfg := engineConfig(engine)
 	cfg.Workers = 1
 	p := newTestPipeline(t, cfg)
 	before := gocv.MatProfile.Count()
 	paths := append(listImages(t, filepath.Join(facesDir(t), "enroll-test"))[:6], listImages(t, filepath.Join(facesDir(t), "groups"))...)
+	paths = append(paths, listImages(t, filepath.Join(facesDir(t), "pad"))...)
 	for _, path := range paths {
 		f, err := Decode(readFile(t, path), contentTypeOf(path), cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := p.Analyze(context.Background(), f); err != nil {
+		a, err := p.Analyze(context.Background(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.AnalyzeNear(context.Background(), f, a.Box); err != nil {
 			t.Fatal(err)
 		}
 		p.Enroll(context.Background(), f)

@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"log/slog"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -52,8 +53,13 @@ const (
 	cropJPEGQuality   = 95
 )
 
-// Descriptor is dlib's 128-dimensional face descriptor.
-type Descriptor [128]float32
+// Descriptor is a face descriptor: dlib's 128 values (EngineDlib, compared by Euclidean
+// distance) or MobileFaceNet's 192 (EngineMobileFaceNet, unit length, compared by cosine
+// distance). Descriptors of different engines are never compared (Gallery refuses them).
+type Descriptor []float32
+
+// descOf copies a go-face descriptor.
+func descOf(d face.Descriptor) Descriptor { return append(Descriptor(nil), d[:]...) }
 
 // Timings are the durations of the two expensive stages of Analyze.
 type Timings struct {
@@ -77,6 +83,9 @@ type Analysis struct {
 	// its Laplacian; both are zero when Faces == 0 or when the face was rejected before they
 	// were measured.
 	Brightness, Sharpness float64
+	// Yaw and Pitch are the head pose in degrees estimated from the 5 landmarks (poseOf); zero
+	// with the dlib engine, whose detector gives no landmarks.
+	Yaw, Pitch float64
 	// Descriptor is valid iff Quality == QualityOK.
 	Descriptor Descriptor
 	// Tracked is set when the face was found near AnalyzeNear's hint, without a search of the
@@ -99,21 +108,39 @@ type Pipeline struct {
 	closed bool
 }
 
-// worker is what one Analyze call holds: a go-face recognizer (landmarks and descriptor, and the
-// CNN detector) and a HOG detector of its own.
+// worker is what one Analyze call holds. dlib engine: a go-face recognizer (landmarks and
+// descriptor, and the CNN detector) and a HOG detector of its own. mobilefacenet engine: a YuNet
+// detector and a MobileFaceNet network of its own (neither is safe for concurrent use).
 type worker struct {
 	rec *face.Recognizer
 	hog *hogDetector
+	yn  *yunet
+	net *gocv.Net
 }
 
-// NewPipeline checks the model files in modelsDir (CheckModels) and loads cfg.Workers go-face
-// recognizers, each with its own copy of the three models (see doc.go for the memory cost). A nil
-// log means slog.Default(); the pipeline adds component=vision.
+func (w *worker) close() {
+	if w.rec != nil {
+		w.rec.Close()
+	}
+	if w.hog != nil {
+		w.hog.close()
+	}
+	if w.yn != nil {
+		w.yn.close()
+	}
+	if w.net != nil {
+		w.net.Close()
+	}
+}
+
+// NewPipeline checks the model files of cfg.Engine in modelsDir (CheckModels) and loads
+// cfg.Workers workers, each with its own copy of the engine's models (see doc.go for the memory
+// cost). The other engine's models are neither checked nor loaded.
 func NewPipeline(modelsDir string, cfg Config, log *slog.Logger) (*Pipeline, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := CheckModels(modelsDir); err != nil {
+	if err := CheckModels(modelsDir, cfg.Engine); err != nil {
 		return nil, err
 	}
 	logger := log
@@ -126,13 +153,29 @@ func NewPipeline(modelsDir string, cfg Config, log *slog.Logger) (*Pipeline, err
 		pool:   make(chan *worker, cfg.Workers),
 		done:   make(chan struct{}),
 	}
+	start := time.Now()
+	if cfg.Engine == EngineMobileFaceNet {
+		// OpenCV's thread pool is shared by all workers: split the cores between them.
+		threads := max(1, runtime.NumCPU()/cfg.Workers)
+		setCVThreads(threads)
+		for i := 0; i < cfg.Workers; i++ {
+			w, err := newMFNWorker(modelsDir)
+			if err != nil {
+				p.closeRecognizers(i)
+				return nil, err
+			}
+			p.pool <- w
+		}
+		p.logger.Info("recognizers loaded", "engine", cfg.Engine, "workers", cfg.Workers,
+			"opencv_threads", threads, "seconds", time.Since(start).Seconds())
+		return p, nil
+	}
 	// One recognizer per core, one BLAS thread per recognizer (see setBLASThreads), unless
 	// OPENBLAS_NUM_THREADS says otherwise.
 	openblas := false
 	if os.Getenv("OPENBLAS_NUM_THREADS") == "" {
 		openblas = setBLASThreads(1)
 	}
-	start := time.Now()
 	for i := 0; i < cfg.Workers; i++ {
 		rec, err := face.NewRecognizer(modelsDir)
 		if err != nil {
@@ -147,7 +190,7 @@ func NewPipeline(modelsDir string, cfg Config, log *slog.Logger) (*Pipeline, err
 		}
 		p.pool <- &worker{rec: rec, hog: hog}
 	}
-	p.logger.Info("recognizers loaded", "workers", cfg.Workers, "detector", cfg.Detector,
+	p.logger.Info("recognizers loaded", "engine", cfg.Engine, "workers", cfg.Workers, "detector", cfg.Detector,
 		"openblas_single_thread", openblas, "seconds", time.Since(start).Seconds())
 	return p, nil
 }
@@ -172,8 +215,7 @@ func (p *Pipeline) Close() {
 func (p *Pipeline) closeRecognizers(n int) {
 	for i := 0; i < n; i++ {
 		w := <-p.pool
-		w.rec.Close()
-		w.hog.close()
+		w.close()
 	}
 }
 
@@ -204,7 +246,7 @@ func (p *Pipeline) acquire(ctx context.Context) (*worker, error) {
 // its descriptor. It blocks until a recognizer is free or ctx ends. A frame the gate refuses is
 // not an error: the reason is in Analysis.Quality.
 func (p *Pipeline) Analyze(ctx context.Context, f *Frame) (Analysis, error) {
-	return p.run(ctx, f, p.cfg.MultiFace, true, image.Rectangle{})
+	return p.run(ctx, f, p.cfg.MultiFace, true, false, image.Rectangle{})
 }
 
 // AnalyzeNear is Analyze for the next frame of a session: hint is the face box of the session's
@@ -217,33 +259,38 @@ func (p *Pipeline) Analyze(ctx context.Context, f *Frame) (Analysis, error) {
 // the MultiFace policy even if someone else stands further away. Every session's first frame,
 // and every frame after one without a face, is searched whole.
 func (p *Pipeline) AnalyzeNear(ctx context.Context, f *Frame, hint image.Rectangle) (Analysis, error) {
-	return p.run(ctx, f, p.cfg.MultiFace, true, hint)
+	return p.run(ctx, f, p.cfg.MultiFace, true, false, hint)
 }
 
-// Enroll computes the descriptor of the one face in f for a new template. It refuses a photo
-// with no face (ErrNoFace), several faces (ErrMultipleFaces, whatever Config.MultiFace says) or a
-// face that fails the quality gate (ErrLowQuality, wrapped with the reason).
+// Enroll computes the descriptor of the one face in f for a new template. It detects at the
+// photo's full resolution, so a face too small for Analyze's detection scale still counts, and
+// refuses a photo with no face (ErrNoFace), several faces (ErrMultipleFaces, whatever
+// Config.MultiFace says) or a face that fails the quality gate (ErrLowQuality, wrapped with the
+// reason).
 func (p *Pipeline) Enroll(ctx context.Context, f *Frame) (Descriptor, error) {
-	a, err := p.run(ctx, f, MultiFaceReject, true, image.Rectangle{})
+	a, err := p.run(ctx, f, MultiFaceReject, true, true, image.Rectangle{})
 	if err != nil {
-		return Descriptor{}, err
+		return nil, err
 	}
 	switch a.Quality {
 	case QualityOK:
 		return a.Descriptor, nil
 	case QualityNoFace:
-		return Descriptor{}, ErrNoFace
+		return nil, ErrNoFace
 	case QualityMultipleFaces:
-		return Descriptor{}, fmt.Errorf("%w: %d faces", ErrMultipleFaces, a.Faces)
+		return nil, fmt.Errorf("%w: %d faces", ErrMultipleFaces, a.Faces)
+	case QualityTurnedAway:
+		return nil, fmt.Errorf("%w: %s (yaw %.0f, pitch %.0f degrees)", ErrLowQuality, a.Quality, a.Yaw, a.Pitch)
 	default:
-		return Descriptor{}, fmt.Errorf("%w: %s (brightness %.0f, sharpness %.0f, box %dx%d)", ErrLowQuality,
+		return nil, fmt.Errorf("%w: %s (brightness %.0f, sharpness %.0f, box %dx%d)", ErrLowQuality,
 			a.Quality, a.Brightness, a.Sharpness, a.Box.Dx(), a.Box.Dy())
 	}
 }
 
 // run holds a recognizer for one analysis. With gate false the descriptor is computed even
-// for a face that fails the quality gate (calibration measures every photo).
-func (p *Pipeline) run(ctx context.Context, f *Frame, multi string, gate bool, hint image.Rectangle) (Analysis, error) {
+// for a face that fails the quality gate (calibration measures every photo); with full set the
+// faces are detected at the frame's full resolution (enrollment).
+func (p *Pipeline) run(ctx context.Context, f *Frame, multi string, gate, full bool, hint image.Rectangle) (Analysis, error) {
 	w, err := p.acquire(ctx)
 	if err != nil {
 		return Analysis{}, err
@@ -255,14 +302,17 @@ func (p *Pipeline) run(ctx context.Context, f *Frame, multi string, gate bool, h
 	if closed {
 		return Analysis{}, fmt.Errorf("vision: analyze: frame %w", ErrClosed)
 	}
-	return p.analyzeWith(ctx, w, f, multi, gate, hint)
+	if p.cfg.Engine == EngineMobileFaceNet {
+		return p.analyzeMFN(ctx, w, f, multi, gate, full, hint)
+	}
+	return p.analyzeWith(ctx, w, f, multi, gate, full, hint)
 }
 
 // detected is one face from the detection pass, in frame coordinates. desc is set only by the
 // go-face passes (DetectorCNN, and the fallback of describeWhole).
 type detected struct {
 	box     image.Rectangle
-	desc    face.Descriptor
+	desc    Descriptor
 	hasDesc bool
 }
 
@@ -288,8 +338,12 @@ func toFrame(r image.Rectangle, pad int, scale float64, size image.Point) image.
 // descriptors (describe crops the face from the full frame). Other frames go to go-face whole,
 // as a padded JPEG, whose one pass gives the boxes and the descriptors at the frame's own
 // resolution (the calibration photos take this path).
-func (p *Pipeline) detect(w *worker, f *Frame) ([]detected, error) {
+func (p *Pipeline) detect(w *worker, f *Frame, full bool) ([]detected, error) {
 	scale, sz := p.detectScale(f)
+	if full && scale != 1 && p.cfg.Detector == DetectorHOG {
+		// Enrollment: HOG on the whole frame at full resolution.
+		return w.hogIn(f.mat, 1, f.size, image.Rectangle{Max: f.size})
+	}
 	if p.cfg.Detector == DetectorCNN || scale == 1 {
 		return p.detectGoFace(w, f)
 	}
@@ -370,7 +424,7 @@ func (p *Pipeline) detectGoFace(w *worker, f *Frame) ([]detected, error) {
 	var faces []detected
 	for _, fc := range found {
 		if box := toFrame(fc.Rectangle, pad, scale, f.size); !box.Empty() {
-			faces = append(faces, detected{box: box, desc: fc.Descriptor, hasDesc: true})
+			faces = append(faces, detected{box: box, desc: descOf(fc.Descriptor), hasDesc: true})
 		}
 	}
 	return faces, nil
@@ -380,17 +434,17 @@ func area(r image.Rectangle) int { return r.Dx() * r.Dy() }
 
 // analyzeWith analyses f with w. ctx only carries WithLogAttrs attributes here: the logger that
 // adds them is built at the rare log line, not for every frame.
-func (p *Pipeline) analyzeWith(ctx context.Context, w *worker, f *Frame, multi string, gate bool, hint image.Rectangle) (Analysis, error) {
+func (p *Pipeline) analyzeWith(ctx context.Context, w *worker, f *Frame, multi string, gate, full bool, hint image.Rectangle) (Analysis, error) {
 	var a Analysis
 	t0 := time.Now()
 	var faces []detected
 	var err error
-	if !hint.Empty() && p.cfg.Detector == DetectorHOG {
+	if !hint.Empty() && !full && p.cfg.Detector == DetectorHOG {
 		faces, err = p.detectNear(w, f, hint)
 		a.Tracked = len(faces) > 0
 	}
 	if err == nil && len(faces) == 0 {
-		faces, err = p.detect(w, f)
+		faces, err = p.detect(w, f, full)
 	}
 	a.Timings.Detect = time.Since(t0)
 	if err != nil {
@@ -412,20 +466,7 @@ func (p *Pipeline) analyzeWith(ctx context.Context, w *worker, f *Frame, multi s
 		a.Quality = QualityMultipleFaces
 		return a, nil
 	}
-	a.Quality = QualityOK
-	if min(best.box.Dx(), best.box.Dy()) < p.cfg.MinFaceSize {
-		a.Quality = QualityTooSmall
-	} else {
-		a.Brightness, a.Sharpness = measure(f.mat, best.box)
-		switch {
-		case a.Brightness < p.cfg.MinBrightness:
-			a.Quality = QualityTooDark
-		case a.Brightness > p.cfg.MaxBrightness:
-			a.Quality = QualityTooBright
-		case a.Sharpness < p.cfg.MinSharpness:
-			a.Quality = QualityBlurry
-		}
-	}
+	a.Quality, a.Brightness, a.Sharpness = p.quality(f, best.box)
 	if gate && a.Quality != QualityOK {
 		return a, nil
 	}
@@ -444,6 +485,24 @@ func (p *Pipeline) analyzeWith(ctx context.Context, w *worker, f *Frame, multi s
 	return a, nil
 }
 
+// quality applies the size, brightness and sharpness gate to the face box and returns the
+// verdict and the measures (zero when the face is too small to measure).
+func (p *Pipeline) quality(f *Frame, box image.Rectangle) (q string, brightness, sharpness float64) {
+	if min(box.Dx(), box.Dy()) < p.cfg.MinFaceSize {
+		return QualityTooSmall, 0, 0
+	}
+	brightness, sharpness = measure(f.mat, box)
+	switch {
+	case brightness < p.cfg.MinBrightness:
+		return QualityTooDark, brightness, sharpness
+	case brightness > p.cfg.MaxBrightness:
+		return QualityTooBright, brightness, sharpness
+	case sharpness < p.cfg.MinSharpness:
+		return QualityBlurry, brightness, sharpness
+	}
+	return QualityOK, brightness, sharpness
+}
+
 // describe computes the descriptor of the detected face: from a crop (describeCrop), or, when
 // go-face does not find the face again in its crop, from the whole detection-scaled frame, as
 // the pipeline did before it had a detector of its own. ok is false when go-face finds it in
@@ -451,7 +510,7 @@ func (p *Pipeline) analyzeWith(ctx context.Context, w *worker, f *Frame, multi s
 func (p *Pipeline) describe(w *worker, f *Frame, best detected) (Descriptor, bool, error) {
 	scale, _ := p.detectScale(f)
 	if scale == 1 && best.hasDesc {
-		return Descriptor(best.desc), true, nil
+		return best.desc, true, nil
 	}
 	d, ok, err := p.describeCrop(w, f, best.box, scale != 1)
 	if err != nil || ok {
@@ -460,7 +519,7 @@ func (p *Pipeline) describe(w *worker, f *Frame, best detected) (Descriptor, boo
 	if !best.hasDesc {
 		all, err := p.detectGoFace(w, f)
 		if err != nil {
-			return Descriptor{}, false, err
+			return nil, false, err
 		}
 		bestOverlap := 0
 		for _, fc := range all {
@@ -469,7 +528,7 @@ func (p *Pipeline) describe(w *worker, f *Frame, best detected) (Descriptor, boo
 			}
 		}
 	}
-	return Descriptor(best.desc), best.hasDesc, nil
+	return best.desc, best.hasDesc, nil
 }
 
 // cropRect returns the face box grown by cropMarginFrac per side, clamped to the frame.
@@ -503,11 +562,11 @@ func (p *Pipeline) describeCrop(w *worker, f *Frame, box image.Rectangle, resize
 	}
 	jpg, err := encodeJPEG(crop, cropJPEGQuality)
 	if err != nil {
-		return Descriptor{}, false, err
+		return nil, false, err
 	}
 	found, err := w.rec.Recognize(jpg)
 	if err != nil {
-		return Descriptor{}, false, fmt.Errorf("vision: describe: %w", err)
+		return nil, false, fmt.Errorf("vision: describe: %w", err)
 	}
 	// The expected face box, in crop coordinates.
 	want := image.Rect(int(float64(box.Min.X-cr.Min.X)*s), int(float64(box.Min.Y-cr.Min.Y)*s),
@@ -516,7 +575,7 @@ func (p *Pipeline) describeCrop(w *worker, f *Frame, box image.Rectangle, resize
 	var best Descriptor
 	for _, fc := range found {
 		if ov := area(fc.Rectangle.Intersect(want)); ov > bestOverlap {
-			bestOverlap, best = ov, Descriptor(fc.Descriptor)
+			bestOverlap, best = ov, descOf(fc.Descriptor)
 		}
 	}
 	return best, bestOverlap*3 > area(want), nil

@@ -3,24 +3,24 @@ package vision
 import (
 	"context"
 	"image"
-	"math"
 	"path/filepath"
 	"testing"
 )
 
-func distance(a, b Descriptor) float64 {
-	var s float64
-	for i := range a {
-		d := float64(a[i] - b[i])
-		s += d * d
-	}
-	return math.Sqrt(s)
-}
-
 // TestAnalyzeNear: a hint on the face finds it without a whole-frame search and gives the same
 // person; a hint where there is no face, or no hint, falls back to Analyze's answer exactly.
+// Each engine, the descriptor within maxNear of Analyze's (in the engine's metric).
 func TestAnalyzeNear(t *testing.T) {
-	cfg := DefaultConfig()
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) { testAnalyzeNear(t, engine) })
+	}
+}
+
+// maxNear is how far, per engine, a tracked frame's descriptor may be from Analyze's.
+var maxNear = map[string]float64{EngineDlib: 0.08, EngineMobileFaceNet: 0.08}
+
+func testAnalyzeNear(t *testing.T, engine string) {
+	cfg := engineConfig(engine)
 	cfg.Workers = 1
 	p := newTestPipeline(t, cfg)
 	ctx := context.Background()
@@ -42,8 +42,8 @@ func TestAnalyzeNear(t *testing.T) {
 			wantTracked bool
 			maxDistance float64
 		}{
-			{"hint on the face", b, true, 0.08},
-			{"face moved by a fifth of its size", b.Add(image.Pt(b.Dx()/5, -b.Dy()/5)), true, 0.08},
+			{"hint on the face", b, true, maxNear[engine]},
+			{"face moved by a fifth of its size", b.Add(image.Pt(b.Dx()/5, -b.Dy()/5)), true, maxNear[engine]},
 			{"hint where there is no face", image.Rect(0, 0, 60, 60), false, 0},
 			{"no hint", image.Rectangle{}, false, 0},
 		} {
@@ -55,7 +55,7 @@ func TestAnalyzeNear(t *testing.T) {
 				if a.Tracked != tc.wantTracked || a.Quality != QualityOK || a.Faces != 1 {
 					t.Fatalf("tracked %v quality %s faces %d; want tracked %v, ok, 1", a.Tracked, a.Quality, a.Faces, tc.wantTracked)
 				}
-				if d := distance(a.Descriptor, cold.Descriptor); d > tc.maxDistance {
+				if d := Distance(engine, a.Descriptor, cold.Descriptor); d > tc.maxDistance {
 					t.Errorf("descriptor %.3f from Analyze's, want at most %.3f", d, tc.maxDistance)
 				}
 				if ov := area(a.Box.Intersect(cold.Box)); ov*2 < area(cold.Box) {

@@ -38,7 +38,69 @@ const (
 	DefaultMaxBrightness = 220
 	DefaultMinSharpness  = 15
 	DefaultDetectWidth   = 640
+	// DefaultMaxYaw and DefaultMaxPitch bound the head pose (degrees, estimated from the 5
+	// landmarks; mobilefacenet engine) the quality gate accepts. On ../shared/faces the
+	// estimates ranged -36..22 yaw and -10..18 pitch for every usable face, -70 for the one
+	// photo turned beyond recognition (stuart5.png, which dlib does not detect); see
+	// vision/CALIBRATION.md.
+	DefaultMaxYaw   = 40
+	DefaultMaxPitch = 30
 )
+
+// Recognition engines, the values of Config.Engine.
+const (
+	// EngineMobileFaceNet is OpenCV's YuNet detector (box, 5 landmarks, score) and the
+	// MobileFaceNet embedder (192-d, cosine distance) through OpenCV's DNN module.
+	EngineMobileFaceNet = "mobilefacenet"
+	// EngineDlib is dlib's HOG detector and ResNet descriptor (128-d, Euclidean distance) through
+	// go-face.
+	EngineDlib = "dlib"
+	// DefaultEngine is the engine chosen by the calibration (vision/CALIBRATION.md).
+	DefaultEngine = EngineMobileFaceNet
+)
+
+// Descriptor dimensions of the engines.
+const (
+	DlibDims          = 128
+	MobileFaceNetDims = 192
+)
+
+// Calibrated thresholds (vision/CALIBRATION.md): per-frame false accepts <= 1% and no
+// mis-identification on enroll-test, under the machine's 2-of-3 session rule.
+const (
+	// DlibThreshold is the largest Euclidean distance dlib's descriptor accepts as a match.
+	DlibThreshold = 0.40
+	// DlibMinMargin is dlib's least margin to the nearest other user.
+	DlibMinMargin = 0.05
+	// MobileFaceNetThreshold is the largest cosine distance MobileFaceNet accepts as a match.
+	MobileFaceNetThreshold = 0.40
+	// MobileFaceNetMinMargin is MobileFaceNet's least margin to the nearest other user.
+	MobileFaceNetMinMargin = 0.05
+)
+
+// DefaultThresholds returns the calibrated match threshold and margin of an engine; zeros for an
+// unknown engine. The machine decides with machine.threshold and machine.min_margin; the daemon's
+// configuration takes these as their defaults for the selected engine.
+func DefaultThresholds(engine string) (threshold, margin float64) {
+	switch engine {
+	case EngineDlib:
+		return DlibThreshold, DlibMinMargin
+	case EngineMobileFaceNet:
+		return MobileFaceNetThreshold, MobileFaceNetMinMargin
+	}
+	return 0, 0
+}
+
+// Dims returns the descriptor length of an engine, 0 for an unknown one.
+func Dims(engine string) int {
+	switch engine {
+	case EngineDlib:
+		return DlibDims
+	case EngineMobileFaceNet:
+		return MobileFaceNetDims
+	}
+	return 0
+}
 
 // ErrInvalid is wrapped by Config.Validate, with the offending key.
 var ErrInvalid = errors.New("invalid vision setting")
@@ -46,6 +108,9 @@ var ErrInvalid = errors.New("invalid vision setting")
 // Config holds every tunable of the vision pipeline. Start from Default. The yaml tags are the
 // keys under the configuration file's "vision" section.
 type Config struct {
+	// Engine is EngineMobileFaceNet (default) or EngineDlib. Only its models are checked and
+	// loaded; distances are in its metric (DefaultThresholds).
+	Engine string `yaml:"engine"`
 	// MaxBytes is the largest accepted body, after base64 decoding (default 8 MiB).
 	MaxBytes int64 `yaml:"max_bytes"`
 	// MaxWidth and MaxHeight bound the dimensions read from the image header (default 4096).
@@ -61,18 +126,27 @@ type Config struct {
 	// MinSharpness is the least variance of the Laplacian of the face region, measured after
 	// scaling the region to 150x150 gray so it does not depend on the frame's resolution.
 	MinSharpness float64 `yaml:"min_sharpness"`
+	// MaxYaw and MaxPitch are the largest head turn and tilt, in degrees as estimated from the 5
+	// landmarks, the quality gate accepts (Quality "turned_away"); mobilefacenet engine only
+	// (dlib's detector finds frontal faces only).
+	MaxYaw   float64 `yaml:"max_yaw"`
+	MaxPitch float64 `yaml:"max_pitch"`
 	// Workers is the number of recognizers in the pool (default runtime.NumCPU()). Each costs the
 	// memory documented in vision/doc.go.
 	Workers int `yaml:"workers"`
 	// Detector is DetectorHOG or DetectorCNN.
 	Detector string `yaml:"detector"`
-	// DetectWidth: frames wider than this are scaled down to this width for detection.
+	// DetectWidth: frames wider than this are scaled down to this width for detection (dlib
+	// engine; the mobilefacenet engine detects at a fixed smaller scale).
 	DetectWidth int `yaml:"detect_width"`
 }
 
 // Default returns the measured defaults.
 func Default() Config {
 	return Config{
+		Engine:        DefaultEngine,
+		MaxYaw:        DefaultMaxYaw,
+		MaxPitch:      DefaultMaxPitch,
 		MaxBytes:      DefaultMaxBytes,
 		MaxWidth:      DefaultMaxWidth,
 		MaxHeight:     DefaultMaxHeight,
@@ -93,6 +167,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: %s=%v: %s", ErrInvalid, key, v, allowed)
 	}
 	switch {
+	case Dims(c.Engine) == 0:
+		return bad("engine", c.Engine, "one of mobilefacenet, dlib")
+	case c.MaxYaw <= 0 || c.MaxYaw > 90:
+		return bad("max_yaw", c.MaxYaw, "degrees in (0, 90]")
+	case c.MaxPitch <= 0 || c.MaxPitch > 90:
+		return bad("max_pitch", c.MaxPitch, "degrees in (0, 90]")
 	case c.MaxBytes < 1024:
 		return bad("max_bytes", c.MaxBytes, "a whole number >= 1024")
 	case c.MaxWidth < 64:
@@ -117,13 +197,15 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// The calibrated match rule of the recognizer (vision/CALIBRATION.md). The machine decides, so
-// machine.Config carries the threshold and margin in force; these are its defaults.
+// DefaultThreshold and DefaultMinMargin are the default engine's calibrated match rule. The machine
+// decides, so machine.Config carries the threshold and margin in force; these are its defaults.
 const (
-	// DefaultThreshold is the largest Euclidean descriptor distance accepted as a match, chosen
-	// on enroll-test for a per-frame false accept rate of at most 1%.
-	DefaultThreshold = 0.40
-	// DefaultMinMargin is the least margin (distance to the nearest other user minus the match
-	// distance) for a match to count.
-	DefaultMinMargin = 0.05
+	DefaultThreshold = MobileFaceNetThreshold
+	DefaultMinMargin = MobileFaceNetMinMargin
 )
+
+// ForEngine returns c with Engine set to engine.
+func (c Config) ForEngine(engine string) Config {
+	c.Engine = engine
+	return c
+}

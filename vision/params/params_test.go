@@ -23,6 +23,9 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"brightness range", func(c *Config) { c.MinBrightness = 200; c.MaxBrightness = 100 }, "min_brightness="},
 		{"sharpness", func(c *Config) { c.MinSharpness = -1 }, "min_sharpness="},
 		{"detect width", func(c *Config) { c.DetectWidth = 100 }, "detect_width="},
+		{"engine", func(c *Config) { c.Engine = "arcface" }, "engine="},
+		{"yaw", func(c *Config) { c.MaxYaw = 0 }, "max_yaw="},
+		{"pitch", func(c *Config) { c.MaxPitch = 95 }, "max_pitch="},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
