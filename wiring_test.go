@@ -38,7 +38,9 @@ func TestDaemonWiresDoorInputs(t *testing.T) {
 		return err == nil
 	})
 
-	// The exit button opens the door for the unlock time, then it locks again.
+	// The exit button opens the door for the unlock time, then it locks again. The press waits
+	// for the button's first debounced level: a press at start reads as a stuck button.
+	waitFor(t, "the exit button's first level", b.Exit.Settled)
 	b.Sim.PressExit()
 	waitFor(t, "the relay to open", b.Relay.Unlocked)
 	opened := time.Now()

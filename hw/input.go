@@ -110,6 +110,18 @@ func NewDoorContact(pin gpio.PinIn, cfg DoorConfig, clk clock.Clock, unlocked fu
 	return d, nil
 }
 
+// settled reports whether the first level has been debounced: until then a level is the
+// state at start (a press then reads as a stuck button and is ignored until released).
+func (in *input) settled() bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.known
+}
+
+// Settled reports whether the button's first level has been debounced. A press before that is
+// taken for a button stuck at start and ignored until released.
+func (b *ExitButton) Settled() bool { return b.in.settled() }
+
 // State reports "open", "closed", or "unknown" until the first level is debounced.
 func (d *DoorContact) State() string {
 	d.in.mu.Lock()
