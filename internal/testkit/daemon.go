@@ -74,10 +74,15 @@ type Option func(*daemonOpts)
 type daemonOpts struct {
 	env  []string
 	args []string
+	addr string
 }
 
 // Env adds environment variables (KEY=VALUE) to the daemon's environment.
 func Env(kv ...string) Option { return func(o *daemonOpts) { o.env = append(o.env, kv...) } }
+
+// Addr makes the daemon listen on addr (a loopback host:port) instead of a free port: a restarted
+// daemon keeps its predecessor's address, so a browser page open on it can reconnect.
+func Addr(addr string) Option { return func(o *daemonOpts) { o.addr = addr } }
 
 // Args adds arguments after `serve --listen ADDR`.
 func Args(a ...string) Option { return func(o *daemonOpts) { o.args = append(o.args, a...) } }
@@ -90,7 +95,10 @@ func StartDaemon(t testing.TB, opts ...Option) *Daemon {
 	for _, f := range opts {
 		f(&o)
 	}
-	addr := FreePort(t)
+	addr := o.addr
+	if addr == "" {
+		addr = FreePort(t)
+	}
 	cmd := exec.Command(Binary(t), append([]string{"serve", "--listen", addr}, o.args...)...)
 	cmd.Env = append(os.Environ(), o.env...)
 	d := &Daemon{Cmd: cmd, Addr: addr, Logs: &LogBuffer{}, exited: make(chan struct{})}
