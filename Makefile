@@ -13,7 +13,8 @@ export MODELS_DIR
 export DOORFACE_MODELS := $(MODELS_DIR)
 
 # Packages that must build and test without cgo (no OpenCV, no dlib): tested with -race and cross-compiled.
-PURE_PKGS  := ./clock/... ./machine/... ./hw/... ./store/... ./transport/...
+# web/ is pure Go too; its browser test runs the daemon binary and Chromium (scripts/deps.sh).
+PURE_PKGS  := ./clock/... ./machine/... ./hw/... ./store/... ./transport/... ./web/...
 # vision/ is the one cgo package; the root package (main) and bench/ (make bench) link it. All are tested with -race too.
 CGO_PKGS   := ./vision/... ./bench/... .
 

@@ -9,6 +9,8 @@ set -euo pipefail
 # took 21 ms on OpenBLAS, 31 ms on ATLAS and 132 ms on the reference BLAS. select_blas (below) points
 # the Debian alternatives libblas.so.3/liblapack.so.3 at OpenBLAS.
 # bzip2/curl: `make models` downloads and unpacks dlib's official files when no mirror is given.
+# chromium: the browser tests of the door and admin pages (web/) drive it headless through the
+# DevTools protocol (chromedp); fonts-nanum gives it Korean glyphs for the pages' Korean text.
 PACKAGES=(
   build-essential pkg-config
   libopencv-dev
@@ -16,11 +18,12 @@ PACKAGES=(
   libblas-dev liblapack-dev libatlas-base-dev libopenblas-dev
   libjpeg-dev
   bzip2 curl ca-certificates
+  chromium fonts-nanum
 )
 
 missing=()
 for p in "${PACKAGES[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q " ok installed"; then
     missing+=("$p")
   fi
 done

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -176,6 +178,34 @@ func (b *browser) shot(name string) {
 	}
 }
 
+// docShot writes a small JPEG of the viewport to testdata/screens/<name>.jpg: the candidates for
+// the README's screenshots (docs/). The camera preview is blurred first: the test photos are of
+// real people.
+func (b *browser) docShot(name string) {
+	b.t.Helper()
+	// Through the CSSOM: the pages' Content-Security-Policy refuses an injected <style>.
+	eval[bool](b, `new Promise(r => { document.querySelectorAll('#cam, img.thumb').forEach(e => e.style.filter = 'blur(14px)');
+	  requestAnimationFrame(() => requestAnimationFrame(() => r(true))); })`)
+	ctx, cancel := context.WithTimeout(b.ctx, 15*time.Second)
+	defer cancel()
+	q := int64(60)
+	shot, err := chromedp.Run(ctx, func(ctx context.Context, t *chromedp.Target) ([]byte, error) {
+		r, err := cdp.Call(ctx, t, page.CaptureScreenshot, page.CaptureScreenshotParams{
+			Format: page.CaptureScreenshotFormatJpeg, Quality: &q})
+		if err != nil {
+			return nil, err
+		}
+		return r.Data, nil
+	})
+	eval[bool](b, `(document.querySelectorAll('#cam, img.thumb').forEach(e => e.style.filter = ''), true)`)
+	if err != nil {
+		b.t.Fatalf("%s: screenshot %s: %v", b.name, name, err)
+	}
+	if err := os.WriteFile(filepath.Join(screensDir, name+".jpg"), shot, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
 // views records every view the door page shows (body data-view), for the test to read.
 const recordViews = `(() => { window.__views = [document.body.dataset.view];
   new MutationObserver(() => { const v = document.body.dataset.view;
@@ -282,6 +312,7 @@ func TestBrowserPages(t *testing.T) {
 	eval[bool](door, countFrames)
 	door.waitJS(45*time.Second, `document.body.dataset.view === 'welcome'`)
 	door.shot("door-welcome")
+	door.docShot("docs-door")
 	if h := door.text("headline"); h != "Welcome, Sheldon" {
 		t.Errorf("welcome headline = %q", h)
 	}
@@ -297,6 +328,8 @@ func TestBrowserPages(t *testing.T) {
 	}
 	admin.do(10*time.Second, "scroll to door", chromedp.ScrollIntoView(chromedp.ID("door-sec")))
 	admin.shot("admin-door")
+	eval[bool](admin, `(window.scrollTo(0, 0), true)`)
+	admin.docShot("docs-admin")
 	door.stop()
 	adminAPI.WaitState("Idle", 15*time.Second)
 
