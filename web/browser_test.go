@@ -228,7 +228,7 @@ const countFrames = `(() => { window.__frames = 0; window.__answers = []; const 
 // admin signs in, creates a user and enrolls photos, pairs door tablets; an enrolled face at the
 // door page is welcomed and the relay unlocks; a stranger gets the PIN keypad, a wrong then the
 // right PIN; the audit shows the evidence thumbnail and verifies; a change without the CSRF token
-// is refused; a stopped daemon shows "server unreachable" and the page recovers after a restart.
+// is refused; several faces are named as the reason; a stopped daemon shows "server unreachable" and the page recovers after a restart.
 func TestBrowserPages(t *testing.T) {
 	chromium(t)
 	models := testkit.Models(t)
@@ -243,11 +243,13 @@ func TestBrowserPages(t *testing.T) {
 	base := d.URL("")
 	adminAPI := testkit.NewAPI(t, base, adminToken)
 
-	// The cameras: an enrolled person, a stranger, an empty hallway.
+	// The cameras: an enrolled person, a stranger, a group, an empty hallway.
 	sheldonCam := filepath.Join(root, "sheldon.y4m")
 	y4mFromJPEG(t, sheldonCam, testkit.CameraFrame(t, testkit.Photo(t, "enroll-test/sheldon5.png"), 640, 480, 300))
 	strangerCam := filepath.Join(root, "stranger.y4m")
 	y4mFromJPEG(t, strangerCam, testkit.CameraFrame(t, testkit.Photo(t, "enroll-test/joy.jpg"), 640, 480, 320))
+	groupCam := filepath.Join(root, "group.y4m")
+	y4mFromJPEG(t, groupCam, testkit.CameraFrame(t, testkit.Photo(t, "groups/bbt3.jpg"), 640, 480, 640))
 	emptyCam := filepath.Join(root, "empty.y4m")
 	y4mFromJPEG(t, emptyCam, testkit.CameraFrame(t, testkit.Photo(t, "enroll-test/joy.jpg"), 640, 480, 4))
 
@@ -277,6 +279,9 @@ func TestBrowserPages(t *testing.T) {
 	admin.do(20*time.Second, "choose photos", chromedp.SetUploadFiles(chromedp.ID("photos-"+uid), photos))
 	admin.waitJS(60*time.Second, `document.getElementById('msg').textContent.indexOf('3 photo(s) enrolled for Sheldon') >= 0`)
 	admin.shot("admin-users")
+	if u := unlabelled(admin); len(u) != 0 {
+		t.Errorf("admin page controls without a label: %q", u)
+	}
 
 	// 3. CSRF: the same signed-in browser, without the token or from a page that lacks it, is refused
 	// and nothing changes.
@@ -340,6 +345,9 @@ func TestBrowserPages(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#pairform button")), chromedp.WaitVisible(chromedp.ID("headline")))
 	stranger.waitJS(60*time.Second, `document.body.dataset.view === 'pin' && !document.getElementById('pin').hidden`)
 	stranger.shot("door-pin")
+	if u := unlabelled(stranger); len(u) != 0 {
+		t.Errorf("door page controls without a label: %q", u)
+	}
 	for _, k := range "00000" {
 		stranger.do(5*time.Second, "key", chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-key="%c"]`, k))))
 	}
@@ -355,7 +363,17 @@ func TestBrowserPages(t *testing.T) {
 	stranger.stop()
 	adminAPI.WaitState("Idle", 15*time.Second)
 
-	// 6. Audit: the PIN session's row with its evidence thumbnail; verify; export.
+	// 6. Several people in front of the camera: the quality reason, in words and colour.
+	group := newBrowser(t, "group", groupCam)
+	group.do(20*time.Second, "open door page", chromedp.Navigate(base+"/door"), chromedp.WaitVisible(chromedp.ID("code")))
+	group.do(20*time.Second, "pair with token", chromedp.SendKeys(chromedp.ID("code"), doorToken),
+		chromedp.Click(chromedp.CSS("#pairform button")), chromedp.WaitVisible(chromedp.ID("headline")))
+	group.waitJS(30*time.Second, `document.body.dataset.view === 'quality' && document.getElementById('detail').textContent === 'One person at a time, please'`)
+	group.shot("door-several-faces")
+	group.stop()
+	adminAPI.WaitState("Idle", 15*time.Second)
+
+	// 7. Audit: the PIN session's row with its evidence thumbnail; verify; export.
 	admin.do(10*time.Second, "show audit", chromedp.Click(chromedp.CSS("#filter button")))
 	admin.waitJS(15*time.Second, `[...document.querySelectorAll('#audit img.thumb')].some(i => i.complete && i.naturalWidth > 0)`)
 	admin.do(10*time.Second, "scroll to audit", chromedp.ScrollIntoView(chromedp.ID("audit-sec")))
@@ -369,7 +387,7 @@ func TestBrowserPages(t *testing.T) {
 	admin.waitJS(30*time.Second, `document.getElementById('health').textContent.indexOf('dlib_face_recognition_resnet_model_v1.dat') >= 0`)
 	admin.shot("admin-health")
 
-	// 7. The daemon stops: the door page says so and sends no frames; it recovers after a restart
+	// 8. The daemon stops: the door page says so and sends no frames; it recovers after a restart
 	// on the same address with the same pairing (the cookie survives the restart).
 	hall := newBrowser(t, "hallway", emptyCam)
 	code = pairingCode(t, admin)
@@ -401,7 +419,7 @@ func TestBrowserPages(t *testing.T) {
 	hall.shot("door-recovered")
 	hall.waitJS(10*time.Second, `window.__frames > 0`)
 
-	// 8. Korean on demand.
+	// 9. Korean on demand.
 	hall.do(5*time.Second, "switch language", chromedp.Click(chromedp.ID("lang")))
 	if l, lang := hall.text("link"), eval[string](hall, `document.documentElement.lang`); l != "연결됨" || lang != "ko" {
 		t.Errorf("after switching to Korean: link %q, lang %q", l, lang)
@@ -411,6 +429,15 @@ func TestBrowserPages(t *testing.T) {
 	}
 	hall.shot("door-ko")
 	_ = d2
+}
+
+// unlabelled lists the page's inputs, selects and buttons that have no label, aria-label or text:
+// a screen reader could not name them.
+func unlabelled(b *browser) []string {
+	b.t.Helper()
+	return eval[[]string](b, `[...document.querySelectorAll('input, select, button')]
+	  .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())
+	  .map(e => e.id || e.outerHTML.slice(0, 80))`)
 }
 
 // pairingCode asks the admin page for a new pairing code.

@@ -33,6 +33,9 @@ document.addEventListener('DOMContentLoaded', function () {
         decision.outcome === 'cancelled' ? 'door.cancelled' : 'door.denied');
     } else if (state === 'Cooldown') {
       view = 'cooldown'; head = t('door.cooldown');
+    } else if (state === 'Receiving' && (quality === '' || quality === 'no_face')) {
+      // The machine opens a session on any frame; until a face is seen the hallway is just idle.
+      view = 'idle'; head = t('door.idle');
     } else if (state === 'Receiving' || state === 'Recognizing') {
       view = quality && quality !== 'ok' ? 'quality' : 'recognizing';
       head = t('door.recognizing'); detail = quality ? t('q.' + quality) : '';
