@@ -29,6 +29,13 @@
 // never grants). Wrong login tokens and pairing codes are limited: after 5 failures within a
 // minute every further try is refused for a minute, and the outstanding pairing codes are burnt.
 //
+// A browser holds one session: signing in as admin in the browser a door page runs in replaces
+// its door session (the door page then shows the pairing form again).
+//
+// The failure limit is global, not per client: someone on the network who keeps guessing keeps
+// the admin out too, for a minute at a time, and the log shows it ("request rejected", 401
+// bad_credentials, with the client address).
+//
 // # What it must not do
 //
 // It decides nothing about the door and holds no state of it: the pages read the same API as any
