@@ -48,6 +48,9 @@ func TestAuthEveryRouteRealDaemon(t *testing.T) {
 		"GET /metrics":               {},
 		"GET /openapi.yaml":          {},
 		"GET /healthz":               {},
+		"POST /v1/logout":            {},
+		"POST /v1/pairing":           {},
+		"GET /v1/health":             {},
 		"unknown route placeholder":  {},
 		"another unknown route here": {},
 	}
