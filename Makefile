@@ -13,7 +13,8 @@ export MODELS_DIR
 export DOORFACE_MODELS := $(MODELS_DIR)
 
 # Packages that must build and test without cgo (no OpenCV, no dlib): tested with -race and cross-compiled.
-PURE_PKGS  := ./clock/... ./machine/... ./hw/... ./store/... ./transport/... ./config/... ./vision/params/... ./mqtt/...
+# web/ is pure Go too; its browser test runs the daemon binary and Chromium (scripts/deps.sh).
+PURE_PKGS  := ./clock/... ./machine/... ./hw/... ./store/... ./transport/... ./config/... ./vision/params/... ./mqtt/... ./web/...
 # vision/ is the one cgo package; the root package (main), bench/ (make bench), the test kit and the
 # real-binary tests (e2e/) link or build it. All are tested with -race too.
 CGO_PKGS   := ./vision/... ./bench/... ./internal/... ./e2e/... .

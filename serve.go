@@ -185,6 +185,10 @@ func newDaemon(cfg config.Config, b *hw.Board, log *slog.Logger, stdout io.Write
 	}
 	// The registry carries the Go and process collectors too (go_goroutines, process_resident_memory_bytes):
 	// the load test reads them to show the daemon returns to its baseline.
+	pages, err := newWeb(cfg, tokens, log)
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "doorface_sessions_unrecorded_total",
@@ -215,7 +219,7 @@ func newDaemon(cfg config.Config, b *hw.Board, log *slog.Logger, stdout io.Write
 		Config: cfg.HTTP,
 		Door:   m, Frames: frames{cfg: vcfg, pipe: pipe, gallery: gallery, track: &faceTrack{clock: clock.Real{}}},
 		Users: users{db: db, cfg: vcfg, pipe: pipe, gallery: gallery}, Audit: audit{db}, Board: board{b},
-		Tokens: tokens, MaxBody: cfg.MaxBody(), Logger: log, Registry: reg,
+		Tokens: tokens, Web: pages, MaxBody: cfg.MaxBody(), Logger: log, Registry: reg,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("transport: %w", err)

@@ -55,6 +55,12 @@ func TestAuthEveryRouteRealDaemon(t *testing.T) {
 		"GET /metrics":                {},
 		"GET /openapi.yaml":           {},
 		"GET /healthz":                {},
+		"POST /v1/logout":             {},
+		"POST /v1/pairing":            {},
+		"GET /v1/health":              {},
+		"GET /v1/audit/head":          {},
+		"GET /v1/lockout":             {},
+		"POST /v1/lockout/reset":      {},
 		"unknown route placeholder":   {},
 		"another unknown route here":  {},
 	}

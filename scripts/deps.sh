@@ -11,6 +11,8 @@ set -euo pipefail
 # bzip2/curl: `make models` downloads and unpacks dlib's official files when no mirror is given.
 # mosquitto: the MQTT broker the mqtt package's tests start on a loopback port (the daemon itself
 # only needs a broker somewhere on the network, not this package).
+# chromium: the browser tests of the door and admin pages (web/) drive it headless through the
+# DevTools protocol (chromedp); fonts-nanum gives it Korean glyphs for the pages' Korean text.
 PACKAGES=(
   build-essential pkg-config
   libopencv-dev
@@ -19,11 +21,12 @@ PACKAGES=(
   libjpeg-dev
   bzip2 curl ca-certificates
   mosquitto
+  chromium fonts-nanum
 )
 
 missing=()
 for p in "${PACKAGES[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q " ok installed"; then
     missing+=("$p")
   fi
 done

@@ -15,7 +15,7 @@ import (
 // TestAuthEveryRoute runs every route of the table with no token, an unknown token, a token of
 // the wrong scheme, and the other role's token.
 func TestAuthEveryRoute(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, func(_ *machine.Config, o *Options) { o.Web = fakeWeb{} })
 	for _, rt := range Routes() {
 		path := strings.ReplaceAll(rt.Pattern, "{id}", "abc")
 		type tc struct {

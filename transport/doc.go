@@ -23,6 +23,16 @@
 // tokens in constant time (crypto/subtle): no or an unknown token answers 401, the other role's
 // token 403. GET /v1/state, GET /v1/events and GET /openapi.yaml take either token.
 //
+// # Browsers
+//
+// A browser cannot send a bearer header on an EventSource and must never carry a token in a URL,
+// so Options.Web (package web) may be wired: it serves the door and admin pages and their
+// sign-in routes (GET /door, GET /admin, GET /assets/{name}, POST /v1/login, POST /v1/pair, POST
+// /v1/pairing, POST /v1/logout, GET /v1/health), and a request without an Authorization header
+// is asked of Web.Authenticate, which maps its session cookie to a role and refuses a change
+// without the session's CSRF token (403 csrf). A request with an Authorization header is judged
+// by it alone. Without a Web those routes answer 404 and cookies mean nothing.
+//
 // # A frame's path
 //
 // POST /v1/frames (and the prototype's POST /image) checks the session header and content type,

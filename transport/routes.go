@@ -9,7 +9,7 @@ import (
 type Role string
 
 // The roles. A door token opens door routes, an admin token admin routes; RoleAny routes take
-// either token and RolePublic routes (only GET /healthz) take none.
+// either token and RolePublic routes (GET /healthz, the pages, login and pairing) take none.
 const (
 	RolePublic Role = "public"
 	RoleDoor   Role = "door"
@@ -70,6 +70,16 @@ var routes = []Route{
 	{http.MethodPost, "/v1/lockout/reset", RoleAdmin, (*Server).postLockoutReset},
 	{http.MethodGet, "/metrics", RoleAdmin, (*Server).getMetrics},
 	{http.MethodGet, "/openapi.yaml", RoleAny, (*Server).getOpenAPI},
+
+	// Browser pages and their cookie sessions (Options.Web; 404 without it).
+	{http.MethodGet, "/door", RolePublic, webRoute(Web.Page)},
+	{http.MethodGet, "/admin", RolePublic, webRoute(Web.Page)},
+	{http.MethodGet, "/assets/{name}", RolePublic, webRoute(Web.Page)},
+	{http.MethodPost, "/v1/login", RolePublic, webRoute(Web.Login)},
+	{http.MethodPost, "/v1/logout", RoleAny, webRoute(Web.Logout)},
+	{http.MethodPost, "/v1/pair", RolePublic, webRoute(Web.Pair)},
+	{http.MethodPost, "/v1/pairing", RoleAdmin, webRoute(Web.NewPairing)},
+	{http.MethodGet, "/v1/health", RoleAdmin, webRoute(Web.Health)},
 }
 
 // Routes returns a copy of the routing table.

@@ -171,6 +171,8 @@ type Options struct {
 	Audit  Audit
 	Board  Board
 	Tokens Tokens
+	// Web serves the browser pages and authenticates their session cookies; nil serves none.
+	Web Web
 
 	// Config holds the settings a person sets (the configuration file's "http" section).
 	Config
@@ -421,12 +423,21 @@ func (s *Server) fail(w *statusWriter, err error) *HTTPError {
 }
 
 // authorize checks the bearer token against both tokens in constant time: 401 when it is
-// missing or matches neither, 403 when it belongs to the other role.
+// missing or matches neither, 403 when it belongs to the other role. A request without an
+// Authorization header may carry a browser session cookie instead (Options.Web, which also
+// checks CSRF on changes).
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request, need Role, ri *reqInfo) error {
 	if need == RolePublic {
 		return nil
 	}
-	role := s.roleOf(r.Header.Get("Authorization"))
+	header := r.Header.Get("Authorization")
+	role := s.roleOf(header)
+	if header == "" {
+		var err error
+		if role, err = s.cookieRole(r); err != nil {
+			return err
+		}
+	}
 	ri.role = role
 	if role != "" {
 		trustConn(r)

@@ -77,6 +77,7 @@ type daemonOpts struct {
 	env   []string
 	args  []string
 	https bool
+	addr  string
 }
 
 // HTTPS runs the daemon as installed: HTTPS with its self-signed certificate. Without it the
@@ -85,6 +86,10 @@ func HTTPS() Option { return func(o *daemonOpts) { o.https = true } }
 
 // Env adds environment variables (KEY=VALUE) to the daemon's environment.
 func Env(kv ...string) Option { return func(o *daemonOpts) { o.env = append(o.env, kv...) } }
+
+// Addr makes the daemon listen on addr (a loopback host:port) instead of a free port: a restarted
+// daemon keeps its predecessor's address, so a browser page open on it can reconnect.
+func Addr(addr string) Option { return func(o *daemonOpts) { o.addr = addr } }
 
 // Args adds arguments after `serve --listen ADDR`.
 func Args(a ...string) Option { return func(o *daemonOpts) { o.args = append(o.args, a...) } }
@@ -97,7 +102,10 @@ func StartDaemon(t testing.TB, opts ...Option) *Daemon {
 	for _, f := range opts {
 		f(&o)
 	}
-	addr := FreePort(t)
+	addr := o.addr
+	if addr == "" {
+		addr = FreePort(t)
+	}
 	args := []string{"serve", "--listen", addr}
 	if !o.https {
 		args = append(args, "--insecure-http")

@@ -48,6 +48,9 @@ const (
 	CodeAuditUnavailable     = "audit_unavailable"      // 503: the audit cannot be written; the door stays locked
 	CodeDirectoryUnavailable = "directory_unavailable"  // 503
 	CodeStoreUnavailable     = "store_unavailable"      // 503
+	CodeCSRF                 = "csrf"                   // 403: a browser session's change without its CSRF token, or from another origin
+	CodeBadCredentials       = "bad_credentials"        // 401: login token or pairing code wrong, used or expired
+	CodeTooManyAttempts      = "too_many_attempts"      // 429: too many wrong pairing codes or logins; wait
 )
 
 // Error is the body of every error answer. Error is one of the Code constants, Message is for a
@@ -264,4 +267,55 @@ type DecisionEvent struct {
 type DoorEvent struct {
 	Kind string `json:"kind"`
 	At   string `json:"at"`
+}
+
+// CSRFHeader is the header a browser session sends with every change; its value is
+// WebSession.CSRF.
+const CSRFHeader = "X-Doorface-CSRF"
+
+// LoginRequest is the body of POST /v1/login: the admin token, typed once.
+type LoginRequest struct {
+	Token string `json:"token"`
+}
+
+// PairRequest is the body of POST /v1/pair: a pairing code from the admin page, or the door token
+// typed once.
+type PairRequest struct {
+	Code  string `json:"code,omitempty"`
+	Token string `json:"token,omitempty"`
+}
+
+// WebSession answers POST /v1/login and POST /v1/pair; the session itself is in an HttpOnly
+// cookie. CSRF goes in the X-Doorface-CSRF header of every change the session makes.
+type WebSession struct {
+	Role    string    `json:"role"`
+	CSRF    string    `json:"csrf"`
+	Expires time.Time `json:"expires"`
+}
+
+// Pairing answers POST /v1/pairing: a one-time code the door page takes once, before Expires.
+type Pairing struct {
+	Code    string    `json:"code"`
+	Expires time.Time `json:"expires"`
+}
+
+// Model is one model file in Health.
+type Model struct {
+	Name   string `json:"name"`
+	Bytes  int64  `json:"bytes"`
+	SHA256 string `json:"sha256"` // "" when the file is missing
+}
+
+// Health answers GET /v1/health: what the installer checks on the admin page.
+type Health struct {
+	Version         string  `json:"version"`
+	Commit          string  `json:"commit"`
+	Go              string  `json:"go"`
+	Models          []Model `json:"models"`
+	TLS             bool    `json:"tls"`
+	CertFingerprint string  `json:"cert_fingerprint"` // SHA-256 of the leaf certificate, "" without TLS
+	DataDir         string  `json:"data_dir"`
+	DatabaseBytes   int64   `json:"database_bytes"`
+	DiskFreeBytes   int64   `json:"disk_free_bytes"`
+	DiskTotalBytes  int64   `json:"disk_total_bytes"`
 }
