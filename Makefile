@@ -94,9 +94,11 @@ soak: deps models
 DIST           ?= $(CURDIR)/dist
 ARM64_CPUFLAGS ?= -mcpu=cortex-a72
 AMD64_CPUFLAGS ?= -march=x86-64-v2
-# Debian version: 0.1.0~git<commit date>.<short commit> unless VERSION is given.
-VERSION        ?= 0.1.0~git$(shell git log -1 --format=%cd.%h --date=format:%Y%m%d 2>/dev/null || echo 0)
-GOFLAGS_REL    := -trimpath -buildmode=pie -ldflags=-s\ -w
+# Debian version: 0.1.0~git<commit date>.<short commit>-1 unless VERSION is given.
+VERSION        ?= 0.1.0~git$(shell git log -1 --format=%cd.%h --date=format:%Y%m%d 2>/dev/null || echo 0)-1
+# PIE, full RELRO (-z now), stripped; the cgo C/C++ code is built with -D_FORTIFY_SOURCE=2 (HARDEN).
+GOFLAGS_REL    := -trimpath -buildmode=pie -ldflags="-s -w -extldflags=-Wl,-z,relro,-z,now"
+HARDEN         := -D_FORTIFY_SOURCE=2
 PORTABLE_CC    := $(CURDIR)/scripts/cc-portable.sh
 
 # The arm64 libraries, cross toolchain, qemu and lintian: never needed by `make run` on a Pi.
@@ -115,8 +117,8 @@ arm64: deps-arm64
 	  CC="$(PORTABLE_CC) aarch64-linux-gnu-gcc" CXX="$(PORTABLE_CC) aarch64-linux-gnu-g++" \
 	  PKG_CONFIG_SYSROOT_DIR=$(ARM64_SYSROOT) \
 	  PKG_CONFIG_LIBDIR=$(ARM64_SYSROOT)/usr/lib/aarch64-linux-gnu/pkgconfig:$(ARM64_SYSROOT)/usr/share/pkgconfig \
-	  CGO_CFLAGS="--sysroot=$(ARM64_SYSROOT) -O2 -g $(ARM64_CPUFLAGS)" \
-	  CGO_CXXFLAGS="--sysroot=$(ARM64_SYSROOT) -O2 -g $(ARM64_CPUFLAGS) -Wno-psabi" \
+	  CGO_CFLAGS="--sysroot=$(ARM64_SYSROOT) -O2 -g $(HARDEN) $(ARM64_CPUFLAGS)" \
+	  CGO_CXXFLAGS="--sysroot=$(ARM64_SYSROOT) -O2 -g $(HARDEN) $(ARM64_CPUFLAGS) -Wno-psabi" \
 	  CGO_LDFLAGS="--sysroot=$(ARM64_SYSROOT) $(foreach d,$(ARM64_LIBDIRS),-Wl,-rpath-link,$(d))" \
 	  $(GO) build $(GOFLAGS_REL) -o $(DIST)/arm64/doorface .
 
@@ -125,7 +127,7 @@ amd64: deps
 	@mkdir -p $(DIST)/amd64
 	CGO_ENABLED=1 GOOS=linux GOARCH=amd64 \
 	  CC="$(PORTABLE_CC) gcc" CXX="$(PORTABLE_CC) g++" \
-	  CGO_CFLAGS="-O2 -g $(AMD64_CPUFLAGS)" CGO_CXXFLAGS="-O2 -g $(AMD64_CPUFLAGS)" \
+	  CGO_CFLAGS="-O2 -g $(HARDEN) $(AMD64_CPUFLAGS)" CGO_CXXFLAGS="-O2 -g $(HARDEN) $(AMD64_CPUFLAGS)" \
 	  $(GO) build $(GOFLAGS_REL) -o $(DIST)/amd64/doorface .
 
 # dist/doorface_<version>_{arm64,amd64}.deb (scripts/mkdeb.sh; lintian runs on each).
