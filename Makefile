@@ -18,7 +18,7 @@ PURE_PKGS  := ./clock/... ./machine/... ./hw/... ./store/... ./transport/...
 CGO_PKGS   := ./vision/... ./bench/... .
 
 .PHONY: all deps models build run test check-style test-pure test-cgo cross bench fuzz soak clean \
-  deps-arm64 arm64 amd64 deb test-arm64 test-deb
+  deps-arm64 arm64 amd64 deb test-arm64 test-amd64 test-deb
 
 all: build
 
@@ -34,7 +34,7 @@ build:
 run: deps models build
 	./$(BIN) serve --listen $(LISTEN) --data $(DATA_DIR) --models $(MODELS_DIR) --hw sim
 
-test: deps models check-style cross test-pure test-cgo test-arm64 test-deb
+test: deps models check-style cross test-pure test-cgo test-arm64 test-amd64 test-deb
 	@echo "make test: all checks passed"
 
 check-style:
@@ -138,6 +138,14 @@ deb: arm64 amd64
 # The arm64 binary under qemu-aarch64: help/version, models, serve --hw sim, /healthz, enroll + recognize + refuse.
 test-arm64: arm64 models
 	QEMU_LD_PREFIX=$(ARM64_SYSROOT) bash scripts/test-binary.sh --qemu aarch64 $(DIST)/arm64/doorface
+
+# The amd64 release binary on an emulated CPU without AVX (Nehalem: x86-64-v2): models check and enroll,
+# i.e. go-face's and vision's C++ code, must not use newer instructions. The reference BLAS is loaded for
+# this run only: Debian's OpenBLAS picks an AVX kernel under qemu's emulated Nehalem (its CPU detection,
+# not doorface's code; on real hardware it picks by the real CPU).
+test-amd64: amd64 models deps-arm64
+	bash scripts/test-binary.sh --qemu x86_64 --qemu-cpu Nehalem --offline-only \
+	  --guest-env LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/blas:/usr/lib/x86_64-linux-gnu/lapack $(DIST)/amd64/doorface
 
 # Installs the amd64 package on this machine (root), runs the unit's command as the doorface user with
 # the simulated board, checks /healthz and the files, owners and modes; purges it again.
