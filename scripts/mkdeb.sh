@@ -88,18 +88,22 @@ install -D -m 0644 /dev/stdin "$pkg/etc/doorface/models.sha256" <<'EOF'
 EOF
 install -D -m 0755 /dev/stdin "$pkg/usr/bin/doorface-models" <<'EOF'
 #!/bin/sh
-# doorface-models: puts the model files doorface loads into /var/lib/doorface/models (or $MODELS_DIR) and
-# checks each against its SHA-256 (/usr/share/doorface/models/SHA256SUMS and /etc/doorface/models.sha256).
-# Sources, in order: the folder $MODEL_MIRROR, then the model publishers' downloads. Run as root:
-#   sudo doorface-models                       # download
+# doorface-models: puts the model files doorface loads into /var/lib/doorface/models (or
+# $DOORFACE_MODELS_DIR) and checks each against its SHA-256 (/usr/share/doorface/models/SHA256SUMS and
+# /etc/doorface/models.sha256). Sources, in order: the folder $MODEL_MIRROR, then the model publishers'
+# downloads. Run as root:
+#   sudo doorface-models                           # download
 #   sudo MODEL_MIRROR=/media/usb doorface-models   # from a folder holding the files
 set -e
-MODELS_DIR=${MODELS_DIR:-/var/lib/doorface/models}
+MODELS_DIR=${DOORFACE_MODELS_DIR:-/var/lib/doorface/models}
 export MODELS_DIR
 bash /usr/share/doorface/scripts/models.sh "$@"
-if [ "$(id -u)" = 0 ] && getent passwd doorface >/dev/null; then
-  chown -R doorface:doorface "$MODELS_DIR"
-fi
+case "$MODELS_DIR" in
+  /var/lib/doorface/*)
+    if [ "$(id -u)" = 0 ] && getent passwd doorface >/dev/null; then
+      chown -R doorface:doorface "$MODELS_DIR"
+    fi ;;
+esac
 echo "doorface-models: done; check with: sudo -u doorface doorface models check --models $MODELS_DIR"
 EOF
 

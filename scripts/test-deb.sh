@@ -71,12 +71,14 @@ fi
 say "files, owners and modes as expected; doorface is system user $uid in group gpio"
 
 # 3. The models step the package offers, from the mirror (no download).
-MODEL_MIRROR=$MIRROR MODEL_NO_DOWNLOAD=1 timeout "$TIMEOUT" doorface-models >"$work/models.log" 2>&1 ||
+# A clean environment, as after sudo: the Makefile's own MODELS_DIR must not redirect the command.
+env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin MODEL_MIRROR="$MIRROR" MODEL_NO_DOWNLOAD=1 \
+  timeout "$TIMEOUT" doorface-models >"$work/models.log" 2>&1 ||
   fail "doorface-models failed: $(cat "$work/models.log")"
 [ -z "$(find /var/lib/doorface/models ! -user doorface)" ] || fail "doorface-models left files not owned by doorface"
 setpriv --reuid=doorface --regid=doorface --init-groups -- \
   timeout "$TIMEOUT" doorface models check --models /var/lib/doorface/models >"$work/check.log" 2>&1 ||
-  fail "doorface models check (as doorface): $(cat "$work/check.log")"
+  fail "doorface models check (as doorface): $(cat "$work/check.log"); doorface-models said: $(cat "$work/models.log"); $(ls -la /var/lib/doorface/models)"
 say "doorface-models fetched the models; models check as doorface ok"
 
 # 4. The unit's ExecStart, as the unit's user, in its working directory, with the simulated board.
