@@ -8,14 +8,20 @@ set -euo pipefail
 
 DEB=${1:?usage: test-deb.sh DEB}
 here=$(cd "$(dirname "$0")/.." && pwd)
-MIRROR=${MODEL_MIRROR:-$here/../shared/models}
+MIRROR=${MODEL_MIRROR:-}
+MIRROR=${MIRROR:-$here/../shared/models}
 case "$MIRROR" in /*) ;; *) MIRROR=$here/$MIRROR ;; esac
-TIMEOUT=${TEST_DEB_TIMEOUT:-120}
+TIMEOUT=${TEST_DEB_TIMEOUT:-}
+TIMEOUT=${TIMEOUT:-120}
 
 fail() { echo "test-deb: FAIL: $*" >&2; exit 1; }
 say() { echo "test-deb: $*"; }
 
-[ "$(id -u)" -eq 0 ] || fail "needs root (dpkg -i); CI runs as root"
+if [ "$(id -u)" -ne 0 ]; then
+  # Like scripts/deps.sh: sudo only when not root (CI runs as root).
+  command -v sudo >/dev/null || fail "needs root (dpkg -i) and there is no sudo"
+  exec sudo MODEL_MIRROR="${MODEL_MIRROR:-}" TEST_DEB_TIMEOUT="${TEST_DEB_TIMEOUT:-}" bash "$0" "$@"
+fi
 [ -f "$DEB" ] || fail "$DEB not found (make deb)"
 if dpkg-query -W -f='${Status}' doorface 2>/dev/null | grep -q 'installed'; then
   fail "doorface is already installed here; this test installs and purges it, so it will not touch that install"
