@@ -135,25 +135,27 @@ fi
 
 # 5. Serve with the simulated board on a free loopback port.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-base="http://127.0.0.1:$port"
+base="https://127.0.0.1:$port"   # HTTPS by default, with the certificate the daemon makes
 "${runner[@]}" "$BIN" serve --listen "127.0.0.1:$port" --data "$data" --models "$MODELS" --hw sim \
   >"$work/serve.log" 2>&1 &
 daemon=$!
 deadline=$(( $(date +%s) + STEP_TIMEOUT ))
-until [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/healthz")" = 200 ]; do
+until [ "$(curl -sk -o /dev/null -w '%{http_code}' "$base/healthz")" = 200 ]; do
   kill -0 "$daemon" 2>/dev/null || fail "serve exited before answering /healthz: $(tail -20 "$work/serve.log")"
   [ "$(date +%s)" -lt "$deadline" ] || fail "serve did not answer /healthz within ${STEP_TIMEOUT}s: $(tail -20 "$work/serve.log")"
   sleep 1
 done
-say "serve --hw sim answers GET /healthz 200"
+say "serve --hw sim answers GET /healthz 200 over HTTPS"
+fp=$(df tls fingerprint --data "$data" | awk '{print $1}')
+[ ${#fp} -eq 95 ] || fail "tls fingerprint printed '$fp'"
 
 replay() {
-  df replay --server "$base" --token "$DOORFACE_DOOR_TOKEN" --fps 2 --max-frames 6 --timeout 240s --no-events "$@" 2>&1
+  df replay --server "$base" --tls-fingerprint "$fp" --fps 2 --max-frames 6 --timeout 240s --no-events "$@" 2>&1
 }
 wait_idle() {
   local deadline=$(( $(date +%s) + 60 )) state
   while :; do
-    state=$(curl -s -H "Authorization: Bearer $DOORFACE_DOOR_TOKEN" "$base/v1/state")
+    state=$(curl -sk -H "Authorization: Bearer $DOORFACE_DOOR_TOKEN" "$base/v1/state")
     grep -q '"state":"Idle"' <<<"$state" && return 0
     [ "$(date +%s)" -lt "$deadline" ] || fail "daemon not back to Idle: $state"
     sleep 0.5

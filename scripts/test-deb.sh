@@ -97,7 +97,7 @@ read -r -a cmd <<<"$execstart"
   setpriv --reuid=doorface --regid=doorface --init-groups -- "${cmd[@]}") >"$work/serve.log" 2>&1 &
 daemon=$!
 deadline=$(( $(date +%s) + TIMEOUT ))
-until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz")" = 200 ]; do
+until [ "$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:$port/healthz")" = 200 ]; do
   kill -0 "$daemon" 2>/dev/null || fail "the service exited before answering /healthz: $(tail -20 "$work/serve.log")"
   [ "$(date +%s)" -lt "$deadline" ] || fail "no /healthz within ${TIMEOUT}s: $(tail -20 "$work/serve.log")"
   sleep 0.5
@@ -105,6 +105,7 @@ done
 user=$(ps -o user= -p "$(pgrep -P "$daemon" -x doorface || echo "$daemon")" | tr -d ' ')
 [ "$user" = doorface ] || fail "the daemon runs as '$user', want doorface"
 check_stat /var/lib/doorface/tokens.json "600 doorface doorface"
+check_stat /var/lib/doorface/tls.key "600 doorface doorface"
 say "service (ExecStart, --hw sim) answers /healthz as user doorface; tokens.json 0600"
 kill -TERM "$daemon"
 for _ in $(seq 1 150); do kill -0 "$daemon" 2>/dev/null || break; sleep 0.2; done
