@@ -39,12 +39,7 @@ func fail(stderr io.Writer, cmd string, err error) int {
 }
 
 func configMain(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "print" {
-		fmt.Fprintln(stderr, "usage: doorface config print [--config FILE] [serve flags]")
-		return 2
-	}
-	fs, cf := commandFlags("config print", "config print [flags]", "listen", "data", "models", "hw", "log_format", "tls.insecure_http")
-	c, code, ok := loadCommand(fs, cf, args[1:], stdout, stderr)
+	c, code, ok := subcommand(args, "print", "config print [--config FILE] [serve flags]", stdout, stderr, "listen", "data", "models", "hw", "log_format", "tls.insecure_http")
 	if !ok {
 		return code
 	}
@@ -76,6 +71,24 @@ func onePipeline(c config.Config) (*vision.Pipeline, vision.Config, error) {
 	vc.Workers = 1
 	p, err := vision.NewPipeline(c.Models, vc, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	return p, vc, err
+}
+
+// subcommand checks that args start with sub, then parses the rest as the command "name sub"
+// with the named configuration flags, and loads the configuration. ok is false when the command
+// must end with code: 0 after help (-h, --help or help: usage on stdout, no data touched), 2 after
+// a usage or configuration error.
+func subcommand(args []string, sub, usage string, stdout, stderr io.Writer, keys ...string) (config.Config, int, bool) {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+		fmt.Fprintln(stdout, "usage: doorface "+usage)
+		return config.Config{}, 0, false
+	}
+	if len(args) == 0 || args[0] != sub {
+		fmt.Fprintln(stderr, "usage: doorface "+usage)
+		return config.Config{}, 2, false
+	}
+	name, _, _ := strings.Cut(usage, " [")
+	fs, cf := commandFlags(name, usage, keys...)
+	return loadCommand(fs, cf, args[1:], stdout, stderr)
 }
 
 // commandFlags is a subcommand's flag set: its own flags, plus --config and the named settings.
@@ -270,7 +283,7 @@ func auditMain(args []string, stdout, stderr io.Writer) int {
 	var since, until, outcome, user, format, out, head, exportDir, keyFile string
 	fs, cf := commandFlags("audit "+sub, usage, "data")
 	if sub == "verify" {
-		fs.StringVar(&head, "head", "", "a head kept off the device earlier (SEQ:MAC, from `doorface audit head`): also detects a cut tail or a re-sealed history")
+		fs.StringVar(&head, "head", "", "a head SEQ:MAC kept off the device earlier (as printed by doorface audit head): also detects a cut tail or a re-sealed history")
 		fs.StringVar(&exportDir, "export", "", "verify an exported folder (audit export --format csv|jsonl, unfiltered) against --head instead of the database")
 		fs.StringVar(&keyFile, "key", "", "the audit key file for --export (default: audit.key in the data directory)")
 	}
@@ -397,12 +410,7 @@ func auditVerify(c config.Config, head, exportDir, keyFile string, stdout, stder
 // lockoutMain implements `doorface lockout reset` for a stopped daemon (the API's POST
 // /v1/lockout/reset when it runs): the PIN lockout is cleared and the reset audited.
 func lockoutMain(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "reset" {
-		fmt.Fprintln(stderr, "usage: doorface lockout reset [--data DIR]   (daemon stopped; else POST /v1/lockout/reset)")
-		return 2
-	}
-	fs, cf := commandFlags("lockout reset", "lockout reset [--data DIR]", "data")
-	c, code, ok := loadCommand(fs, cf, args[1:], stdout, stderr)
+	c, code, ok := subcommand(args, "reset", "lockout reset [--data DIR]   (daemon stopped; else POST /v1/lockout/reset)", stdout, stderr, "data")
 	if !ok {
 		return code
 	}
@@ -461,12 +469,7 @@ func calibrateMain(args []string, stdout, stderr io.Writer) int {
 }
 
 func dbMain(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "compact" {
-		fmt.Fprintln(stderr, "usage: doorface db compact [--data DIR]")
-		return 2
-	}
-	fs, cf := commandFlags("db compact", "db compact [--data DIR]", "data")
-	c, code, ok := loadCommand(fs, cf, args[1:], stdout, stderr)
+	c, code, ok := subcommand(args, "compact", "db compact [--data DIR]", stdout, stderr, "data")
 	if !ok {
 		return code
 	}
@@ -495,12 +498,7 @@ func dbMain(args []string, stdout, stderr io.Writer) int {
 }
 
 func modelsMain(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "check" {
-		fmt.Fprintln(stderr, "usage: doorface models check [--models DIR]")
-		return 2
-	}
-	fs, cf := commandFlags("models check", "models check [--models DIR]", "models")
-	c, code, ok := loadCommand(fs, cf, args[1:], stdout, stderr)
+	c, code, ok := subcommand(args, "check", "models check [--models DIR]", stdout, stderr, "models")
 	if !ok {
 		return code
 	}
@@ -540,12 +538,7 @@ func modelsMain(args []string, stdout, stderr io.Writer) int {
 // tlsMain implements `doorface tls fingerprint`: the SHA-256 of the certificate the daemon serves,
 // for pinning in the tablet.
 func tlsMain(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "fingerprint" {
-		fmt.Fprintln(stderr, "usage: doorface tls fingerprint [--data DIR]")
-		return 2
-	}
-	fs, cf := commandFlags("tls fingerprint", "tls fingerprint [--data DIR]", "data")
-	c, code, ok := loadCommand(fs, cf, args[1:], stdout, stderr)
+	c, code, ok := subcommand(args, "fingerprint", "tls fingerprint [--data DIR]", stdout, stderr, "data")
 	if !ok {
 		return code
 	}
@@ -567,12 +560,7 @@ func tlsMain(args []string, stdout, stderr io.Writer) int {
 // tokensMain implements `doorface tokens show`: the API tokens, for the person setting up the
 // tablet and the admin tools. They are never logged; this needs read access to the 0600 file.
 func tokensMain(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "show" {
-		fmt.Fprintln(stderr, "usage: doorface tokens show [--data DIR]")
-		return 2
-	}
-	fs, cf := commandFlags("tokens show", "tokens show [--data DIR]", "data")
-	c, code, ok := loadCommand(fs, cf, args[1:], stdout, stderr)
+	c, code, ok := subcommand(args, "show", "tokens show [--data DIR]", stdout, stderr, "data")
 	if !ok {
 		return code
 	}
