@@ -134,6 +134,7 @@ func lastRelayLine(logs string) string {
 }
 
 func TestEndToEnd(t *testing.T) {
+	t.Parallel() // functional: no timing or memory claim, its own daemon and data
 	models := testkit.Models(t)
 	testkit.Faces(t)
 	data := t.TempDir()

@@ -43,6 +43,7 @@ func (r *relRig) kill9() {
 // Receiving. At the restart the relay is commanded locked before the daemon listens, and the audit
 // shows both interruptions, each session still with exactly one attempt record.
 func TestKillDuringSessionRealDaemon(t *testing.T) {
+	t.Parallel() // functional: no timing or memory claim, its own daemon and data
 	r := newRelRig(t, "DOORFACE_MACHINE_UNLOCK_DURATION=9s", "DOORFACE_MACHINE_RECEIVE_TIMEOUT=60s")
 	r.createUser("Penny", "86420")
 	stranger := testkit.CameraFrame(t, testkit.Photo(t, "enroll-test/joy.jpg"), 1280, 720, 420)
@@ -206,6 +207,7 @@ func runToExit(t *testing.T, args ...string) (int, string) {
 // TestRefuseToStartRealDaemon: a corrupted database or missing models → exit non-zero with a clear
 // message, and the relay commanded locked before that.
 func TestRefuseToStartRealDaemon(t *testing.T) {
+	t.Parallel() // functional: no timing or memory claim, its own daemon and data
 	models := testkit.Models(t)
 	good := t.TempDir()
 	// A real database to corrupt.

@@ -372,6 +372,7 @@ func TestAuditFloodRealDaemon(t *testing.T) {
 // TestEvidenceForgeryRealDaemon (finding 6): /save cannot plant evidence: the kept frame is the
 // one the session analysed, re-encoded (a payload appended to the camera frame is gone).
 func TestEvidenceForgeryRealDaemon(t *testing.T) {
+	t.Parallel() // functional: no timing or memory claim, its own daemon and data
 	r := newRelRig(t)
 	payload := []byte("TRAILING-PAYLOAD-0123456789")
 	stranger := append(strangerFrame(t), payload...)
@@ -396,6 +397,7 @@ func TestEvidenceForgeryRealDaemon(t *testing.T) {
 // TestLockoutRealDaemon (finding 7): the PIN lockout is capped (machine.lockout_max) and an admin
 // can clear it at once; the reset is in the audit.
 func TestLockoutRealDaemon(t *testing.T) {
+	t.Parallel() // functional: no timing or memory claim, its own daemon and data
 	r := newRelRig(t, "DOORFACE_MACHINE_LOCKOUT_AFTER=2", "DOORFACE_MACHINE_LOCKOUT_BASE=2s",
 		"DOORFACE_MACHINE_LOCKOUT_MAX=4s")
 	r.createUser("Penny", "27182")
@@ -456,6 +458,7 @@ func (r *relRig) stopDaemon() {
 // verify`; a cut tail by `audit verify --head` given the head kept off the device; an export
 // verifies against that head, and an edited export does not.
 func TestAuditChainRealDaemon(t *testing.T) {
+	t.Parallel() // functional: no timing or memory claim, its own daemon and data
 	r := newRelRig(t)
 	stranger := strangerFrame(t)
 	for i := 0; i < 3; i++ {
@@ -524,6 +527,7 @@ func TestAuditChainRealDaemon(t *testing.T) {
 // TestExportTraversalRealDaemon (finding 9): an evidence name forged in the database to climb out
 // of the export folder is never used as a path: files are named from record ids.
 func TestExportTraversalRealDaemon(t *testing.T) {
+	t.Parallel() // functional: no timing or memory claim, its own daemon and data
 	r := newRelRig(t)
 	session := r.toPinFallback(strangerFrame(t))
 	for i := 0; i < 3; i++ {
@@ -582,6 +586,7 @@ func TestExportTraversalRealDaemon(t *testing.T) {
 // certificate it made at first start (key 0600) whose fingerprint `doorface tls fingerprint`
 // prints; TLS 1.2 or newer only; plain HTTP gets no API answer.
 func TestTLSByDefaultRealDaemon(t *testing.T) {
+	t.Parallel() // functional: no timing or memory claim, its own daemon and data
 	data := filepath.Join(t.TempDir(), "data")
 	d := testkit.StartDaemon(t, testkit.HTTPS(), testkit.Env("DOORFACE_DOOR_TOKEN="+relDoorToken, "DOORFACE_ADMIN_TOKEN="+relAdminToken,
 		"DOORFACE_VISION_WORKERS=1"), testkit.Args("--data", data, "--models", testkit.Models(t), "--hw", "sim"))
@@ -624,6 +629,7 @@ func TestTLSByDefaultRealDaemon(t *testing.T) {
 // tokens are neither printed nor logged, but shown by `doorface tokens show`; PINs come from
 // standard input, not the command line.
 func TestSecretsRealDaemon(t *testing.T) {
+	t.Parallel() // functional: no timing or memory claim, its own daemon and data
 	cfgFile := filepath.Join(t.TempDir(), "doorface.yaml")
 	if err := os.WriteFile(cfgFile, []byte("tokens:\n  door: door-token-in-a-file-0123456789\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -668,6 +674,7 @@ func TestSecretsRealDaemon(t *testing.T) {
 // TestEventStreamCapRealDaemon (finding 12): a token holds at most max_streams event streams; the
 // other role still gets its own.
 func TestEventStreamCapRealDaemon(t *testing.T) {
+	t.Parallel() // functional: no timing or memory claim, its own daemon and data
 	r := newRelRig(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,8 +19,12 @@ import (
 
 // TestAuthEveryRouteRealDaemon calls every route of transport.Routes() on the real binary without a
 // token, with malformed and wrong tokens, and with the other role's token, each with a body that
-// would change something if it were accepted, and checks 401/403 and that nothing changed.
+// would change something if it were accepted, and checks 401 (code unauthorized, with
+// WWW-Authenticate) or 403 (forbidden), that nothing changed and that no token reached the log;
+// the public route answers without one. (The one auth scan: transport's in-process copy was
+// folded into it.)
 func TestAuthEveryRouteRealDaemon(t *testing.T) {
+	t.Parallel() // functional: no timing or memory claim, its own daemon and data
 	r := newRelRig(t)
 	victim := r.createUser("Victim", "24680")
 	frame := testkit.CameraFrame(t, testkit.Photo(t, "enroll-test/sheldon4.png"), 1280, 720, 360)
@@ -111,16 +116,29 @@ func TestAuthEveryRouteRealDaemon(t *testing.T) {
 				if c.header != "" {
 					h["Authorization"] = c.header
 				}
-				code, _, err := anon.Raw(ctx, rt.Method, u, b.ct, b.body, h)
+				resp, err := anon.Send(ctx, rt.Method, u, b.ct, b.body, h)
 				if err != nil {
 					t.Fatal(err)
 				}
+				var answer api.Error
+				_ = json.NewDecoder(resp.Body).Decode(&answer)
+				resp.Body.Close()
 				calls++
-				if code != c.want {
-					t.Fatalf("%s %s with %s = %d, want %d", rt.Method, path, c.name, code, c.want)
+				if resp.StatusCode != c.want {
+					t.Fatalf("%s %s with %s = %d, want %d", rt.Method, path, c.name, resp.StatusCode, c.want)
+				}
+				switch {
+				case c.want == http.StatusUnauthorized && (answer.Error != api.CodeUnauthorized || resp.Header.Get("WWW-Authenticate") == ""):
+					t.Fatalf("401 answer %+v, WWW-Authenticate %q", answer, resp.Header.Get("WWW-Authenticate"))
+				case c.want == http.StatusForbidden && answer.Error != api.CodeForbidden:
+					t.Fatalf("403 answer %+v", answer)
 				}
 			})
 		}
+	}
+	// The public route needs no token.
+	if code, _ := testkit.NewAPI(t, r.d.URL(""), "").Do(http.MethodGet, "/healthz", "", nil); code != http.StatusOK {
+		t.Errorf("GET /healthz without a token = %d, want 200", code)
 	}
 	after := r.world()
 	if after != before {
@@ -164,6 +182,7 @@ var hostileValues = []struct{ name, v string }{
 // parameter, X-Door-Session and JSON field, as raw requests, and checks 4xx, no file created,
 // nothing changed, and the daemon healthy.
 func TestHostileParametersRealDaemon(t *testing.T) {
+	t.Parallel() // functional: no timing or memory claim, its own daemon and data
 	r := newRelRig(t)
 	uid := r.createUser("Target", "97531")
 	before := r.world()
