@@ -384,8 +384,25 @@ func TestBrowserPages(t *testing.T) {
 		t.Errorf("CSV export starts %q", got)
 	}
 	admin.do(10*time.Second, "scroll to health", chromedp.ScrollIntoView(chromedp.ID("health-sec")))
-	admin.waitJS(30*time.Second, `document.getElementById('health').textContent.indexOf('dlib_face_recognition_resnet_model_v1.dat') >= 0`)
+	admin.waitJS(30*time.Second, `document.getElementById('health').textContent.indexOf('face_detection_yunet_2022mar.onnx') >= 0`)
 	admin.shot("admin-health")
+
+	// 7b. Disable Sheldon on the admin page (the access policy), then enable him again: the users
+	// table follows each change.
+	admin.do(10*time.Second, "scroll to users", chromedp.ScrollIntoView(chromedp.ID("users-sec")))
+	clickUserButton := func(label string) string {
+		return `(() => { const r = [...document.querySelectorAll('#users tbody tr')].find(r => r.cells[0].textContent === 'Sheldon');
+			const b = r && [...r.querySelectorAll('button')].find(b => b.textContent === '` + label + `');
+			if (b) { b.click(); } return !!b; })()`
+	}
+	enabledIs := func(v string) string {
+		return `[...document.querySelectorAll('#users tbody tr')].some(r => r.cells[0].textContent === 'Sheldon' && r.cells[3].textContent === '` + v + `')`
+	}
+	admin.waitJS(10*time.Second, clickUserButton("Disable"))
+	admin.waitJS(10*time.Second, enabledIs("no"))
+	admin.shot("admin-user-disabled")
+	admin.waitJS(10*time.Second, clickUserButton("Enable"))
+	admin.waitJS(10*time.Second, enabledIs("yes"))
 
 	// 8. The daemon stops: the door page says so and sends no frames; it recovers after a restart
 	// on the same address with the same pairing (the cookie survives the restart).

@@ -80,8 +80,8 @@ document.addEventListener('DOMContentLoaded', function () {
     });
   });
 
-  // Users. Enable/disable and enrollment from the door camera come with their API (hooks: the
-  // actions cell takes more buttons).
+  // Users. Enrollment from the door camera comes with its API (a hook: the actions cell takes more
+  // buttons).
   var users = [];
   function loadUsers() {
     return D.api('GET', '/v1/users').then(function (r) {
@@ -115,6 +115,7 @@ document.addEventListener('DOMContentLoaded', function () {
         el('label', { for: fileID, class: 'button', text: t('user.photos') }), file,
         el('label', { for: pinID, class: 'sr', text: t('user.newpin') }), pin,
         el('button', { type: 'button', text: t('user.setpin'), onclick: function () { setPIN(u, pin.value); pin.value = ''; } }),
+        el('button', { type: 'button', text: t(u.enabled ? 'user.disable' : 'user.enable'), onclick: function () { setEnabled(u, !u.enabled); } }),
         del])]);
   }
   function enroll(u, files) {
@@ -131,6 +132,16 @@ document.addEventListener('DOMContentLoaded', function () {
     D.api('PUT', '/v1/users/' + u.id + '/pin', { pin: pin }).then(function (r) {
       if (!r.ok) { failed(r); return; }
       say(t('user.pinset', { name: u.name })); loadUsers();
+    });
+  }
+  // setEnabled keeps the rest of the user's access policy (the API replaces it whole).
+  function setEnabled(u, on) {
+    var p = { enabled: on, mode: u.mode || 'face_or_pin', schedule: u.schedule || '' };
+    if (u.valid_from) { p.valid_from = u.valid_from; }
+    if (u.valid_until) { p.valid_until = u.valid_until; }
+    D.api('PUT', '/v1/users/' + u.id + '/policy', p).then(function (r) {
+      if (!r.ok) { failed(r); return; }
+      say(t(on ? 'user.enabled.now' : 'user.disabled.now', { name: u.name })); loadUsers();
     });
   }
   function removeUser(u) {
