@@ -22,10 +22,12 @@ const (
 
 // RepeatMargin is the largest mean absolute difference, in gray levels (0..255), between two
 // frames' Prints that still counts as the same picture (SamePicture). Measured in
-// vision/CALIBRATION.md ("Distinct captures"): re-encodings of one photo at JPEG qualities 30..95
-// differ by at most about 1.1 levels, the same photo with simulated sensor noise of a still
-// camera by 1.5 levels and more (and real consecutive frames by more: small motion, exposure).
-const RepeatMargin = 1.25
+// vision/CALIBRATION.md ("Distinct captures"): a frame saved again losslessly or at its own JPEG
+// quality differs by 0.00; the same still scene with simulated sensor noise of 1 gray level (a
+// very quiet sensor) by 0.20 and more, of 2 levels by 0.67 and more; the margin is half the
+// smallest. Re-encodings at another quality (0.04 to 2.5) mostly count as distinct: they are then
+// scored like any other frame.
+const RepeatMargin = 0.10
 
 // maxPrints bounds the Prints a session remembers (the oldest are forgotten first).
 const maxPrints = 64
