@@ -64,7 +64,7 @@ type Config struct {
 	// needs; 0.9.
 	LivenessThreshold float64 `yaml:"liveness_threshold"`
 	// LivenessFrames is how many distinct scored frames the mean needs before it decides; 5.
-	// At most max_frames.
+	// At most max_frames (unless liveness is off).
 	LivenessFrames int `yaml:"liveness_frames"`
 	// ClearDistance and ClearMargin: a usable frame closer than ClearDistance to a user, with at
 	// least ClearMargin to the next user, decides the face on its own (the sequential rule);
@@ -178,7 +178,7 @@ func (c Config) Validate() error {
 		return bad("liveness", c.Liveness, "enforce, log or off")
 	case !(c.LivenessThreshold > 0 && c.LivenessThreshold < 1):
 		return bad("liveness_threshold", c.LivenessThreshold, "a probability between 0 and 1 (see `doorface liveness`)")
-	case c.LivenessFrames < 1 || c.LivenessFrames > c.MaxFrames:
+	case c.Liveness != LivenessOff && (c.LivenessFrames < 1 || c.LivenessFrames > c.MaxFrames):
 		return bad("liveness_frames", c.LivenessFrames, fmt.Sprintf("a whole number from 1 to max_frames (%d)", c.MaxFrames))
 	case !(c.ClearDistance >= 0 && c.ClearDistance <= c.Threshold):
 		return bad("clear_distance", c.ClearDistance, fmt.Sprintf("a distance from 0 (off) to threshold (%g)", c.Threshold))
