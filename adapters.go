@@ -45,8 +45,12 @@ func (l lockouts) ResetLockout(_ machine.Lockout, by string, at time.Time) error
 	return err
 }
 
-// attempts writes the machine's attempt records to the store (durably, before the machine goes on).
-type attempts struct{ db *store.DB }
+// attempts writes the machine's attempt records to the store (durably, before the machine goes on);
+// observe, when set, sees each record written (liveness metrics, liveness.go).
+type attempts struct {
+	db      *store.DB
+	observe func(machine.Attempt)
+}
 
 func (a attempts) BeginAttempt(id string, start time.Time) error { return a.db.BeginAttempt(id, start) }
 
@@ -68,6 +72,9 @@ func (a attempts) RecordAttempt(m machine.Attempt) error {
 		}
 	}
 	_, err := a.db.RecordAttempt(storeAttempt(m), ev)
+	if err == nil && a.observe != nil {
+		a.observe(m)
+	}
 	return err
 }
 
@@ -137,6 +144,7 @@ func storeAttempt(m machine.Attempt) store.Attempt {
 		BestDistance: m.BestDistance, BestMargin: m.BestMargin,
 		Frames: m.Frames, PinTries: m.PinTries, Durations: d, Reason: m.Reason,
 		Policy: m.Policy, Duress: m.Duress, Mismatch: m.Mismatch, OpenForS: m.OpenFor.Seconds(),
+		Liveness: storeLiveness(m.Liveness),
 	}
 }
 
@@ -218,7 +226,10 @@ func (fr *frame) Analyze(ctx context.Context, session string) (machine.FrameResu
 		box = a.Box
 	}
 	f.track.set(session, box)
-	res := machine.FrameResult{Quality: a.Quality}
+	res := machine.FrameResult{Quality: a.Quality, Liveness: a.Liveness, Scored: a.LivenessScored}
+	if f.cfg.Liveness {
+		res.Print = framePrint(fr.fr)
+	}
 	if a.Quality == vision.QualityOK {
 		if m, ok := f.gallery.Match(a.Descriptor); ok {
 			res.Match = &machine.Candidate{User: m.UserID, Name: m.Name, Distance: m.Distance, Margin: m.Margin}

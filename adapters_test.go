@@ -132,7 +132,7 @@ func TestRelayRetryEndsUnlockMarker(t *testing.T) {
 			}
 			defer db.Close()
 			cfg := machine.DefaultConfig()
-			m, err := machine.New(cfg, machine.Deps{Clock: clk, Lock: relay, Sink: attempts{db},
+			m, err := machine.New(cfg, machine.Deps{Clock: clk, Lock: relay, Sink: attempts{db: db},
 				Directory: directory{db}, Lockouts: lockouts{db}, Logger: log})
 			if err != nil {
 				t.Fatal(err)

@@ -452,6 +452,7 @@ func calibrateMain(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		c.Vision.Engine, c.Machine.Threshold, c.Machine.MinMargin = engine, thr, margin
+		c.Machine.ClearDistance, c.Machine.ClearMargin = vision.DefaultClear(engine)
 	}
 	pipe, _, err := onePipeline(c)
 	if err != nil {
@@ -463,6 +464,16 @@ func calibrateMain(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "calibrate", err)
 	}
 	if err := cal.WriteTable(stdout); err != nil {
+		return fail(stderr, "calibrate", err)
+	}
+	mc := c.Machine
+	clears := []float64{0, 0.15, 0.20, 0.25, 0.30, 0.35}
+	if !slices.Contains(clears, mc.ClearDistance) {
+		clears = append(clears, mc.ClearDistance)
+		slices.Sort(clears)
+	}
+	rows := cal.Sequential(mc.Threshold, mc.MinMargin, mc.ClearMargin, clears)
+	if err := cal.WriteSequential(stdout, mc.Threshold, mc.MinMargin, mc.ClearMargin, mc.ClearDistance, rows); err != nil {
 		return fail(stderr, "calibrate", err)
 	}
 	return 0

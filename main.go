@@ -30,6 +30,7 @@ usage: doorface COMMAND [flags]
                  show | enable | disable | validity | mode | schedule | duress-pin ID   access policy
   schedules      list | set NAME "mon-fri 08:00-18:00"... | delete NAME   weekly schedules (daemon stopped)
   calibrate DIR  FAR/FRR table for labelled photos (identity = file name without trailing digits)
+  liveness DIR   [--frames N] APCER/BPCER of the liveness check: DIR/live/<person>/*.jpg, DIR/<attack>/<person>/*.jpg
   db compact     shrink the database file (daemon stopped)
   models check   check the model files
   replay         --server URL [--fps N] [--pin-stdin] FRAME...   play the door tablet (token in $DOORFACE_DOOR_TOKEN)
@@ -67,6 +68,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return auditMain(rest, stdout, stderr)
 	case "calibrate":
 		return calibrateMain(rest, stdout, stderr)
+	case "liveness":
+		return livenessMain(rest, stdout, stderr)
 	case "db":
 		return dbMain(rest, stdout, stderr)
 	case "models":

@@ -59,6 +59,8 @@ func TestMakeModels(t *testing.T) {
 		sp5    = "shape_predictor_5_face_landmarks.dat"
 		yunet  = "face_detection_yunet_2022mar.onnx"
 		mfn    = "mobilefacenet_sirius.onnx"
+		fasV2  = "minifasnet_v2.onnx"
+		fasV1  = "minifasnet_v1se.onnx"
 	)
 	tests := []struct {
 		name    string
@@ -69,7 +71,7 @@ func TestMakeModels(t *testing.T) {
 		{
 			name: "good mirror",
 			prepare: func(t *testing.T, m, _ string) {
-				for _, f := range []string{resnet, mmod, yunet, mfn} {
+				for _, f := range []string{resnet, mmod, yunet, mfn, fasV2, fasV1} {
 					copyFile(t, filepath.Join(mirror, f), filepath.Join(m, f), -1, false)
 				}
 			},
@@ -129,7 +131,7 @@ func TestMakeModels(t *testing.T) {
 				if err != nil {
 					t.Fatalf("models.sh failed: %v\n%s", err, stderr.String())
 				}
-				for _, f := range []string{resnet, mmod, sp5, yunet, mfn} {
+				for _, f := range []string{resnet, mmod, sp5, yunet, mfn, fasV2, fasV1} {
 					if fi, err := os.Stat(filepath.Join(out, f)); err != nil || fi.Size() < 1<<18 {
 						t.Errorf("%s not in models dir after success: %v", f, err)
 					}

@@ -114,8 +114,9 @@ func TestPolicyWithRealStore(t *testing.T) {
 			}
 			cfg := machine.DefaultConfig()
 			cfg.TimeZone = "Europe/Berlin"
+			cfg.Liveness = machine.LivenessOff // policy, not liveness, is under test: the frames carry no scores
 			lock := &policyLock{}
-			m, err := machine.New(cfg, machine.Deps{Clock: clk, Lock: lock, Sink: attempts{db}, Directory: directory{db},
+			m, err := machine.New(cfg, machine.Deps{Clock: clk, Lock: lock, Sink: attempts{db: db}, Directory: directory{db},
 				Lockouts: lockouts{db}})
 			if err != nil {
 				t.Fatal(err)

@@ -132,7 +132,7 @@ func newDaemon(cfg config.Config, b *hw.Board, log *slog.Logger, stdout io.Write
 		d.log.Warn("systemd notification socket unusable; no watchdog pings", "err", err)
 	}
 	d.notify = notify
-	if err := vision.CheckModels(cfg.Models, cfg.Vision.Engine); err != nil {
+	if err := checkModels(cfg); err != nil {
 		return nil, fmt.Errorf("models: %w", err)
 	}
 	db, err := store.Open(filepath.Join(cfg.Data, dbFile), storeOptions(cfg, log))
@@ -151,7 +151,7 @@ func newDaemon(cfg config.Config, b *hw.Board, log *slog.Logger, stdout io.Write
 	if _, err := db.Prune(now); err != nil {
 		d.log.Error("prune evidence", "err", err)
 	}
-	vcfg := cfg.Vision
+	vcfg := visionConfig(cfg)
 	pipe, err := vision.NewPipeline(cfg.Models, vcfg, log)
 	if err != nil {
 		return nil, fmt.Errorf("vision: %w", err)
@@ -166,8 +166,9 @@ func newDaemon(cfg config.Config, b *hw.Board, log *slog.Logger, stdout io.Write
 		d.log.Warn("templates of another recognition engine skipped; re-enroll these users or select their engine",
 			"engine", cfg.Vision.Engine, "skipped", other, "loaded", n)
 	}
+	reg := prometheus.NewRegistry()
 	m, err := machine.New(cfg.Machine, machine.Deps{
-		Clock: clock.Real{}, Lock: b.Relay, Sink: attempts{db}, Directory: directory{db},
+		Clock: clock.Real{}, Lock: b.Relay, Sink: attempts{db: db, observe: livenessMetrics(reg)}, Directory: directory{db},
 		Lockouts: lockouts{db}, Logger: log,
 	})
 	if err != nil {
@@ -189,7 +190,6 @@ func newDaemon(cfg config.Config, b *hw.Board, log *slog.Logger, stdout io.Write
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
-	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "doorface_sessions_unrecorded_total",
 			Help: "Sessions that ended without an audit record: no face seen, no PIN entered."},

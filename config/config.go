@@ -154,12 +154,20 @@ func firstNonNil(errs []error) error {
 	return nil
 }
 
-// followEngine gives the machine the calibrated threshold and margin of the selected recognition
+// followEngine gives the machine the calibrated threshold, margin and one-frame bounds of the selected recognition
 // engine (its metric differs from the others'), unless the configuration set them: a rule across
 // vision and machine, so it lives here.
 func followEngine(c *Config) {
 	def := Default()
-	if c.Vision.Engine == def.Vision.Engine || c.Machine.Threshold != def.Machine.Threshold || c.Machine.MinMargin != def.Machine.MinMargin {
+	if c.Vision.Engine == def.Vision.Engine {
+		return
+	}
+	if c.Machine.ClearDistance == def.Machine.ClearDistance && c.Machine.ClearMargin == def.Machine.ClearMargin {
+		if d, m := params.DefaultClear(c.Vision.Engine); m > 0 {
+			c.Machine.ClearDistance, c.Machine.ClearMargin = d, m
+		}
+	}
+	if c.Machine.Threshold != def.Machine.Threshold || c.Machine.MinMargin != def.Machine.MinMargin {
 		return
 	}
 	if thr, margin := params.DefaultThresholds(c.Vision.Engine); thr > 0 {

@@ -10,7 +10,7 @@ import (
 // TestConcurrentClients runs several clients, a clock, readers and a subscriber that never reads
 // against one machine (meant for -race), then checks the records and the lock.
 func TestConcurrentClients(t *testing.T) {
-	r := newRig(t, DefaultConfig(), Lockout{})
+	r := newRig(t, kOfNConfig(), Lockout{})
 	stuck, _ := r.m.Subscribe(1) // never read: must not block the machine
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
@@ -103,7 +103,7 @@ func TestConcurrentClients(t *testing.T) {
 }
 
 func TestSubscribe(t *testing.T) {
-	r := newRig(t, DefaultConfig(), Lockout{})
+	r := newRig(t, kOfNConfig(), Lockout{})
 	ch, unsubscribe := r.m.Subscribe(0)
 	r.mustFrame(good("alice"))
 	tr := <-ch
@@ -138,7 +138,7 @@ func TestSubscribe(t *testing.T) {
 }
 
 func TestDecisionIsPublishedOnceAndCarriesNoNearMiss(t *testing.T) {
-	r := newRig(t, DefaultConfig(), Lockout{})
+	r := newRig(t, kOfNConfig(), Lockout{})
 	r.toPin()
 	r.pin("0")
 	r.pin("0")

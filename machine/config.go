@@ -55,7 +55,38 @@ type Config struct {
 	AlarmFailures int `yaml:"alarm_failures"`
 	// AlarmWindow is the window of AlarmFailures; 10m.
 	AlarmWindow time.Duration `yaml:"alarm_window"`
+	// Liveness is what the session's liveness evidence does: LivenessEnforce (the default: a
+	// face opens the door only when the session's liveness passes, and repeated frames add no
+	// evidence), LivenessLog (scores and repeats are recorded, nothing else changes; for a
+	// site's first week) or LivenessOff (nothing is scored).
+	Liveness string `yaml:"liveness"`
+	// LivenessThreshold is the least mean P(real) of the session's scored frames a face grant
+	// needs; 0.9.
+	LivenessThreshold float64 `yaml:"liveness_threshold"`
+	// LivenessFrames is how many distinct scored frames the mean needs before it decides; 5.
+	// At most max_frames (unless liveness is off).
+	LivenessFrames int `yaml:"liveness_frames"`
+	// ClearDistance and ClearMargin: a usable frame closer than ClearDistance to a user, with at
+	// least ClearMargin to the next user, decides the face on its own (the sequential rule);
+	// other matches need K of the last N. ClearDistance 0 turns the one-frame rule off.
+	// Defaults: the calibrated values of the default engine (vision/CALIBRATION.md).
+	ClearDistance float64 `yaml:"clear_distance"`
+	ClearMargin   float64 `yaml:"clear_margin"`
 }
+
+// The values of Config.Liveness.
+const (
+	LivenessEnforce = "enforce"
+	LivenessLog     = "log"
+	LivenessOff     = "off"
+)
+
+// Liveness defaults: the models README measured that the mean of 5 frames at 0.9 refused every
+// print-attack window and no live one (machine/doc.go, "Liveness").
+const (
+	DefaultLivenessThreshold = 0.9
+	DefaultLivenessFrames    = 5
+)
 
 // Lockout bounds used when Config.LockoutMax or Config.FailureWindow is zero (see the package
 // documentation, section "PIN lockout").
@@ -85,6 +116,12 @@ func DefaultConfig() Config {
 		TimeZone:         "Local",
 		AlarmFailures:    5,
 		AlarmWindow:      10 * time.Minute,
+
+		Liveness:          LivenessEnforce,
+		LivenessThreshold: DefaultLivenessThreshold,
+		LivenessFrames:    DefaultLivenessFrames,
+		ClearDistance:     params.DefaultClearDistance,
+		ClearMargin:       params.DefaultClearMargin,
 	}
 }
 
@@ -137,6 +174,16 @@ func (c Config) Validate() error {
 		return bad("alarm_failures", c.AlarmFailures, "a whole number >= 0 (0 turns the alarm off)")
 	case c.AlarmFailures > 0 && c.AlarmWindow <= 0:
 		return bad("alarm_window", c.AlarmWindow, "a positive duration such as 10m")
+	case c.Liveness != LivenessEnforce && c.Liveness != LivenessLog && c.Liveness != LivenessOff:
+		return bad("liveness", c.Liveness, "enforce, log or off")
+	case !(c.LivenessThreshold > 0 && c.LivenessThreshold < 1):
+		return bad("liveness_threshold", c.LivenessThreshold, "a probability between 0 and 1 (see `doorface liveness`)")
+	case c.Liveness != LivenessOff && (c.LivenessFrames < 1 || c.LivenessFrames > c.MaxFrames):
+		return bad("liveness_frames", c.LivenessFrames, fmt.Sprintf("a whole number from 1 to max_frames (%d)", c.MaxFrames))
+	case !(c.ClearDistance >= 0 && c.ClearDistance <= c.Threshold):
+		return bad("clear_distance", c.ClearDistance, fmt.Sprintf("a distance from 0 (off) to threshold (%g)", c.Threshold))
+	case c.ClearDistance > 0 && !(c.ClearMargin >= c.MinMargin):
+		return bad("clear_margin", c.ClearMargin, fmt.Sprintf("a distance >= min_margin (%g)", c.MinMargin))
 	}
 	if _, err := LoadZone(c.TimeZone); err != nil {
 		return bad("time_zone", c.TimeZone, "an IANA time zone such as Asia/Seoul or Europe/Berlin, or Local")

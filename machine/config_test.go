@@ -33,6 +33,16 @@ func TestValidate(t *testing.T) {
 		{"lockout cap below base", func(c *Config) { c.LockoutMax = 30 * time.Second }, "lockout_max"},
 		{"lockout cap over a day", func(c *Config) { c.LockoutMax = 25 * time.Hour }, "lockout_max"},
 		{"negative failure window", func(c *Config) { c.FailureWindow = -time.Second }, "failure_window"},
+		{"liveness log", func(c *Config) { c.Liveness = LivenessLog }, ""},
+		{"liveness off", func(c *Config) { c.Liveness = LivenessOff }, ""},
+		{"liveness unknown", func(c *Config) { c.Liveness = "on" }, "liveness"},
+		{"liveness threshold 1", func(c *Config) { c.LivenessThreshold = 1 }, "liveness_threshold"},
+		{"liveness threshold 0", func(c *Config) { c.LivenessThreshold = 0 }, "liveness_threshold"},
+		{"no liveness frames", func(c *Config) { c.LivenessFrames = 0 }, "liveness_frames"},
+		{"liveness frames over max_frames", func(c *Config) { c.LivenessFrames = c.MaxFrames + 1 }, "liveness_frames"},
+		{"one-frame rule off", func(c *Config) { c.ClearDistance = 0 }, ""},
+		{"clear distance beyond threshold", func(c *Config) { c.ClearDistance = c.Threshold + 0.01 }, "clear_distance"},
+		{"clear margin below min margin", func(c *Config) { c.ClearMargin = c.MinMargin / 2 }, "clear_margin"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

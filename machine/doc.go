@@ -96,6 +96,21 @@
 // ([Machine.DoorEvent]), each also written as a door-event record (Method MethodDoor, with
 // OpenFor), the closing after them as a DoorClosed record with the whole opening's duration.
 //
+// # Face decision and liveness
+//
+// A usable frame within Threshold and MinMargin votes for its user. The face is decided by one
+// clear frame (distance below ClearDistance, margin at least ClearMargin) or by K of the last N
+// votes (the sequential rule; vision/CALIBRATION.md has the bounds and their cost). With Liveness
+// "enforce" a decided face then waits until LivenessFrames distinct frames carry a liveness score
+// (FrameResult.Scored); their mean must be at least LivenessThreshold, else the session falls back
+// to the PIN with ReasonLivenessFailed (ReasonLivenessUndecided when the frame limit or timeout
+// comes first), the evidence frame kept and the face counting for nothing. A frame whose Print
+// repeats an earlier frame of the session (SamePicture) is counted and adds no vote and no score.
+// "log" records the scores, repeats and what enforce would have decided, and changes nothing; "off"
+// computes nothing. The record carries Attempt.Liveness. The defaults (5 frames, 0.9) are the
+// models README's measurement: the mean of 5 frames at 0.9 refused every print-attack window and no
+// live one.
+//
 // # Concurrency
 //
 // All methods are safe for concurrent use. One mutex serialises the machine, including calls to its

@@ -40,7 +40,8 @@ func (exampleLockouts) ResetLockout(machine.Lockout, string, time.Time) error {
 	return nil
 }
 
-// Two frames matching the same enrolled user open the door.
+// Distinct live frames matching the same enrolled user open the door: two matches decide the
+// face, and the liveness rule waits for five scored frames whose mean P(real) is at least 0.9.
 func Example() {
 	clk := clock.NewFake(time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC))
 	m, err := machine.New(machine.DefaultConfig(), machine.Deps{
@@ -49,14 +50,15 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	frame := machine.FrameResult{Quality: "ok", Match: &machine.Candidate{User: "alice", Distance: 0.31, Margin: 0.12}}
 	session := "" // the first frame starts a session; the client then sends its id
-	for i := 0; i < 2; i++ {
+	for i := 0; i < 5; i++ {
 		t, err := m.Admit(session)
 		if err != nil {
 			panic(err)
 		}
 		session = t.Session
+		frame := machine.FrameResult{Quality: "ok", Match: &machine.Candidate{User: "alice", Distance: 0.31, Margin: 0.12},
+			Liveness: 0.97, Scored: true, Print: []byte{byte(10 * i)}} // each frame a distinct capture
 		st, _ := m.Submit(t, frame)
 		fmt.Println(st.State)
 	}
@@ -65,7 +67,10 @@ func Example() {
 	// Output:
 	// relay locked
 	// Recognizing
-	// recorded granted face alice after 2 frames
+	// Recognizing
+	// Recognizing
+	// Recognizing
+	// recorded granted face alice after 5 frames
 	// relay open for 3s
 	// Unlocking
 	// relay locked

@@ -409,3 +409,14 @@ func (r *rig) path() []State {
 		}
 	}
 }
+
+// kOfNConfig is DefaultConfig with liveness off and the one-frame rule off: the configuration of
+// the tests of the state machine's K-of-N, PIN, policy and door paths, whose frames carry no
+// liveness scores. The liveness and sequential rules are tested with their defaults in
+// liveness_test.go.
+func kOfNConfig() Config {
+	c := DefaultConfig()
+	c.Liveness = LivenessOff
+	c.ClearDistance = 0
+	return c
+}

@@ -79,12 +79,17 @@ func (m *Machine) Submit(t Ticket, r FrameResult) (Status, error) {
 }
 
 // countFrameLocked counts one frame of the current session in Receiving or Recognizing and
-// returns its candidate if it matched.
+// returns its candidate if it matched. A frame repeating an earlier frame of the session (same
+// Print) is counted (and, with liveness enforced, adds nothing else: no vote, no liveness score).
 func (m *Machine) countFrameLocked(r FrameResult) *Candidate {
 	s := m.sess
 	s.frames++
 	s.noteFrame(r)
-	if r.Quality != QualityOK {
+	repeat := m.cfg.Liveness != LivenessOff && s.repeated(r.Print)
+	if repeat {
+		s.repeats++
+	}
+	if r.Quality != QualityOK || (repeat && m.cfg.Liveness == LivenessEnforce) {
 		if m.stateLocked() == Recognizing {
 			s.recogFrames++
 			if s.recogFrames >= m.cfg.MaxFrames {
@@ -99,10 +104,28 @@ func (m *Machine) countFrameLocked(r FrameResult) *Candidate {
 		}
 	}
 	s.recogFrames++
+	if r.Scored && m.cfg.Liveness != LivenessOff {
+		s.scores = append(s.scores, r.Liveness)
+	}
 	match, vote, who, deny := m.judgeFrameLocked(r)
-	if s.vote(vote, m.cfg.N) >= m.cfg.K {
-		m.faceDecisionLocked(who, deny)
+	votes := s.vote(vote, m.cfg.N)
+	switch {
+	case deny != "" && votes >= m.cfg.K:
+		m.faceDecisionLocked(who, deny, "")
 		return match
+	case match != nil && votes >= m.cfg.K:
+		if m.faceReadyLocked(who, fmt.Sprintf("%d of the last %d frames matched", m.cfg.K, m.cfg.N)) {
+			return match
+		}
+	case match != nil && m.clearMatch(r.Match):
+		if m.faceReadyLocked(who, "one clear match") {
+			return match
+		}
+	case s.ready != nil && !(deny != "" || (vote != "" && vote != s.ready.ID)):
+		// The face was decided and waits for liveness evidence: this frame added some.
+		if m.faceReadyLocked(*s.ready, s.readyWhy) {
+			return match
+		}
 	}
 	if s.recogFrames >= m.cfg.MaxFrames {
 		m.noFaceDecisionLocked("no face decision within the frame limit")
@@ -134,11 +157,12 @@ func (m *Machine) judgeFrameLocked(r FrameResult) (match *Candidate, vote string
 	return &Candidate{User: id.ID, Name: id.Name, Distance: c.Distance, Margin: c.Margin}, id.ID, id, ""
 }
 
-// faceDecisionLocked acts on k of n votes for who in Recognizing. A policy denial (deny != "")
+// faceDecisionLocked acts on a face decision for who in Recognizing (k of n votes, or one clear
+// match; why says which, for the record). A policy denial (deny != "")
 // ends the session as denied in face+PIN mode and otherwise falls back to the PIN, the session
 // then denied with that reason unless a PIN opens the door. Otherwise who's authentication mode
 // decides: face and face_or_pin grant, face_and_pin and pin_only ask for the PIN.
-func (m *Machine) faceDecisionLocked(who Identity, deny string) {
+func (m *Machine) faceDecisionLocked(who Identity, deny, why string) {
 	s := m.sess
 	if deny != "" {
 		s.subject = who
@@ -162,7 +186,7 @@ func (m *Machine) faceDecisionLocked(who Identity, deny string) {
 		}
 		_ = m.fireLocked(evFaceMatchNeedsPIN, reason, nil)
 	default:
-		m.grantLocked(evFaceMatch, MethodFace, who, fmt.Sprintf("%d of the last %d frames matched", m.cfg.K, m.cfg.N))
+		m.grantLocked(evFaceMatch, MethodFace, who, why)
 	}
 }
 

@@ -32,7 +32,7 @@ func TestLockoutRefusesWithoutChecking(t *testing.T) {
 		{"lockout loaded at start", Lockout{Level: 2, Until: t0.Add(10 * time.Minute)}, func(*rig) {}, 10 * time.Minute},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newRig(t, DefaultConfig(), tc.lockout)
+			r := newRig(t, kOfNConfig(), tc.lockout)
 			defer r.m.Shutdown("end")
 			tc.setup(r)
 			before := r.dir.lookupCount()
@@ -93,7 +93,7 @@ func (r *rig) wrongPINs(n int) PinResult {
 // escalation is forgotten a window after the last lockout ended, and one lockout lasts at most
 // LockoutMax. Each case fails on the unbounded, never-decaying lockout.
 func TestLockoutIsBounded(t *testing.T) {
-	cfg := DefaultConfig() // 5 failures, 60s doubling, capped at 15m, window 1h
+	cfg := kOfNConfig() // 5 failures, 60s doubling, capped at 15m, window 1h
 	t.Run("failures older than the window stop counting", func(t *testing.T) {
 		r := newRig(t, cfg, Lockout{})
 		defer r.m.Shutdown("end")
@@ -160,7 +160,7 @@ func TestLockoutIsBounded(t *testing.T) {
 func TestResetLockout(t *testing.T) {
 	for _, name := range []string{"lockout reset by an administrator"} {
 		t.Run(name, func(t *testing.T) {
-			r := newRig(t, DefaultConfig(), Lockout{})
+			r := newRig(t, kOfNConfig(), Lockout{})
 			rl := r.lo
 			if res := r.wrongPINs(5); res.Outcome != LockedOut {
 				t.Fatalf("no lockout: %+v", res)

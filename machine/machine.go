@@ -217,6 +217,11 @@ func (m *Machine) cooldownDoneLocked() {
 // noFaceDecisionLocked ends Recognizing without a face decision: PinFallback in normal mode,
 // Idle (denied) in face+PIN mode.
 func (m *Machine) noFaceDecisionLocked(reason string) {
+	if s := m.sess; s.ready != nil && s.liveResult == "" && m.cfg.Liveness == LivenessEnforce {
+		// The face matched and was waiting for liveness evidence that did not come in time.
+		m.livenessRefusedLocked(LivenessUndecided, ReasonLivenessUndecided)
+		return
+	}
 	if m.cfg.RequireFaceAndPIN {
 		_, _ = m.endLocked(evFaceDenied, Denied, reason)
 		return
@@ -251,6 +256,7 @@ func (m *Machine) attemptLocked(dec *Decision, reason string) Attempt {
 		Evidence:     s.evidenceFor(m.cfg, dec.Outcome),
 		Duress:       s.duress,
 		Mismatch:     s.mismatch,
+		Liveness:     s.livenessEvidence(m.cfg),
 	}
 	if s.subject.ID != "" {
 		a.Policy = s.subject.Policy.String()

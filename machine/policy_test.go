@@ -85,7 +85,7 @@ func TestConfigTimeZone(t *testing.T) {
 		ok   bool
 	}{{"Local", true}, {"", true}, {"Asia/Seoul", true}, {"Europe/Berlin", true}, {"Mars/Olympus", false}} {
 		t.Run(tc.zone, func(t *testing.T) {
-			c := DefaultConfig()
+			c := kOfNConfig()
 			c.TimeZone = tc.zone
 			if err := c.Validate(); (err == nil) != tc.ok {
 				t.Fatalf("Validate with time_zone=%q: %v", tc.zone, err)
@@ -259,7 +259,7 @@ func TestPolicyModes(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := DefaultConfig()
+			cfg := kOfNConfig()
 			cfg.TimeZone = "UTC"
 			if tc.cfg != nil {
 				tc.cfg(&cfg)
@@ -298,7 +298,7 @@ func TestDuressPIN(t *testing.T) {
 	answers := map[bool]PinResult{}
 	paths := map[bool][]State{}
 	for _, duress := range []bool{false, true} {
-		r := newRig(t, DefaultConfig(), Lockout{})
+		r := newRig(t, kOfNConfig(), Lockout{})
 		alarms, _ := r.m.SubscribeAlarms(10)
 		r.dir.mu.Lock()
 		u := r.dir.users["alice"]
@@ -346,7 +346,7 @@ func TestFacePINMismatch(t *testing.T) {
 		{"face_and_pin refuses", ModeFaceAndPIN, Denied},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newRig(t, DefaultConfig(), Lockout{})
+			r := newRig(t, kOfNConfig(), Lockout{})
 			alarms, _ := r.m.SubscribeAlarms(10)
 			r.dir.setPolicy("alice", Policy{Enabled: true, Mode: tc.mode})
 			r.mustFrame(good("alice"))
@@ -374,7 +374,7 @@ func TestFacePINMismatch(t *testing.T) {
 // TestFailuresAlarm: AlarmFailures failed sessions within AlarmWindow raise one alarm; older
 // failures do not count.
 func TestFailuresAlarm(t *testing.T) {
-	cfg := DefaultConfig()
+	cfg := kOfNConfig()
 	cfg.AlarmFailures, cfg.AlarmWindow = 3, time.Minute
 	cfg.LockoutAfter = 100
 	r := newRig(t, cfg, Lockout{})
@@ -406,7 +406,7 @@ func TestFailuresAlarm(t *testing.T) {
 // TestDoorEvents: forced and held-open doors are audited with their duration and alarmed; the
 // closing after them records the whole opening.
 func TestDoorEvents(t *testing.T) {
-	r := newRig(t, DefaultConfig(), Lockout{})
+	r := newRig(t, kOfNConfig(), Lockout{})
 	alarms, _ := r.m.SubscribeAlarms(10)
 	want(t, r.m.DoorEvent(DoorOpenedEvent, t0) == nil, "opened")
 	want(t, r.m.DoorEvent(DoorClosedEvent, t0.Add(time.Second)) == nil, "closed")

@@ -113,7 +113,7 @@ func observe(r *rig) observed {
 
 func runProperty(t *testing.T, data []byte) {
 	b := &byteReader{data: data}
-	cfg := DefaultConfig()
+	cfg := kOfNConfig()
 	cfg.MaxFrames = 5
 	cfg.LockoutAfter = 4
 	cfg.LockoutMax = 4 * time.Minute    // reached at the third lockout in a row

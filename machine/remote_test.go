@@ -41,7 +41,7 @@ func TestRemoteUnlock(t *testing.T) {
 		}, wantErr: ErrLockdown, wantState: Idle, wantRecs: 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newRig(t, DefaultConfig(), Lockout{})
+			r := newRig(t, kOfNConfig(), Lockout{})
 			defer r.m.Shutdown("end")
 			rl := &recordingLock{fakeLock: r.lock, sink: r.sink}
 			r.m.lock = rl // same relay, observed
@@ -76,7 +76,7 @@ func TestRemoteUnlock(t *testing.T) {
 }
 
 func TestLockdown(t *testing.T) {
-	r := newRig(t, DefaultConfig(), Lockout{})
+	r := newRig(t, kOfNConfig(), Lockout{})
 	defer r.m.Shutdown("end")
 	r.dir.users["u1"] = fakeUser{name: "Alice", pin: "1234", enabled: true}
 	r.toPin()
@@ -127,7 +127,7 @@ func TestLockdown(t *testing.T) {
 }
 
 func TestLockdownRelocksAnOpenDoor(t *testing.T) {
-	r := newRig(t, DefaultConfig(), Lockout{})
+	r := newRig(t, kOfNConfig(), Lockout{})
 	defer r.m.Shutdown("end")
 	if err := r.m.ExitRequest(""); err != nil {
 		t.Fatal(err)

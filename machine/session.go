@@ -42,6 +42,16 @@ type session struct {
 	duress       bool   // the duress PIN of subject was entered
 	mismatch     string // the face matched this user while the PIN entered was another's
 
+	// Liveness (liveness.go): the P(real) of the scored distinct usable frames, the Prints of
+	// the frames seen, how many repeated an earlier one; ready is the user a face decision
+	// named while it waits for liveness evidence (readyWhy its reason), liveResult the result.
+	scores     []float64
+	prints     [][]byte
+	repeats    int
+	ready      *Identity
+	readyWhy   string
+	liveResult string
+
 	durations map[State]time.Duration // time spent per state, up to the last transition
 	decision  *Decision
 }

@@ -5,7 +5,7 @@ import "testing"
 // TestThresholdIsStrict: a frame matches only when strictly closer than Threshold and with at least
 // MinMargin, the same rule vision's calibration used to choose the threshold (vision.Config.Accept).
 func TestThresholdIsStrict(t *testing.T) {
-	cfg := DefaultConfig()
+	cfg := kOfNConfig()
 	tests := []struct {
 		name     string
 		distance float64

@@ -553,7 +553,7 @@ func TestTransitions(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := DefaultConfig()
+			cfg := kOfNConfig()
 			if tc.cfg != nil {
 				tc.cfg(&cfg)
 			}
@@ -575,7 +575,7 @@ func TestTransitions(t *testing.T) {
 }
 
 func TestStatusNeverCarriesOtherFramesEvidence(t *testing.T) {
-	r := newRig(t, DefaultConfig(), Lockout{})
+	r := newRig(t, kOfNConfig(), Lockout{})
 	res := good("alice")
 	r.mustFrame(res)
 	res.Evidence[0] = 'X' // the caller reuses its buffer
@@ -621,7 +621,7 @@ func TestBlankSessionsAreCounted(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newRig(t, DefaultConfig(), Lockout{})
+			r := newRig(t, kOfNConfig(), Lockout{})
 			tc.run(r)
 			r.wantState(Idle)
 			var got []Outcome

@@ -90,6 +90,14 @@ type FrameResult struct {
 	Match *Candidate
 	// Evidence is the JPEG of the frame (may be nil).
 	Evidence []byte
+	// Liveness is the face's P(real), 0..1, when Scored (vision scores usable faces while
+	// Config.Liveness is not off).
+	Liveness float64
+	Scored   bool
+	// Print is a small picture of the frame's pixels (vision's Frame.Print) by which the machine
+	// recognizes a frame repeating an earlier frame of the session (SamePicture); nil when not
+	// computed (the frame is then taken as distinct).
+	Print []byte
 }
 
 // QualityOK is the FrameResult.Quality of a usable face frame; QualityNoFace of a frame without a
@@ -141,6 +149,25 @@ type Attempt struct {
 	Mismatch string
 	// OpenFor is, in a door-event record, how long the door had been open.
 	OpenFor time.Duration
+	// Liveness is the session's liveness evidence.
+	Liveness LivenessEvidence
+}
+
+// LivenessEvidence is what a session's record keeps of its liveness check.
+type LivenessEvidence struct {
+	// Mode is the Config.Liveness the session ran under.
+	Mode string
+	// Scores are the P(real) of the session's scored distinct frames, in order (the frames the
+	// mean used).
+	Scores []float64
+	// Mean is their mean, -1 when no frame was scored.
+	Mean float64
+	// Result is LivenessPassed, LivenessFailed or LivenessUndecided, "" when no face decision
+	// asked for it (in log mode: what enforce would have decided).
+	Result string
+	// Repeats counts the frames that repeated an earlier frame of the session (not distinct
+	// captures): in enforce mode they added nothing to the face vote or the liveness mean.
+	Repeats int
 }
 
 // Lock is the door relay.

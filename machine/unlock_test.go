@@ -54,7 +54,7 @@ func grantedRig(t *testing.T, failUnlock bool) (*rig, *unlockSink, string) {
 	t.Helper()
 	r := &rig{t: t, clk: clock.NewFake(t0), lock: &fakeLock{}, sink: newFakeSink(), dir: newFakeDir(), lo: &fakeLockouts{}}
 	us := &unlockSink{fakeSink: r.sink, lock: r.lock}
-	m, err := New(DefaultConfig(), Deps{Clock: r.clk, Lock: r.lock, Sink: us, Directory: r.dir, Lockouts: r.lo})
+	m, err := New(kOfNConfig(), Deps{Clock: r.clk, Lock: r.lock, Sink: us, Directory: r.dir, Lockouts: r.lo})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Puts the three model files go-face loads into $MODELS_DIR (default ./models):
+# Puts the model files into $MODELS_DIR (default ./models): dlib's three go-face loads,
 #   dlib_face_recognition_resnet_model_v1.dat, mmod_human_face_detector.dat, shape_predictor_5_face_landmarks.dat
+#   and the ONNX files of the mobilefacenet engine (YuNet, MobileFaceNet) and of liveness (MiniFASNet V2, V1SE).
 # Sources, in order: the local mirror folder $MODEL_MIRROR; dlib's official downloads (bz2, decompressed).
 # Every file is checked against models/SHA256SUMS (+ models/SHA256SUMS.local). When no 5-point landmark file
 # can be had, Debian's 68-point model is linked under the 5-point name (dlib's alignment accepts it).
@@ -16,10 +17,12 @@ SUMS=("$here/models/SHA256SUMS")
 [ -f "$here/models/SHA256SUMS.local" ] && SUMS+=("$here/models/SHA256SUMS.local")
 
 FILES=(dlib_face_recognition_resnet_model_v1.dat mmod_human_face_detector.dat shape_predictor_5_face_landmarks.dat
-       face_detection_yunet_2022mar.onnx mobilefacenet_sirius.onnx)
+       face_detection_yunet_2022mar.onnx mobilefacenet_sirius.onnx minifasnet_v2.onnx minifasnet_v1se.onnx)
 # Pinned public source of the files that are not on dlib.net (MobileFaceNet's ONNX has none yet: it is
 # converted from a TFLite file, a converter the project does not ship yet; use MODEL_MIRROR).
 YUNET_URL=${YUNET_URL:-https://github.com/ShiqiYu/libfacedetection.train/raw/1688402dbd9b9fc4a3a6793810f558b7407ff384/tasks/task1/onnx/yunet_120x160.onnx}
+# The liveness models (MiniFASNet V2 and V1SE, Apache-2.0), ONNX conversions pinned at a commit that has them.
+MINIFASNET_BASE=${MINIFASNET_BASE:-https://github.com/yakhyo/face-anti-spoofing/raw/c175efef505bc275f7835cc9aa2aecab305ac184/weights}
 
 die() { echo "models: ERROR: $*" >&2; exit 1; }
 
@@ -40,13 +43,18 @@ verify() {
 }
 
 download() {
-  local name=$1 out=$2 tmp
+  local name=$1 out=$2 tmp url=
   case "$name" in
-    face_detection_yunet_2022mar.onnx)
+    face_detection_yunet_2022mar.onnx) url=$YUNET_URL ;;
+    minifasnet_v2.onnx) url=$MINIFASNET_BASE/MiniFASNetV2.onnx ;;
+    minifasnet_v1se.onnx) url=$MINIFASNET_BASE/MiniFASNetV1SE.onnx ;;
+  esac
+  case "$name" in
+    face_detection_yunet_2022mar.onnx|minifasnet_*.onnx)
       command -v curl >/dev/null || return 1
       tmp=$(mktemp "$MODELS_DIR/.$name.XXXXXX")
-      echo "models: $name: downloading $YUNET_URL"
-      if curl -fsSL --connect-timeout 10 --max-time 600 "$YUNET_URL" -o "$tmp"; then
+      echo "models: $name: downloading $url"
+      if curl -fsSL --connect-timeout 10 --max-time 600 "$url" -o "$tmp"; then
         mv "$tmp" "$out"
         return 0
       fi

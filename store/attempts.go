@@ -77,6 +77,40 @@ type Attempt struct {
 	// OpenForS is, in a door-event record (forced_open, held_open, door_closed), how long the
 	// door had been open, in seconds.
 	OpenForS float64 `json:"open_for_s"`
+	// Liveness is the session's liveness evidence, nil when liveness was off and nothing was
+	// scored or repeated.
+	Liveness *Liveness `json:"liveness,omitempty"`
+}
+
+// Liveness is what a record keeps of its session's liveness check (machine.LivenessEvidence).
+type Liveness struct {
+	// Mode is the machine's liveness setting: enforce, log or off.
+	Mode string `json:"mode"`
+	// Result is passed, failed or undecided; "" when no face decision asked for it.
+	Result string `json:"result,omitempty"`
+	// Scores are the P(real) of the session's scored distinct frames, in order; Mean their
+	// mean (-1 when none).
+	Scores []float64 `json:"scores,omitempty"`
+	Mean   float64   `json:"mean"`
+	// Repeats counts the frames that repeated an earlier frame of the session.
+	Repeats int `json:"repeats,omitempty"`
+}
+
+// sealed returns a copy of l fit for the MACed body (finite numbers), nil for nil.
+func (l *Liveness) sealed() *Liveness {
+	if l == nil {
+		return nil
+	}
+	c := *l
+	c.Mean = finite(c.Mean)
+	c.Scores = make([]float64, len(l.Scores))
+	for i, v := range l.Scores {
+		c.Scores[i] = finite(v)
+	}
+	if len(c.Scores) == 0 {
+		c.Scores = nil
+	}
+	return &c
 }
 
 // attemptBody is the canonical, MACed encoding of a record: encoding/json writes struct fields
@@ -108,6 +142,8 @@ type attemptBody struct {
 	Duress   bool    `json:"duress,omitempty"`
 	Mismatch string  `json:"mismatch,omitempty"`
 	OpenForS float64 `json:"open_for_s,omitempty"`
+	// Liveness evidence (issue 19), omitted when nil so older records keep their bytes.
+	Liveness *Liveness `json:"liveness,omitempty"`
 }
 
 // legacyChainHash is schema 1's unkeyed link, sha256(prevHash || body), prevHash as its hex
@@ -292,6 +328,7 @@ func (db *DB) appendTx(tx *bolt.Tx, a Attempt, evidence []byte, rep *PruneReport
 		BestDistance: finite(a.BestDistance), BestMargin: finite(a.BestMargin),
 		Frames: a.Frames, PinTries: a.PinTries, Durations: map[string]float64{}, Reason: a.Reason,
 		PrevHash: prev, Policy: a.Policy, Duress: a.Duress, Mismatch: a.Mismatch, OpenForS: finite(a.OpenForS),
+		Liveness: a.Liveness.sealed(),
 	}
 	for k, v := range a.Durations {
 		body.Durations[k] = finite(v)
@@ -370,7 +407,7 @@ func (b attemptBody) attempt(hash string, pruned bool) Attempt {
 		BestDistance: b.BestDistance, BestMargin: b.BestMargin, Frames: b.Frames, PinTries: b.PinTries,
 		Durations: b.Durations, Reason: b.Reason, Evidence: b.Evidence, EvidencePruned: pruned,
 		PrevHash: b.PrevHash, Hash: hash, EvidenceSHA256: b.EvidenceSHA, EvidenceDropped: b.EvDropped,
-		Policy: b.Policy, Duress: b.Duress, Mismatch: b.Mismatch, OpenForS: b.OpenForS,
+		Policy: b.Policy, Duress: b.Duress, Mismatch: b.Mismatch, OpenForS: b.OpenForS, Liveness: b.Liveness,
 	}
 }
 

@@ -19,11 +19,15 @@ import (
 var CSVHeader = []string{"seq", "id", "start", "end", "outcome", "method", "user", "name", "best_user",
 	"best_distance", "best_margin", "frames", "pin_tries", "durations", "reason", "evidence",
 	"evidence_pruned", "prev_hash", "hash", "evidence_sha256", "evidence_dropped",
-	"policy", "duress", "mismatch", "open_for_s"}
+	"policy", "duress", "mismatch", "open_for_s", "liveness"}
 
 // csvColumnsV2 is the number of columns of exports written before the access-policy columns
 // (policy, duress, mismatch, open_for_s); VerifyExport still reads them.
 const csvColumnsV2 = 21
+
+// csvColumnsV3 is the number of columns of exports written before the liveness column (a JSON
+// object, "" when the record has none); VerifyExport still reads them.
+const csvColumnsV3 = 25
 
 // Export writes the attempts matching f to w as "csv" (CSVHeader, then one row per record,
 // durations as a JSON object, times RFC 3339 UTC) or "jsonl" (one Attempt JSON object per line),
@@ -49,13 +53,21 @@ func (db *DB) Export(w io.Writer, format string, f Filter, frameDir string) (int
 			if err != nil {
 				return err
 			}
+			liveness := ""
+			if a.Liveness != nil {
+				b, err := json.Marshal(a.Liveness)
+				if err != nil {
+					return err
+				}
+				liveness = string(b)
+			}
 			row = append(row[:0], strconv.FormatUint(a.Seq, 10), a.ID, a.Start.UTC().Format(time.RFC3339Nano),
 				a.End.UTC().Format(time.RFC3339Nano), a.Outcome, a.Method, a.User, a.Name, a.BestUser,
 				strconv.FormatFloat(a.BestDistance, 'g', -1, 64), strconv.FormatFloat(a.BestMargin, 'g', -1, 64),
 				strconv.Itoa(a.Frames), strconv.Itoa(a.PinTries), string(durations), a.Reason, a.Evidence,
 				strconv.FormatBool(a.EvidencePruned), a.PrevHash, a.Hash, a.EvidenceSHA256,
 				strconv.FormatBool(a.EvidenceDropped), a.Policy, strconv.FormatBool(a.Duress), a.Mismatch,
-				strconv.FormatFloat(a.OpenForS, 'g', -1, 64))
+				strconv.FormatFloat(a.OpenForS, 'g', -1, 64), liveness)
 			return cw.Write(row)
 		}
 		flush = func() error { cw.Flush(); return cw.Error() }

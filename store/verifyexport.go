@@ -144,7 +144,7 @@ func bodyOf(a Attempt) attemptBody {
 		Method: a.Method, User: a.User, Name: a.Name, BestUser: a.BestUser, BestDistance: a.BestDistance,
 		BestMargin: a.BestMargin, Frames: a.Frames, PinTries: a.PinTries, Durations: d, Reason: a.Reason,
 		Evidence: a.Evidence, PrevHash: a.PrevHash, EvidenceSHA: a.EvidenceSHA256, EvDropped: a.EvidenceDropped,
-		Policy: a.Policy, Duress: a.Duress, Mismatch: a.Mismatch, OpenForS: a.OpenForS,
+		Policy: a.Policy, Duress: a.Duress, Mismatch: a.Mismatch, OpenForS: a.OpenForS, Liveness: a.Liveness,
 	}
 }
 
@@ -197,8 +197,10 @@ func readCSV(r io.Reader) ([]Attempt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: verify export: %v: %w", err, ErrFormat)
 	}
-	// Exports written before the access-policy columns lack the last four.
-	if len(rows) == 0 || !(slices.Equal(rows[0], CSVHeader) || slices.Equal(rows[0], CSVHeader[:csvColumnsV2])) {
+	// Exports written before the access-policy columns lack the last five, before the liveness
+	// column the last one.
+	if len(rows) == 0 || !(slices.Equal(rows[0], CSVHeader) || slices.Equal(rows[0], CSVHeader[:csvColumnsV3]) ||
+		slices.Equal(rows[0], CSVHeader[:csvColumnsV2])) {
 		return nil, fmt.Errorf("store: verify export: CSV header is not the export's: %w", ErrFormat)
 	}
 	var out []Attempt
@@ -233,6 +235,10 @@ func attemptFromRow(r []string) (Attempt, error) {
 	a.EvidenceSHA256, a.EvidenceDropped = r[19], b(r[20])
 	if len(r) > csvColumnsV2 {
 		a.Policy, a.Duress, a.Mismatch, a.OpenForS = r[21], b(r[22]), r[23], f(r[24])
+	}
+	if len(r) > csvColumnsV3 && r[25] != "" {
+		a.Liveness = &Liveness{}
+		errs = append(errs, json.Unmarshal([]byte(r[25]), a.Liveness))
 	}
 	return a, errors.Join(errs...)
 }

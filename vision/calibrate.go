@@ -69,6 +69,135 @@ type Calibration struct {
 	TargetFAR      float64
 	ThresholdAtFAR float64
 	AtFAR          CalibrationRow
+
+	// The trials, kept for Sequential.
+	strangers, genuine []trial
+	genSess, impSess   [][]trial
+}
+
+// SequentialRow is the sequential rule at one one-frame bound (machine.Config.ClearDistance):
+// a usable frame closer than Clear with at least the clear margin decides alone, other matches
+// need k of the last n.
+type SequentialRow struct {
+	Clear float64
+	// FrameFalseAccepts: stranger trials the bound alone accepts (of StrangerTrials);
+	// FrameMisIDs: genuine trials it alone grants to someone else; FrameDecides: genuine trials
+	// it alone grants to their own identity (of GenuineTrials).
+	FrameFalseAccepts, FrameMisIDs, FrameDecides int
+	// SessionFAR, SessionFRR and SessionMisIDs are those of the sequential rule; MeanFrames is the
+	// mean number of frames a granted genuine session needed.
+	SessionFAR, SessionFRR float64
+	SessionMisIDs          int
+	MeanFrames             float64
+}
+
+// Sequential simulates the machine's sequential rule over the calibration's trials at the
+// match threshold and margin, for each one-frame bound in clears (0 = off, the k-of-n rule
+// alone) with clearMargin.
+func (c *Calibration) Sequential(threshold, margin, clearMargin float64, clears []float64) []SequentialRow {
+	var out []SequentialRow
+	for _, clr := range clears {
+		r := SequentialRow{Clear: clr}
+		alone := func(t trial) bool {
+			return clr > 0 && t.accepted(threshold, margin) && t.m.Distance < clr && t.m.Margin >= clearMargin
+		}
+		for _, t := range c.strangers {
+			if alone(t) {
+				r.FrameFalseAccepts++
+			}
+		}
+		for _, t := range c.genuine {
+			switch {
+			case !alone(t):
+			case t.m.UserID == t.id:
+				r.FrameDecides++
+			default:
+				r.FrameMisIDs++
+			}
+		}
+		falseGrants := 0
+		for _, s := range c.impSess {
+			if who, _ := sequentialGrant(s, threshold, margin, clr, clearMargin, c.K, c.N); who != "" {
+				falseGrants++
+			}
+		}
+		granted, frames := 0, 0
+		for _, s := range c.genSess {
+			who, n := sequentialGrant(s, threshold, margin, clr, clearMargin, c.K, c.N)
+			switch {
+			case who == "":
+			case who == s[0].id:
+				granted++
+				frames += n
+			default:
+				r.SessionMisIDs++
+			}
+		}
+		r.SessionFAR = ratio(falseGrants, len(c.impSess))
+		r.SessionFRR = 1 - ratio(granted, len(c.genSess))
+		if granted > 0 {
+			r.MeanFrames = float64(frames) / float64(granted)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// sequentialGrant is the machine's sequential face rule (machine.countFrameLocked): frames in
+// order; a frame within the threshold and margin votes; the session is granted to a frame's user
+// when that frame is a clear match (distance below clear, margin at least clearMargin) or makes k
+// of the last n votes. It returns the user and the frames used, "" when no frame decides.
+func sequentialGrant(s []trial, thr, margin, clear, clearMargin float64, k, n int) (string, int) {
+	var window []string
+	for i, t := range s {
+		v := ""
+		if t.accepted(thr, margin) {
+			v = t.m.UserID
+		}
+		window = append(window, v)
+		if len(window) > n {
+			window = window[len(window)-n:]
+		}
+		if v == "" {
+			continue
+		}
+		if clear > 0 && t.m.Distance < clear && t.m.Margin >= clearMargin {
+			return v, i + 1
+		}
+		count := 0
+		for _, w := range window {
+			if w == v {
+				count++
+			}
+		}
+		if count >= k {
+			return v, i + 1
+		}
+	}
+	return "", 0
+}
+
+// WriteSequential writes the Sequential rows as a table; configured marks the bound in force.
+func (c *Calibration) WriteSequential(w io.Writer, threshold, margin, clearMargin, configured float64, rows []SequentialRow) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nsequential rule at threshold %.3f (margin %.3f): a frame closer than clear_distance with margin >= %.3f decides alone; others need %d of the last %d\n",
+		threshold, margin, clearMargin, c.K, c.N)
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "clear_distance\tstrangers accepted alone\tgenuine misID alone\tgenuine decided alone\tsession FAR\tsession FRR\tsession misID\tframes to grant\t")
+	for _, r := range rows {
+		mark := ""
+		if r.Clear == configured {
+			mark = "*"
+		}
+		fmt.Fprintf(tw, "%s%.3f\t%d/%d\t%d/%d\t%d/%d\t%s\t%s\t%d\t%.2f\t\n", mark, r.Clear, r.FrameFalseAccepts, c.StrangerTrials,
+			r.FrameMisIDs, c.GenuineTrials, r.FrameDecides, c.GenuineTrials, pct(r.SessionFAR), pct(r.SessionFRR), r.SessionMisIDs, r.MeanFrames)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	b.WriteString("* = the configured machine.clear_distance (0 = one-frame rule off)\n")
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 var trailingDigits = regexp.MustCompile(`[0-9]+$`)
@@ -219,6 +348,7 @@ func Calibrate(ctx context.Context, p *Pipeline, dir string, targetFAR, minMargi
 		}
 	}
 	c.GenuineSessions, c.ImpostorSessions = len(genSess), len(impSess)
+	c.strangers, c.genuine, c.genSess, c.impSess = strangers, genuine, genSess, impSess
 
 	row := func(thr float64) CalibrationRow {
 		r := CalibrationRow{Threshold: thr}

@@ -43,5 +43,9 @@ func DefaultThresholds(engine string) (threshold, margin float64) {
 	return params.DefaultThresholds(engine)
 }
 
+// DefaultClear returns the sequential rule's calibrated one-frame bounds of an engine (distance
+// 0: off).
+func DefaultClear(engine string) (distance, margin float64) { return params.DefaultClear(engine) }
+
 // Dims returns the descriptor length of an engine, 0 for an unknown one.
 func Dims(engine string) int { return params.Dims(engine) }

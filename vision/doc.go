@@ -36,6 +36,12 @@
 //     the best user, the distance and the margin to the next user.
 //   - Calibrate: false accept and false reject rates over labelled photos, per frame and for
 //     k-of-n sessions, and the threshold that meets a target false accept rate (CALIBRATION.md).
+//   - Liveness (Config.Liveness, liveness.go): one pair of MiniFASNet networks (V2, V1SE) per
+//     worker scores every usable face Analyze finds (Analysis.Liveness, P(real), the mean of the
+//     two models' softmax "real"), on the engine's box: crops 2.7x and 4.0x around it, shifted
+//     into the frame, 80x80 BGR raw 0..255. ScoreLiveness scores any face (doorface liveness).
+//     Frame.Print is the 64x48 gray sample the machine compares to spot repeated frames.
+//     CheckLivenessModels checks their pinned SHA-256.
 //   - CheckModels: the selected engine's model files: dlib's three, checked before dlib loads
 //     (and aborts on) them, or the two ONNX files, checked by SHA-256.
 //

@@ -22,6 +22,7 @@ func TestNoLeakedMats(t *testing.T) {
 func testNoLeakedMats(t *testing.T, engine string) {
 	cfg := engineConfig(engine)
 	cfg.Workers = 1
+	cfg.Liveness = true // the liveness scorer's Mats (crops, blobs) too
 	p := newTestPipeline(t, cfg)
 	before := gocv.MatProfile.Count()
 	paths := append(listImages(t, filepath.Join(facesDir(t), "enroll-test"))[:6], listImages(t, filepath.Join(facesDir(t), "groups"))...)
@@ -39,6 +40,12 @@ func testNoLeakedMats(t *testing.T, engine string) {
 			t.Fatal(err)
 		}
 		p.Enroll(context.Background(), f)
+		if _, err := p.ScoreLiveness(context.Background(), f); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Print(); err != nil {
+			t.Fatal(err)
+		}
 		f.JPEG()
 		f.Close()
 	}

@@ -67,6 +67,11 @@ func CheckModels(dir, engine string) error {
 	if engine == EngineMobileFaceNet {
 		specs = onnxSpecs
 	}
+	return checkSpecs(dir, specs)
+}
+
+// checkSpecs checks the files of specs in dir (see CheckModels).
+func checkSpecs(dir string, specs []modelSpec) error {
 	for _, m := range specs {
 		path := filepath.Join(dir, m.name)
 		st, err := os.Stat(path)

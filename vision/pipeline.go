@@ -69,6 +69,8 @@ type Timings struct {
 	// Describe covers cropping the face, encoding the crop and go-face's landmarks and
 	// descriptor on it; zero when the frame was refused before it.
 	Describe time.Duration
+	// Liveness covers the two liveness models; zero when not scored.
+	Liveness time.Duration
 }
 
 // Analysis is the verdict on one frame.
@@ -88,6 +90,11 @@ type Analysis struct {
 	Yaw, Pitch float64
 	// Descriptor is valid iff Quality == QualityOK.
 	Descriptor Descriptor
+	// Liveness is the face's P(real) from the two MiniFASNet models (the mean of their softmax
+	// "real"), valid when LivenessScored: with Config.Liveness, for every face the quality gate
+	// let through.
+	Liveness       float64
+	LivenessScored bool
 	// Tracked is set when the face was found near AnalyzeNear's hint, without a search of the
 	// whole frame.
 	Tracked bool
@@ -116,6 +123,8 @@ type worker struct {
 	hog *hogDetector
 	yn  *yunet
 	net *gocv.Net
+	// live is the worker's pair of liveness networks (Config.Liveness), nil otherwise.
+	live *livenessNets
 }
 
 func (w *worker) close() {
@@ -131,6 +140,9 @@ func (w *worker) close() {
 	if w.net != nil {
 		w.net.Close()
 	}
+	if w.live != nil {
+		w.live.close()
+	}
 }
 
 // NewPipeline checks the model files of cfg.Engine in modelsDir (CheckModels) and loads
@@ -142,6 +154,11 @@ func NewPipeline(modelsDir string, cfg Config, log *slog.Logger) (*Pipeline, err
 	}
 	if err := CheckModels(modelsDir, cfg.Engine); err != nil {
 		return nil, err
+	}
+	if cfg.Liveness {
+		if err := CheckLivenessModels(modelsDir); err != nil {
+			return nil, err
+		}
 	}
 	logger := log
 	if logger == nil {
@@ -160,6 +177,9 @@ func NewPipeline(modelsDir string, cfg Config, log *slog.Logger) (*Pipeline, err
 		setCVThreads(threads)
 		for i := 0; i < cfg.Workers; i++ {
 			w, err := newMFNWorker(modelsDir)
+			if err == nil {
+				err = p.addLiveness(w, modelsDir)
+			}
 			if err != nil {
 				p.closeRecognizers(i)
 				return nil, err
@@ -188,11 +208,31 @@ func NewPipeline(modelsDir string, cfg Config, log *slog.Logger) (*Pipeline, err
 			p.closeRecognizers(i)
 			return nil, err
 		}
-		p.pool <- &worker{rec: rec, hog: hog}
+		w := &worker{rec: rec, hog: hog}
+		if err := p.addLiveness(w, modelsDir); err != nil {
+			p.closeRecognizers(i)
+			return nil, err
+		}
+		p.pool <- w
 	}
 	p.logger.Info("recognizers loaded", "engine", cfg.Engine, "workers", cfg.Workers, "detector", cfg.Detector,
 		"openblas_single_thread", openblas, "seconds", time.Since(start).Seconds())
 	return p, nil
+}
+
+// addLiveness gives w its liveness networks when the pipeline scores liveness; on error w is
+// closed.
+func (p *Pipeline) addLiveness(w *worker, modelsDir string) error {
+	if !p.cfg.Liveness {
+		return nil
+	}
+	live, err := newLivenessNets(modelsDir)
+	if err != nil {
+		w.close()
+		return err
+	}
+	w.live = live
+	return nil
 }
 
 // Config returns the pipeline's configuration.
@@ -302,10 +342,21 @@ func (p *Pipeline) run(ctx context.Context, f *Frame, multi string, gate, full b
 	if closed {
 		return Analysis{}, fmt.Errorf("vision: analyze: frame %w", ErrClosed)
 	}
+	var a Analysis
 	if p.cfg.Engine == EngineMobileFaceNet {
-		return p.analyzeMFN(ctx, w, f, multi, gate, full, hint)
+		a, err = p.analyzeMFN(ctx, w, f, multi, gate, full, hint)
+	} else {
+		a, err = p.analyzeWith(ctx, w, f, multi, gate, full, hint)
 	}
-	return p.analyzeWith(ctx, w, f, multi, gate, full, hint)
+	if err != nil || full {
+		return a, err
+	}
+	t := time.Now()
+	err = p.scoreLiveness(w, f, &a, gate)
+	if a.LivenessScored {
+		a.Timings.Liveness = time.Since(t)
+	}
+	return a, err
 }
 
 // detected is one face from the detection pass, in frame coordinates. desc is set only by the

@@ -139,6 +139,10 @@ type Config struct {
 	// DetectWidth: frames wider than this are scaled down to this width for detection (dlib
 	// engine; the mobilefacenet engine detects at a fixed smaller scale).
 	DetectWidth int `yaml:"detect_width"`
+	// Liveness makes Analyze score every usable face with the two MiniFASNet models (their
+	// files are then checked and loaded too). Not a key of its own: the daemon sets it from
+	// machine.liveness (anything but "off"), which owns the decision.
+	Liveness bool `yaml:"-"`
 }
 
 // Default returns the measured defaults.
@@ -203,6 +207,30 @@ const (
 	DefaultThreshold = MobileFaceNetThreshold
 	DefaultMinMargin = MobileFaceNetMinMargin
 )
+
+// The sequential rule's one-frame bounds (machine.Config.ClearDistance and ClearMargin) of each
+// engine, chosen with `doorface calibrate` (vision/CALIBRATION.md, "Sequential decision").
+const (
+	MobileFaceNetClearDistance = 0.30
+	MobileFaceNetClearMargin   = 0.20
+	// dlib's genuine and impostor distances overlap too much for a one-frame decision: off.
+	DlibClearDistance = 0
+	DlibClearMargin   = DlibMinMargin
+	// DefaultClearDistance and DefaultClearMargin are the default engine's.
+	DefaultClearDistance = MobileFaceNetClearDistance
+	DefaultClearMargin   = MobileFaceNetClearMargin
+)
+
+// DefaultClear returns the one-frame decision bounds of an engine; zeros for an unknown one.
+func DefaultClear(engine string) (distance, margin float64) {
+	switch engine {
+	case EngineDlib:
+		return DlibClearDistance, DlibClearMargin
+	case EngineMobileFaceNet:
+		return MobileFaceNetClearDistance, MobileFaceNetClearMargin
+	}
+	return 0, 0
+}
 
 // ForEngine returns c with Engine set to engine.
 func (c Config) ForEngine(engine string) Config {
