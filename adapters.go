@@ -355,7 +355,15 @@ func (a audit) GetAttempt(id string) (api.Attempt, error) {
 		User: r.User, Name: r.Name, BestUser: r.BestUser, BestDistance: r.BestDistance, BestMargin: r.BestMargin,
 		Frames: r.Frames, PinTries: r.PinTries, Durations: r.Durations, Reason: r.Reason, Evidence: r.Evidence,
 		EvidencePruned: r.EvidencePruned, PrevHash: r.PrevHash, Hash: r.Hash,
-		Policy: r.Policy, Duress: r.Duress, Mismatch: r.Mismatch, OpenForS: r.OpenForS}, err
+		Policy: r.Policy, Duress: r.Duress, Mismatch: r.Mismatch, OpenForS: r.OpenForS, Liveness: wireLiveness(r.Liveness)}, err
+}
+
+// wireLiveness is a record's liveness evidence as the API shows it.
+func wireLiveness(l *store.Liveness) *api.Liveness {
+	if l == nil {
+		return nil
+	}
+	return &api.Liveness{Mode: l.Mode, Result: l.Result, Scores: l.Scores, Mean: l.Mean, Repeats: l.Repeats}
 }
 
 func (a audit) Frame(id string) ([]byte, error) { return a.db.Frame(id) }

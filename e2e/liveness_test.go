@@ -212,6 +212,11 @@ func TestLivenessEnforcedRealDaemon(t *testing.T) {
 				t.Fatalf("record %+v liveness %+v: want method pin, liveness failed over >= 5 scores, evidence kept", rec, rec.Liveness)
 			}
 			t.Logf("%s: scores %.3f, mean %.3f", tc.file, rec.Liveness.Scores, rec.Liveness.Mean)
+			// The decision record through the API carries the same evidence.
+			if a, err := r.admin.C.Attempt(context.Background(), resp.Session); err != nil || a.Liveness == nil ||
+				a.Liveness.Result != "failed" || len(a.Liveness.Scores) != len(rec.Liveness.Scores) {
+				t.Fatalf("GET /v1/audit/%s: %+v liveness %+v, %v", resp.Session, a, a.Liveness, err)
+			}
 			r.door.WaitState("Idle", 5*time.Second)
 		})
 	}

@@ -195,6 +195,19 @@ type Attempt struct {
 	Duress   bool    `json:"duress"`
 	Mismatch string  `json:"mismatch"`
 	OpenForS float64 `json:"open_for_s"`
+	// Liveness is the session's liveness evidence (nil when no face decision asked for it).
+	Liveness *Liveness `json:"liveness,omitempty"`
+}
+
+// Liveness is a session's presentation-attack evidence: the machine's mode (enforce, log, off),
+// the result (passed, failed, undecided), the P(real) of each scored distinct frame, their mean
+// (-1 when none) and how many frames repeated an earlier one.
+type Liveness struct {
+	Mode    string    `json:"mode"`
+	Result  string    `json:"result,omitempty"`
+	Scores  []float64 `json:"scores,omitempty"`
+	Mean    float64   `json:"mean"`
+	Repeats int       `json:"repeats"`
 }
 
 // AuditFilter selects audit records (GET /v1/audit's query). Zero fields select everything.
