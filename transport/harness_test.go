@@ -454,6 +454,9 @@ func newEnv(t *testing.T, mod func(*machine.Config, *Options)) *env {
 	}
 	e.frames.user = e.alice.ID
 	cfg := machine.DefaultConfig()
+	// The fake vision scores no liveness: transport is under test here, the machine's liveness
+	// rule in machine/ and through the daemon in e2e/.
+	cfg.Liveness = machine.LivenessOff
 	o := Options{Frames: e.frames, Users: fakeUsers{db, e.frames}, Audit: fakeAudit{db}, Board: board{e.lock},
 		Tokens: Tokens{Door: doorToken, Admin: adminToken}, Clock: e.clk, Logger: logger, Registry: e.reg}
 	if mod != nil {
