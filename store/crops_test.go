@@ -177,7 +177,12 @@ func TestCropTamperingDetected(t *testing.T) {
 		nk := []byte(v.ID + "/" + string(bytes.SplitN(k, []byte("/"), 2)[1]))
 		return b.Put(nk, bytes.Clone(val))
 	})
-	db2, err := Open(path, func() Options { o := testOptions(); keepCrops(&o); o.KeyFile = filepath.Join(filepath.Dir(path), "pin.key"); return o }())
+	db2, err := Open(path, func() Options {
+		o := testOptions()
+		keepCrops(&o)
+		o.KeyFile = filepath.Join(filepath.Dir(path), "pin.key")
+		return o
+	}())
 	if err != nil {
 		t.Fatal(err)
 	}
