@@ -171,6 +171,9 @@ type Options struct {
 	Audit  Audit
 	Board  Board
 	Tokens Tokens
+	// Enroller, when set, runs enrollments at the door (POST /v1/enrollment answers 503
+	// without it).
+	Enroller Enroller
 
 	// Config holds the settings a person sets (the configuration file's "http" section).
 	Config
