@@ -104,11 +104,12 @@ func loadCommand(fs *flag.FlagSet, cf *config.Flags, args []string, stdout, stde
 }
 
 func enrollMain(args []string, stdout, stderr io.Writer) int {
-	const usage = "enroll (--name NAME [--pin-stdin] | --user ID) PHOTO...   (--pin-stdin reads the new user's PIN from standard input)"
+	const usage = "enroll (--name NAME [--pin-stdin] | --user ID) [--force] PHOTO...   (--pin-stdin reads the new user's PIN from standard input)"
 	fs, cf := commandFlags("enroll", usage, "data", "models")
 	name := fs.String("name", "", "a new user's name (refused if a user already has it)")
 	pinStdin := fs.Bool("pin-stdin", false, "read the new user's PIN (digits) from standard input; a PIN is never taken from the command line")
 	userID := fs.String("user", "", "add the photos to this existing user instead")
+	force := fs.Bool("force", false, "store a photo whose template is nearer another user than the user's own (refused otherwise)")
 	c, code, ok := loadCommand(fs, cf, args, stdout, stderr)
 	if !ok {
 		return code
@@ -138,53 +139,25 @@ func enrollMain(args []string, stdout, stderr io.Writer) int {
 	if _, _, err := loadGallery(db, g); err != nil {
 		return fail(stderr, "enroll", err)
 	}
-	// Describe every photo first, so a bad photo leaves no half-enrolled user behind.
-	descs := make([]vision.Descriptor, 0, fs.NArg())
+	// Describe and check every photo first, so a bad photo leaves no half-enrolled user behind.
+	photos := make([]transport.Photo, 0, fs.NArg())
 	for _, p := range fs.Args() {
 		body, err := os.ReadFile(p)
 		if err != nil {
 			return fail(stderr, "enroll", err)
 		}
-		fr, err := vision.Decode(body, contentTypeOf(p), vc)
-		if err != nil {
-			return fail(stderr, "enroll", fmt.Errorf("%s: %w", p, err))
-		}
-		d, err := pipe.Enroll(context.Background(), fr)
-		fr.Close()
-		if err != nil {
-			return fail(stderr, "enroll", fmt.Errorf("%s: %w", p, err))
-		}
-		descs = append(descs, d)
+		photos = append(photos, transport.Photo{Body: body, ContentType: contentTypeOf(p)})
 	}
-	var u store.User
-	if *userID != "" {
-		u, err = db.GetUser(*userID)
-	} else {
-		u, err = db.CreateUser(*name, pin)
-	}
-	if err != nil {
-		return fail(stderr, "enroll", err)
-	}
-	for i, d := range descs {
-		for _, w := range g.Check(u.ID, d) {
-			fmt.Fprintf(stdout, "warning: %s: %s\n", fs.Arg(i), w)
-		}
-		t, err := db.AddEngineTemplate(u.ID, vc.Engine, d)
-		if err != nil {
-			return fail(stderr, "enroll", err)
-		}
-		if err := g.Add(vision.Entry{UserID: u.ID, Name: u.Name, TemplateID: t.ID, Descriptor: d}); err != nil {
-			return fail(stderr, "enroll", err)
-		}
-	}
-	fmt.Fprintf(stdout, "enrolled %s (id %s) with %d new template(s), PIN %s\n", u.Name, u.ID, len(descs), map[bool]string{true: "set", false: "none"}[u.HasPIN])
-	return 0
+	return enrollPhotos(db, pipe, vc, g, *name, pin, *userID, *force, fs.Args(), photos, stdout, stderr)
 }
 
 func usersMain(args []string, stdout, stderr io.Writer) int {
-	const usage = "users list | delete ID | pin ID   (the PIN is read from standard input)\n       | " + usersPolicyUsage
+	const usage = "users list | delete ID | pin ID   (the PIN is read from standard input)\n       | templates ID | templates delete ID TID\n       | " + usersPolicyUsage
 	if len(args) > 0 && slices.Contains(policySubcommands, args[0]) {
 		return usersPolicyMain(args[0], args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "templates" {
+		return templatesMain(args[1:], stdout, stderr)
 	}
 	if len(args) == 0 || (args[0] != "list" && args[0] != "delete" && args[0] != "pin") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {

@@ -408,4 +408,3 @@ func TestCheckModels(t *testing.T) {
 		}
 	}
 }
-
