@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"crypto/sha1"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
@@ -27,6 +28,11 @@ import (
 
 //go:embed models/SHA256SUMS
 var knownModelSums string
+
+// knownModelBlobs are the git blob ids of dlib's official files (published without checksums).
+//
+//go:embed models/GITBLOBS
+var knownModelBlobs string
 
 // fail prints err for a person and returns exit code 1. A database held by the daemon gets the advice
 // to use the API instead.
@@ -481,7 +487,7 @@ func modelsMain(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "models check", err)
 	}
 	known := map[string]bool{}
-	for _, line := range strings.Split(knownModelSums, "\n") {
+	for _, line := range strings.Split(knownModelSums+"\n"+knownModelBlobs, "\n") {
 		if f := strings.Fields(line); len(f) >= 2 && !strings.HasPrefix(f[0], "#") {
 			known[f[0]] = true
 		}
@@ -493,16 +499,21 @@ func modelsMain(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail(stderr, "models check", err)
 		}
-		h := sha256.New()
-		_, err = io.Copy(h, f)
+		h, blob := sha256.New(), sha1.New()
+		if st, err := f.Stat(); err == nil {
+			fmt.Fprintf(blob, "blob %d\x00", st.Size())
+		}
+		_, err = io.Copy(io.MultiWriter(h, blob), f)
 		f.Close()
 		if err != nil {
 			return fail(stderr, "models check", err)
 		}
 		sum := hex.EncodeToString(h.Sum(nil))
 		status := "known-good"
-		if !known[sum] {
-			status = "UNKNOWN checksum (not in models/SHA256SUMS)"
+		if !known[sum] && known[hex.EncodeToString(blob.Sum(nil))] {
+			status = "known-good (dlib's official file, by git blob id)"
+		} else if !known[sum] {
+			status = "UNKNOWN checksum (not in models/SHA256SUMS or models/GITBLOBS)"
 			code = 1
 		}
 		fmt.Fprintf(stdout, "%s  %s  %s\n", sum, name, status)
