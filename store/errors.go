@@ -65,10 +65,6 @@ var (
 	// not exist.
 	ErrInvalidPolicy = errors.New("invalid access policy")
 
-	// ErrNoCrop means a template has no face crop to rebuild it from (enrolled before crops
-	// were kept, or with retention.keep_face_crops false).
-	ErrNoCrop = errors.New("no face crop kept for this template")
-
 	// ErrScheduleInUse means a schedule cannot be deleted while users have it.
 	ErrScheduleInUse = errors.New("schedule is assigned to users")
 
