@@ -287,9 +287,17 @@ func (u users) ListUsers() ([]api.User, error) {
 	return out, err
 }
 
+// GetUser is the user with their template count.
 func (u users) GetUser(id string) (api.User, error) {
 	su, err := u.db.GetUser(id)
-	return wireUser(su), err
+	if err != nil {
+		return api.User{}, err
+	}
+	ts, err := u.db.UserTemplates(id)
+	out := wireUser(su)
+	n := len(ts)
+	out.Templates = &n
+	return out, err
 }
 
 func (u users) SetPIN(id, pin string) error { return u.db.SetPIN(id, pin) }
@@ -315,31 +323,6 @@ func (u users) DeleteUser(id string) error {
 	}
 	u.gallery.RemoveUser(id)
 	return nil
-}
-
-func (u users) AddFace(ctx context.Context, userID string, body []byte, contentType string) (string, []string, error) {
-	usr, err := u.db.GetUser(userID)
-	if err != nil {
-		return "", nil, err
-	}
-	fr, err := vision.Decode(body, contentType, u.cfg)
-	if err != nil {
-		return "", nil, inputRefusal(err)
-	}
-	defer fr.Close()
-	d, err := u.pipe.Enroll(ctx, fr)
-	if err != nil {
-		return "", nil, inputRefusal(err)
-	}
-	warnings := u.gallery.Check(userID, d)
-	t, err := u.db.AddEngineTemplate(userID, u.cfg.Engine, d)
-	if err != nil {
-		return "", nil, err
-	}
-	if err := u.gallery.Add(vision.Entry{UserID: userID, Name: usr.Name, TemplateID: t.ID, Descriptor: d}); err != nil {
-		return "", nil, err
-	}
-	return t.ID, warnings, nil
 }
 
 // audit serves transport's audit endpoints from the store, as wire types.

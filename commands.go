@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"crypto/sha1"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
@@ -27,6 +28,11 @@ import (
 
 //go:embed models/SHA256SUMS
 var knownModelSums string
+
+// knownModelBlobs are the git blob ids of dlib's official files (published without checksums).
+//
+//go:embed models/GITBLOBS
+var knownModelBlobs string
 
 // fail prints err for a person and returns exit code 1. A database held by the daemon gets the advice
 // to use the API instead.
@@ -117,11 +123,12 @@ func loadCommand(fs *flag.FlagSet, cf *config.Flags, args []string, stdout, stde
 }
 
 func enrollMain(args []string, stdout, stderr io.Writer) int {
-	const usage = "enroll (--name NAME [--pin-stdin] | --user ID) PHOTO...   (--pin-stdin reads the new user's PIN from standard input)"
+	const usage = "enroll (--name NAME [--pin-stdin] | --user ID) [--force] PHOTO...   (--pin-stdin reads the new user's PIN from standard input)"
 	fs, cf := commandFlags("enroll", usage, "data", "models")
 	name := fs.String("name", "", "a new user's name (refused if a user already has it)")
 	pinStdin := fs.Bool("pin-stdin", false, "read the new user's PIN (digits) from standard input; a PIN is never taken from the command line")
 	userID := fs.String("user", "", "add the photos to this existing user instead")
+	force := fs.Bool("force", false, "store a photo whose template is nearer another user than the user's own (refused otherwise)")
 	c, code, ok := loadCommand(fs, cf, args, stdout, stderr)
 	if !ok {
 		return code
@@ -151,53 +158,25 @@ func enrollMain(args []string, stdout, stderr io.Writer) int {
 	if _, _, err := loadGallery(db, g); err != nil {
 		return fail(stderr, "enroll", err)
 	}
-	// Describe every photo first, so a bad photo leaves no half-enrolled user behind.
-	descs := make([]vision.Descriptor, 0, fs.NArg())
+	// Describe and check every photo first, so a bad photo leaves no half-enrolled user behind.
+	photos := make([]transport.Photo, 0, fs.NArg())
 	for _, p := range fs.Args() {
 		body, err := os.ReadFile(p)
 		if err != nil {
 			return fail(stderr, "enroll", err)
 		}
-		fr, err := vision.Decode(body, contentTypeOf(p), vc)
-		if err != nil {
-			return fail(stderr, "enroll", fmt.Errorf("%s: %w", p, err))
-		}
-		d, err := pipe.Enroll(context.Background(), fr)
-		fr.Close()
-		if err != nil {
-			return fail(stderr, "enroll", fmt.Errorf("%s: %w", p, err))
-		}
-		descs = append(descs, d)
+		photos = append(photos, transport.Photo{Body: body, ContentType: contentTypeOf(p)})
 	}
-	var u store.User
-	if *userID != "" {
-		u, err = db.GetUser(*userID)
-	} else {
-		u, err = db.CreateUser(*name, pin)
-	}
-	if err != nil {
-		return fail(stderr, "enroll", err)
-	}
-	for i, d := range descs {
-		for _, w := range g.Check(u.ID, d) {
-			fmt.Fprintf(stdout, "warning: %s: %s\n", fs.Arg(i), w)
-		}
-		t, err := db.AddEngineTemplate(u.ID, vc.Engine, d)
-		if err != nil {
-			return fail(stderr, "enroll", err)
-		}
-		if err := g.Add(vision.Entry{UserID: u.ID, Name: u.Name, TemplateID: t.ID, Descriptor: d}); err != nil {
-			return fail(stderr, "enroll", err)
-		}
-	}
-	fmt.Fprintf(stdout, "enrolled %s (id %s) with %d new template(s), PIN %s\n", u.Name, u.ID, len(descs), map[bool]string{true: "set", false: "none"}[u.HasPIN])
-	return 0
+	return enrollPhotos(db, pipe, vc, g, *name, pin, *userID, *force, fs.Args(), photos, stdout, stderr)
 }
 
 func usersMain(args []string, stdout, stderr io.Writer) int {
-	const usage = "users list | delete ID | pin ID   (the PIN is read from standard input)\n       | " + usersPolicyUsage
+	const usage = "users list | delete ID | pin ID   (the PIN is read from standard input)\n       | templates ID | templates delete ID TID\n       | " + usersPolicyUsage
 	if len(args) > 0 && slices.Contains(policySubcommands, args[0]) {
 		return usersPolicyMain(args[0], args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "templates" {
+		return templatesMain(args[1:], stdout, stderr)
 	}
 	if len(args) == 0 || (args[0] != "list" && args[0] != "delete" && args[0] != "pin") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
@@ -517,7 +496,7 @@ func modelsMain(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "models check", err)
 	}
 	known := map[string]bool{}
-	for _, line := range strings.Split(knownModelSums, "\n") {
+	for _, line := range strings.Split(knownModelSums+"\n"+knownModelBlobs, "\n") {
 		if f := strings.Fields(line); len(f) >= 2 && !strings.HasPrefix(f[0], "#") {
 			known[f[0]] = true
 		}
@@ -529,16 +508,21 @@ func modelsMain(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail(stderr, "models check", err)
 		}
-		h := sha256.New()
-		_, err = io.Copy(h, f)
+		h, blob := sha256.New(), sha1.New()
+		if st, err := f.Stat(); err == nil {
+			fmt.Fprintf(blob, "blob %d\x00", st.Size())
+		}
+		_, err = io.Copy(io.MultiWriter(h, blob), f)
 		f.Close()
 		if err != nil {
 			return fail(stderr, "models check", err)
 		}
 		sum := hex.EncodeToString(h.Sum(nil))
 		status := "known-good"
-		if !known[sum] {
-			status = "UNKNOWN checksum (not in models/SHA256SUMS)"
+		if !known[sum] && known[hex.EncodeToString(blob.Sum(nil))] {
+			status = "known-good (dlib's official file, by git blob id)"
+		} else if !known[sum] {
+			status = "UNKNOWN checksum (not in models/SHA256SUMS or models/GITBLOBS)"
 			code = 1
 		}
 		fmt.Fprintf(stdout, "%s  %s  %s\n", sum, name, status)

@@ -22,8 +22,10 @@ usage: doorface COMMAND [flags]
   serve          run the daemon, HTTPS by default (--listen :8080 --data ./data --models ./models --hw sim|gpio|auto
                  --config FILE; --insecure-http for tests and explicit local setups)
   config print   show the effective configuration, usable as a config file (tokens left out)
-  enroll         --name NAME [--pin-stdin] PHOTO... | --user ID PHOTO...   add a user, or photos to one (daemon stopped)
-  users          list | delete ID | pin ID (PIN on stdin)   manage users (daemon stopped)
+  enroll         --name NAME [--pin-stdin] PHOTO... | --user ID PHOTO... [--force]   add a user, or photos to one (daemon stopped)
+  users          list | delete ID | pin ID (PIN on stdin) | templates ID | templates delete ID TID
+                 manage users and their face templates (daemon stopped)
+  gallery rebuild  [--engine mobilefacenet|dlib]   recompute every template for an engine from the kept face crops (daemon stopped)
   audit          export [--since --until --outcome --user] --format csv|jsonl --out DIR
                  | verify [--head SEQ:MAC] [--export DIR] | head
   lockout reset  clear the PIN lockout, audited (daemon stopped; else POST /v1/lockout/reset)
@@ -62,6 +64,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return enrollMain(rest, stdout, stderr)
 	case "users":
 		return usersMain(rest, stdout, stderr)
+	case "gallery":
+		return galleryMain(rest, stdout, stderr)
 	case "schedules":
 		return schedulesMain(rest, stdout, stderr)
 	case "audit":

@@ -62,11 +62,28 @@ func TestMakeModels(t *testing.T) {
 		fasV2  = "minifasnet_v2.onnx"
 		fasV1  = "minifasnet_v1se.onnx"
 	)
+	// A checksum list without the mmod detector's SHA-256: dlib's official file is then known only
+	// by its git blob id (models/GITBLOBS), as the official downloads are on a real install.
+	sums, err := os.ReadFile(filepath.Join("models", "SHA256SUMS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, line := range strings.Split(string(sums), "\n") {
+		if !strings.Contains(line, mmod) {
+			kept = append(kept, line)
+		}
+	}
+	noMMODSum := filepath.Join(t.TempDir(), "SHA256SUMS")
+	if err := os.WriteFile(noMMODSum, []byte(strings.Join(kept, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		prepare func(t *testing.T, mirrorDir, modelsDir string)
 		env     []string
 		wantErr string // substring of stderr; "" means success
+		wantOut string // substring of the output on success
 	}{
 		{
 			name: "good mirror",
@@ -75,6 +92,27 @@ func TestMakeModels(t *testing.T) {
 					copyFile(t, filepath.Join(mirror, f), filepath.Join(m, f), -1, false)
 				}
 			},
+		},
+		{
+			name: "dlib's official file known by its git blob id only",
+			prepare: func(t *testing.T, m, _ string) {
+				for _, f := range []string{resnet, mmod, yunet, mfn, fasV2, fasV1} {
+					copyFile(t, filepath.Join(mirror, f), filepath.Join(m, f), -1, false)
+				}
+			},
+			env:     []string{"MODEL_SUMS=" + noMMODSum},
+			wantOut: mmod + ": matches dlib's official file by git blob id",
+		},
+		{
+			name: "a changed dlib file matches neither its checksum nor its git blob id",
+			prepare: func(t *testing.T, m, _ string) {
+				for _, f := range []string{resnet, yunet, mfn} {
+					copyFile(t, filepath.Join(mirror, f), filepath.Join(m, f), -1, false)
+				}
+				copyFile(t, filepath.Join(mirror, mmod), filepath.Join(m, mmod), -1, true)
+			},
+			env:     []string{"MODEL_SUMS=" + noMMODSum},
+			wantErr: mmod + ": ",
 		},
 		{
 			name: "wrong checksum of an engine's ONNX file",
@@ -135,6 +173,9 @@ func TestMakeModels(t *testing.T) {
 					if fi, err := os.Stat(filepath.Join(out, f)); err != nil || fi.Size() < 1<<18 {
 						t.Errorf("%s not in models dir after success: %v", f, err)
 					}
+				}
+				if !strings.Contains(stderr.String(), tc.wantOut) {
+					t.Errorf("output lacks %q:\n%s", tc.wantOut, stderr.String())
 				}
 				return
 			}

@@ -214,16 +214,18 @@ func newDaemon(cfg config.Config, b *hw.Board, log *slog.Logger, stdout io.Write
 	} else {
 		d.log.Warn("serving plain HTTP (insecure_http): tokens and PINs cross the network in clear")
 	}
+	enroller := newDoorEnroller(cfg, db, pipe, gallery, b, m, log)
 	srv, err := transport.New(transport.Options{
 		TLS:    tlsCfg,
 		Config: cfg.HTTP,
 		Door:   m, Frames: frames{cfg: vcfg, pipe: pipe, gallery: gallery, track: &faceTrack{clock: clock.Real{}}},
 		Users: users{db: db, cfg: vcfg, pipe: pipe, gallery: gallery}, Audit: audit{db}, Board: board{b},
-		Tokens: tokens, Web: pages, MaxBody: cfg.MaxBody(), Logger: log, Registry: reg,
+		Tokens: tokens, Web: pages, MaxBody: cfg.MaxBody(), Logger: log, Registry: reg, Enroller: enroller,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("transport: %w", err)
 	}
+	enroller.publish = srv.PublishEnrollment
 	d.server = srv
 	if err := d.newMQTT(reg, log, stdout); err != nil {
 		return nil, fmt.Errorf("mqtt: %w", err)

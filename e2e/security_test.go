@@ -44,30 +44,35 @@ func TestAuthEveryRouteRealDaemon(t *testing.T) {
 		"PUT /v1/users/{id}/duress-pin": {"application/json", mustJSON(map[string]string{"pin": "97531"})},
 		"PUT /v1/schedules/{name}": {"application/json", mustJSON(map[string]any{"windows": []map[string]any{
 			{"days": []string{"mon-sun"}, "from": "00:00", "until": "24:00"}}})},
-		"DELETE /v1/schedules/{name}": {},
-		"GET /v1/schedules/{name}":    {},
-		"GET /v1/schedules":           {},
-		"DELETE /v1/users/{id}":       {},
-		"DELETE /v1/session":          {},
-		"GET /v1/audit/{id}/frame":    {},
-		"GET /v1/users/{id}":          {},
-		"GET /v1/audit/{id}":          {},
-		"GET /v1/audit/verify":        {},
-		"GET /v1/audit":               {},
-		"GET /v1/users":               {},
-		"GET /v1/state":               {},
-		"GET /v1/events":              {},
-		"GET /metrics":                {},
-		"GET /openapi.yaml":           {},
-		"GET /healthz":                {},
-		"POST /v1/logout":             {},
-		"POST /v1/pairing":            {},
-		"GET /v1/health":              {},
-		"GET /v1/audit/head":          {},
-		"GET /v1/lockout":             {},
-		"POST /v1/lockout/reset":      {},
-		"unknown route placeholder":   {},
-		"another unknown route here":  {},
+		"DELETE /v1/schedules/{name}":           {},
+		"GET /v1/schedules/{name}":              {},
+		"GET /v1/schedules":                     {},
+		"DELETE /v1/users/{id}":                 {},
+		"GET /v1/users/{id}/templates":          {},
+		"DELETE /v1/users/{id}/templates/{tid}": {},
+		"POST /v1/enrollment":                   {"application/json", mustJSON(map[string]any{"user": victim, "frames": 3})},
+		"GET /v1/enrollment":                    {},
+		"DELETE /v1/enrollment":                 {},
+		"DELETE /v1/session":                    {},
+		"GET /v1/audit/{id}/frame":              {},
+		"GET /v1/users/{id}":                    {},
+		"GET /v1/audit/{id}":                    {},
+		"GET /v1/audit/verify":                  {},
+		"GET /v1/audit/head":                    {},
+		"GET /v1/lockout":                       {},
+		"POST /v1/lockout/reset":                {},
+		"GET /v1/audit":                         {},
+		"GET /v1/users":                         {},
+		"GET /v1/state":                         {},
+		"GET /v1/events":                        {},
+		"GET /metrics":                          {},
+		"GET /openapi.yaml":                     {},
+		"GET /healthz":                          {},
+		"POST /v1/logout":                       {},
+		"POST /v1/pairing":                      {},
+		"GET /v1/health":                        {},
+		"unknown route placeholder":             {},
+		"another unknown route here":            {},
 	}
 	// A schedule the scan's DELETE and PUT would change if they were accepted.
 	r.admin.JSON(http.MethodPut, "/v1/schedules/always", map[string]any{"windows": []map[string]any{
@@ -102,7 +107,7 @@ func TestAuthEveryRouteRealDaemon(t *testing.T) {
 		if !ok {
 			t.Errorf("route %s has no body in this scan: add one", rt)
 		}
-		path := strings.ReplaceAll(strings.ReplaceAll(rt.Pattern, "{id}", victim), "{name}", "always")
+		path := strings.NewReplacer("{id}", victim, "{name}", "always", "{tid}", "0123456789abcdef").Replace(rt.Pattern)
 		for _, c := range creds {
 			if !containsRole(c.roles, rt.Role) {
 				continue

@@ -3,7 +3,8 @@
 #   dlib_face_recognition_resnet_model_v1.dat, mmod_human_face_detector.dat, shape_predictor_5_face_landmarks.dat
 #   and the ONNX files of the mobilefacenet engine (YuNet, MobileFaceNet) and of liveness (MiniFASNet V2, V1SE).
 # Sources, in order: the local mirror folder $MODEL_MIRROR; dlib's official downloads (bz2, decompressed).
-# Every file is checked against models/SHA256SUMS (+ models/SHA256SUMS.local). When no 5-point landmark file
+# Every file is checked against models/SHA256SUMS (+ models/SHA256SUMS.local), or, for dlib's official files
+# (published without checksums), against their git blob ids in models/GITBLOBS. When no 5-point landmark file
 # can be had, Debian's 68-point model is linked under the 5-point name (dlib's alignment accepts it).
 # Any missing or corrupt file stops with one message naming the file and the fix.
 set -euo pipefail
@@ -13,8 +14,9 @@ MODELS_DIR=${MODELS_DIR:-$here/models}
 MODEL_MIRROR=${MODEL_MIRROR:-}
 MODEL_BASE_URL=${MODEL_BASE_URL:-http://dlib.net/files}
 DEBIAN_68=${DEBIAN_68:-/usr/share/dlib/shape_predictor_68_face_landmarks.dat}
-SUMS=("$here/models/SHA256SUMS")
-[ -f "$here/models/SHA256SUMS.local" ] && SUMS+=("$here/models/SHA256SUMS.local")
+SUMS=("${MODEL_SUMS:-$here/models/SHA256SUMS}")
+[ -z "${MODEL_SUMS:-}" ] && [ -f "$here/models/SHA256SUMS.local" ] && SUMS+=("$here/models/SHA256SUMS.local")
+BLOBS=${MODEL_BLOBS:-$here/models/GITBLOBS}
 
 FILES=(dlib_face_recognition_resnet_model_v1.dat mmod_human_face_detector.dat shape_predictor_5_face_landmarks.dat
        face_detection_yunet_2022mar.onnx mobilefacenet_sirius.onnx minifasnet_v2.onnx minifasnet_v1se.onnx)
@@ -34,11 +36,29 @@ known_sum() {
     END { exit found ? 0 : 1 }'
 }
 
-# verify NAME PATH: the file at PATH must be a known-good copy of NAME.
+# git_blob PATH: the file's git blob id (sha1 of "blob <size>\0" + content), without needing git.
+git_blob() {
+  { printf 'blob %d\0' "$(stat -L -c %s "$1")"; cat "$1"; } | sha1sum | cut -d' ' -f1
+}
+
+# known_blob FILE_NAME BLOB: is BLOB listed in GITBLOBS for FILE_NAME (or the 68-point file for the 5-point name)?
+known_blob() {
+  local name=$1 blob=$2
+  [ -f "$BLOBS" ] || return 1
+  grep -v '^#' "$BLOBS" | awk -v s="$blob" -v n="$name" '
+    $1 == s && ($2 == n || (n == "shape_predictor_5_face_landmarks.dat" && $2 == "shape_predictor_68_face_landmarks.dat")) { found = 1 }
+    END { exit found ? 0 : 1 }'
+}
+
+# verify NAME PATH: the file at PATH must be a known-good copy of NAME (by SHA-256, or by git blob id).
 verify() {
   local name=$1 path=$2 sum
   [ -s "$path" ] || die "$name: $path is missing or empty. Fix: delete it and run 'make models' again (set MODEL_MIRROR to a folder holding the file, or allow downloads)."
   sum=$(sha256sum "$path" | cut -d' ' -f1)
+  if ! known_sum "$name" "$sum" && [[ "$name" == *.dat ]] && known_blob "$name" "$(git_blob "$path")"; then
+    echo "models: $name: matches dlib's official file by git blob id (models/GITBLOBS)"
+    return 0
+  fi
   known_sum "$name" "$sum" || die "$name: $path has SHA-256 $sum, which is not a known-good copy (corrupt, truncated or unknown). Fix: delete it and run 'make models' again with a good source; if it is a verified official file, add '$sum  $name' to models/SHA256SUMS.local."
 }
 

@@ -36,6 +36,12 @@ type Retention struct {
 	// KeepRecords is how many of the newest records age never prunes; default 1,000 (at most
 	// MaxRecords).
 	KeepRecords int `yaml:"keep_records"`
+	// KeepFaceCrops keeps each enrolled face's crop (a small JPEG, encrypted with a key derived
+	// from the PIN key) beside its template, so `doorface gallery rebuild` can make templates for
+	// another recognition engine without re-enrolling anyone; default true (DefaultConfig). With
+	// false no crop is stored, and switching engines means enrolling everyone again. The zero
+	// Options of Open keep none.
+	KeepFaceCrops bool `yaml:"keep_face_crops"`
 }
 
 // DefaultConfig returns the defaults.
@@ -43,7 +49,8 @@ func DefaultConfig() Config {
 	return Config{
 		PIN: PINPolicy{MinLength: DefaultPinMinLen},
 		Retention: Retention{MaxAge: DefaultMaxEvidenceAge, MaxBytes: DefaultMaxEvidenceBytes,
-			MaxRecords: DefaultMaxRecords, MaxRecordAge: DefaultMaxRecordAge, KeepRecords: DefaultKeepRecords},
+			MaxRecords: DefaultMaxRecords, MaxRecordAge: DefaultMaxRecordAge, KeepRecords: DefaultKeepRecords,
+			KeepFaceCrops: true},
 	}
 }
 

@@ -5,7 +5,7 @@
 //
 // # What it owns
 //
-//   - The file layout (buckets meta, users, pins, templates, attempts, attempts_by_time,
+//   - The file layout (buckets meta, users, pins, templates, crops, attempts, attempts_by_time,
 //     attempts_by_id, in_progress, frames, pruned; meta keys schema, chain_head, chain_base,
 //     lockout, evidence_bytes, evidence_dropped, unlocking, pin_key_id, audit_key_id), its
 //     schema version (SchemaVersion) and the migrations from older versions, run by Open.
@@ -38,6 +38,19 @@
 // tens of milliseconds per typed PIN; against an attacker who has the key file as well, no
 // hash saves a 5-digit PIN anyway, so the key's secrecy is what protects PINs and HMAC is
 // enough. Back up pin.key together with the database.
+//
+// # Templates and face crops (issue 14)
+//
+// A template is one descriptor of one engine under "user id/template id". With
+// Retention.KeepFaceCrops, [DB.AddTemplateWithCrop] also keeps the JPEG crop of the face it was
+// computed from in bucket crops (created by the first crop, so schema 2 files without it need no
+// migration), under "user id/crop id" (the id of the first template made from it), sealed with
+// AES-256-GCM under HMAC-SHA256(PIN key, "doorface face crop key v1") with the key as additional
+// data: like the PINs, a copied database file alone shows no face, and a crop moved to another
+// user or template does not open. [DB.RebuildTemplates] recomputes one engine's templates from
+// the crops (the `doorface gallery rebuild` command); templates record their crop (Template.Crop),
+// and [DB.DeleteTemplate] deletes a template together with its crop and the templates made from
+// it for other engines. [DB.DeleteUser] deletes the user's crops.
 //
 // # Access policy (issue 17)
 //

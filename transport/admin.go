@@ -112,35 +112,6 @@ func (s *Server) putPIN(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) postFace(w http.ResponseWriter, r *http.Request) error {
-	if s.stopping.Load() {
-		return errStopping
-	}
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	req, err := parseFrameRequest("", r.Header.Get("Content-Type"), false, s.o.MaxBody)
-	if err != nil {
-		return err
-	}
-	body, release, err := s.acquireBody(w, r, req.Limit)
-	if err != nil {
-		return err
-	}
-	defer release()
-	tid, warnings, err := s.o.Users.AddFace(r.Context(), id, body, req.ContentType)
-	if err != nil {
-		return storeError(err)
-	}
-	if warnings == nil {
-		warnings = []string{}
-	}
-	s.log.Info("face enrolled", "user", id, "template", tid, "warnings", len(warnings))
-	writeJSON(w, http.StatusCreated, api.FaceResponse{Template: tid, Warnings: warnings})
-	return nil
-}
-
 // auditOutcomes are the outcomes the audit filter accepts.
 var auditOutcomes = map[string]bool{
 	"granted": true, "denied": true, "timeout": true, "cancelled": true, "locked_out": true, "interrupted": true,

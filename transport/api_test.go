@@ -365,7 +365,7 @@ func TestRoutes(t *testing.T) {
 		}, code: 201, check: func(t *testing.T, e *env, r resp, _ string) {
 			tpls, _ := e.db.Templates()
 			w, _ := r.js["warnings"].([]any)
-			if len(tpls) != 1 || r.str("template") != tpls[0].ID || len(w) != 1 || len(r.js) != 2 {
+			if len(tpls) != 1 || r.str("template") != tpls[0].ID || len(w) != 1 || len(r.js) != 3 {
 				t.Fatalf("answer %s, templates %d", r.raw, len(tpls))
 			}
 		}},
@@ -375,6 +375,75 @@ func TestRoutes(t *testing.T) {
 		{name: "faces/multiple faces", q: func(t *testing.T, e *env, _ string) req {
 			return req{method: "POST", path: "/v1/users/" + e.alice.ID + "/faces", token: adminToken, ct: "image/jpeg", body: jpg(t, wEnrollMF)}
 		}, code: 422, err: "multiple_faces"},
+		{name: "faces/several photos in one request", q: func(t *testing.T, e *env, _ string) req {
+			ct, body := multipartPhotos(t, img(t, wAlice), jpg(t, wAlice))
+			return req{method: "POST", path: "/v1/users/" + e.alice.ID + "/faces", token: adminToken, ct: ct, body: body}
+		}, code: 201, check: func(t *testing.T, e *env, r resp, _ string) {
+			tpls, _ := e.db.Templates()
+			ids, _ := r.js["templates"].([]any)
+			if len(tpls) != 2 || len(ids) != 2 || r.str("template") != ids[0] {
+				t.Fatalf("answer %s, templates %d", r.raw, len(tpls))
+			}
+		}},
+		{name: "faces/several photos, the second refused: nothing stored", q: func(t *testing.T, e *env, _ string) req {
+			ct, body := multipartPhotos(t, img(t, wAlice), img(t, wEnrollMF))
+			return req{method: "POST", path: "/v1/users/" + e.alice.ID + "/faces", token: adminToken, ct: ct, body: body}
+		}, code: 422, err: "multiple_faces", check: func(t *testing.T, e *env, r resp, _ string) {
+			if tpls, _ := e.db.Templates(); len(tpls) != 0 || !strings.HasPrefix(r.str("message"), "photo 2: ") {
+				t.Fatalf("answer %s, templates %d", r.raw, len(tpls))
+			}
+		}},
+		{name: "faces/closer to another user", q: func(t *testing.T, e *env, _ string) req {
+			return req{method: "POST", path: "/v1/users/" + e.alice.ID + "/faces", token: adminToken, ct: "image/png", body: img(t, wEnrollOther)}
+		}, code: 409, err: "closer_to_other_user", check: func(t *testing.T, e *env, r resp, _ string) {
+			if tpls, _ := e.db.Templates(); len(tpls) != 0 || !strings.Contains(r.str("message"), "Ada") || !strings.Contains(r.str("message"), "force=true") {
+				t.Fatalf("answer %s, templates %d", r.raw, len(tpls))
+			}
+		}},
+		{name: "faces/closer to another user, forced", q: func(t *testing.T, e *env, _ string) req {
+			return req{method: "POST", path: "/v1/users/" + e.alice.ID + "/faces?force=true", token: adminToken, ct: "image/png", body: img(t, wEnrollOther)}
+		}, code: 201},
+		{name: "faces/bad force", q: func(t *testing.T, e *env, _ string) req {
+			return req{method: "POST", path: "/v1/users/" + e.alice.ID + "/faces?force=maybe", token: adminToken, ct: "image/png", body: img(t, wAlice)}
+		}, code: 400, err: "bad_query"},
+		{name: "faces/multipart part not an image type", q: func(t *testing.T, e *env, _ string) req {
+			ct, body := multipartPhotos(t, []byte("hello"))
+			return req{method: "POST", path: "/v1/users/" + e.alice.ID + "/faces", token: adminToken, ct: ct, body: bytes.Replace(body, []byte("image/png"), []byte("application/zip"), 1)}
+		}, code: 415, err: "unsupported_media_type"},
+		{name: "templates/list and delete", q: func(t *testing.T, e *env, _ string) req {
+			tp, err := e.db.AddTemplate(e.alice.ID, make([]float32, 128))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return req{method: "DELETE", path: "/v1/users/" + e.alice.ID + "/templates/" + tp.ID, token: adminToken}
+		}, code: 204, check: func(t *testing.T, e *env, _ resp, _ string) {
+			if tpls, _ := e.db.Templates(); len(tpls) != 0 {
+				t.Fatalf("templates left: %d", len(tpls))
+			}
+		}},
+		{name: "templates/delete unknown", q: func(_ *testing.T, e *env, _ string) req {
+			return req{method: "DELETE", path: "/v1/users/" + e.alice.ID + "/templates/nope", token: adminToken}
+		}, code: 404, err: "not_found"},
+		{name: "templates/list", q: func(t *testing.T, e *env, _ string) req {
+			if _, err := e.db.AddTemplate(e.alice.ID, make([]float32, 128)); err != nil {
+				t.Fatal(err)
+			}
+			return req{method: "GET", path: "/v1/users/" + e.alice.ID + "/templates", token: adminToken}
+		}, code: 200, check: func(t *testing.T, _ *env, r resp, _ string) {
+			ts, _ := r.js["templates"].([]any)
+			if len(ts) != 1 || !strings.Contains(string(r.raw), `"engine":"dlib"`) || strings.Contains(string(r.raw), "descriptor") {
+				t.Fatalf("answer %s", r.raw)
+			}
+		}},
+		{name: "templates/list unknown user", q: func(_ *testing.T, _ *env, _ string) req {
+			return req{method: "GET", path: "/v1/users/nobody/templates", token: adminToken}
+		}, code: 404, err: "not_found"},
+		{name: "templates/list with the door token", q: func(_ *testing.T, e *env, _ string) req {
+			return req{method: "GET", path: "/v1/users/" + e.alice.ID + "/templates", token: doorToken}
+		}, code: 403, err: "forbidden"},
+		{name: "enrollment/no enroller wired", q: func(_ *testing.T, e *env, _ string) req {
+			return req{method: "POST", path: "/v1/enrollment", token: adminToken, ct: "application/json", body: []byte(`{"user":"` + e.alice.ID + `"}`)}
+		}, code: 503},
 		{name: "faces/unknown user", q: func(t *testing.T, _ *env, _ string) req {
 			return req{method: "POST", path: "/v1/users/nobody/faces", token: adminToken, ct: "image/png", body: img(t, wAlice)}
 		}, code: 404, err: "not_found"},

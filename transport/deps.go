@@ -42,17 +42,43 @@ type Frames interface {
 }
 
 // Users manages enrolled users; main wires the store and the vision gallery behind it and maps
-// the store's records to wire types. AddFace's refusals wrap ErrNoFace, ErrMultipleFaces or
-// ErrLowQuality (422), or an input refusal as for Frames.Decode. store's sentinel errors map to 404 (ErrNotFound), 400 (ErrInvalidName,
-// ErrPINPolicy) and 409 (ErrPINInUse).
+// the store's records to wire types. AddFaces's refusals wrap ErrNoFace, ErrMultipleFaces or
+// ErrLowQuality (422), an input refusal as for Frames.Decode, or ErrCloserToOtherUser (409),
+// inside a *PhotoError naming the photo. store's sentinel errors map to 404 (ErrNotFound), 400
+// (ErrInvalidName, ErrPINPolicy) and 409 (ErrPINInUse).
 type Users interface {
 	CreateUser(name, pin string) (api.User, error)
 	ListUsers() ([]api.User, error)
+	// GetUser includes the user's template count.
 	GetUser(id string) (api.User, error)
 	DeleteUser(id string) error
 	SetPIN(id, pin string) error
-	AddFace(ctx context.Context, userID string, body []byte, contentType string) (templateID string, warnings []string, err error)
+	// AddFaces enrolls every photo for the user, or none: a refused photo stores nothing.
+	// force stores a template even when it is nearer another user than the user's own.
+	AddFaces(ctx context.Context, userID string, photos []Photo, force bool) (api.FaceResponse, error)
+	// Templates lists the user's templates; DeleteTemplate deletes one (and the gallery's copy).
+	Templates(userID string) ([]api.Template, error)
+	DeleteTemplate(userID, templateID string) error
 	Policies
+}
+
+// Photo is one enrollment photo of a request: its bytes and content type, as for Frames.Decode.
+type Photo struct {
+	Body        []byte
+	ContentType string
+}
+
+// Enroller runs an enrollment at the door (POST /v1/enrollment); main wires it. While one is
+// active, Offer takes every frame the tablet posts instead of the door machine: no door session
+// is opened and the door cannot open. Start's errors wrap ErrEnrollmentActive (409) or the
+// store's ErrNotFound (404); Cancel's ErrNoEnrollment (404).
+type Enroller interface {
+	Start(req api.EnrollmentRequest) (api.Enrollment, error)
+	Cancel() (api.Enrollment, error)
+	Status() api.Enrollment
+	// Offer analyses f for the active enrollment and says what it made of it; handled is false
+	// (and nothing happened) when no enrollment is active.
+	Offer(ctx context.Context, f Frame) (res api.EnrollmentFrame, handled bool, err error)
 }
 
 // Audit is the attempt history; main wires the store behind it. Export streams the records as

@@ -42,6 +42,11 @@
 // machine), then Admit, Analyze, Submit. A frame whose analysis fails or whose client leaves is
 // abandoned, so it counts nothing. The answer carries the state the frame caused.
 //
+// While an enrollment at the door runs (POST /v1/enrollment, Options.Enroller), a decoded frame
+// goes to Enroller.Offer before Admit: no session is opened, the machine never sees the frame and
+// the answer's state is "Enrolling". The enrollment's progress is "event: enrollment"
+// (PublishEnrollment) on every stream.
+//
 // # Errors
 //
 // Handlers return an error; one adapter (Server.wrap) writes it. An [*HTTPError] chooses the

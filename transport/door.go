@@ -142,6 +142,9 @@ func (s *Server) frame(w http.ResponseWriter, r *http.Request, compat bool) erro
 		return inputError(err)
 	}
 	defer f.Close()
+	if handled, err := s.enrollFrame(w, r, f); handled || err != nil {
+		return err
+	}
 	t, err := s.o.Door.Admit(req.Session)
 	if err != nil {
 		return s.doorError(err)

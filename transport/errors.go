@@ -81,6 +81,29 @@ var (
 	ErrLowQuality = errors.New("face quality too low")
 )
 
+// Enrollment refusals.
+var (
+	// ErrCloserToOtherUser: a new template nearer another user than the user's own (409
+	// closer_to_other_user); the wrapping message names the other user.
+	ErrCloserToOtherUser = errors.New("closer to another user than to the user's own templates")
+	// ErrEnrollmentActive: an enrollment at the door is already running (409).
+	ErrEnrollmentActive = errors.New("an enrollment at the door is already running")
+	// ErrNoEnrollment: no enrollment at the door is running (404).
+	ErrNoEnrollment = errors.New("no enrollment at the door is running")
+)
+
+// PhotoError is the refusal of one photo of an enrollment request: Index counts from 1.
+type PhotoError struct {
+	Index int
+	Err   error
+}
+
+// Error names the photo.
+func (e *PhotoError) Error() string { return fmt.Sprintf("photo %d: %v", e.Index, e.Err) }
+
+// Unwrap returns the refusal.
+func (e *PhotoError) Unwrap() error { return e.Err }
+
 // inputRefusals is the one table from an input refusal to its answer.
 var inputRefusals = []struct {
 	sentinel error

@@ -13,8 +13,10 @@ import (
 	"image/png"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -44,12 +46,13 @@ const (
 
 // Image widths the fake vision scripts (the frames are real PNG/JPEG bytes of that width).
 const (
-	wAlice    = 64 // ok, matches alice well within threshold and margin
-	wStranger = 65 // ok, nearest user is far away
-	wNoFace   = 66 // no_face
-	wNoMatch  = 67 // ok, empty gallery answer
-	wEnrollNo = 30 // enrollment: no_face
-	wEnrollMF = 31 // enrollment: multiple_faces
+	wAlice       = 64 // ok, matches alice well within threshold and margin
+	wStranger    = 65 // ok, nearest user is far away
+	wNoFace      = 66 // no_face
+	wNoMatch     = 67 // ok, empty gallery answer
+	wEnrollNo    = 30 // enrollment: no_face
+	wEnrollMF    = 31 // enrollment: multiple_faces
+	wEnrollOther = 32 // enrollment: closer to another user
 )
 
 // recLock is the relay stand-in: it records opens and locks so tests can assert the door state.
@@ -367,25 +370,52 @@ func (a fakeAudit) Verify() (api.VerifyReport, error) {
 		HeadValue: r.HeadValue().String()}, err
 }
 
-func (u fakeUsers) AddFace(_ context.Context, userID string, body []byte, ct string) (string, []string, error) {
-	fr, err := u.frames.Decode(body, ct)
-	if err != nil {
-		return "", nil, err
+func (u fakeUsers) AddFaces(_ context.Context, userID string, photos []Photo, force bool) (api.FaceResponse, error) {
+	var res api.FaceResponse
+	for i, p := range photos {
+		fr, err := u.frames.Decode(p.Body, p.ContentType)
+		if err != nil {
+			return api.FaceResponse{}, &PhotoError{Index: i + 1, Err: err}
+		}
+		w := fr.(*fakeFrame).cfg.Width
+		fr.Close()
+		switch w {
+		case wEnrollNo:
+			return api.FaceResponse{}, &PhotoError{Index: i + 1, Err: refused(ErrNoFace)}
+		case wEnrollMF:
+			return api.FaceResponse{}, &PhotoError{Index: i + 1, Err: refused(ErrMultipleFaces)}
+		case wEnrollOther:
+			if !force {
+				return api.FaceResponse{}, &PhotoError{Index: i + 1, Err: fmt.Errorf("%w: closer to Ada (0.20)", ErrCloserToOtherUser)}
+			}
+		}
 	}
-	defer fr.Close()
-	switch fr.(*fakeFrame).cfg.Width {
-	case wEnrollNo:
-		return "", nil, refused(ErrNoFace)
-	case wEnrollMF:
-		return "", nil, refused(ErrMultipleFaces)
+	for range photos {
+		desc := make([]float32, 128)
+		desc[0] = 0.5
+		tpl, err := u.DB.AddTemplate(userID, desc)
+		if err != nil {
+			return api.FaceResponse{}, err
+		}
+		res.Templates = append(res.Templates, tpl.ID)
 	}
-	desc := make([]float32, 128)
-	desc[0] = 0.5
-	tpl, err := u.DB.AddTemplate(userID, desc)
-	if err != nil {
-		return "", nil, err
+	res.Template = res.Templates[0]
+	res.Warnings = []string{"face is small"}
+	return res, nil
+}
+
+func (u fakeUsers) Templates(userID string) ([]api.Template, error) {
+	ts, err := u.DB.UserTemplates(userID)
+	out := make([]api.Template, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, api.Template{ID: t.ID, Engine: t.Engine, Created: t.Created})
 	}
-	return tpl.ID, []string{"face is small"}, nil
+	return out, err
+}
+
+func (u fakeUsers) DeleteTemplate(userID, id string) error {
+	_, err := u.DB.DeleteTemplate(userID, id)
+	return err
 }
 
 // board is a Board stand-in reading the relay from the recLock.
@@ -643,4 +673,29 @@ func next(t *testing.T, ch <-chan sseEvent) sseEvent {
 		t.Fatal("no event within 10s")
 	}
 	return sseEvent{}
+}
+
+// multipartPhotos is a multipart/form-data body with one PNG or JPEG part per photo.
+func multipartPhotos(t testing.TB, photos ...[]byte) (contentType string, body []byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for i, p := range photos {
+		ct := "image/png"
+		if len(p) > 1 && p[0] == 0xff && p[1] == 0xd8 {
+			ct = "image/jpeg"
+		}
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="photo"; filename="p%d"`, i))
+		h.Set("Content-Type", ct)
+		w, err := mw.CreatePart(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(p)
+	}
+	if err := mw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return mw.FormDataContentType(), buf.Bytes()
 }

@@ -173,6 +173,9 @@ type Options struct {
 	Tokens Tokens
 	// Web serves the browser pages and authenticates their session cookies; nil serves none.
 	Web Web
+	// Enroller, when set, runs enrollments at the door (POST /v1/enrollment answers 503
+	// without it).
+	Enroller Enroller
 
 	// Config holds the settings a person sets (the configuration file's "http" section).
 	Config

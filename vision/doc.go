@@ -31,9 +31,13 @@
 //     DetectWidth goes to go-face whole (padded JPEG), whose one pass gives box and descriptor;
 //     the calibration was measured that way. AnalyzeNear first searches near the previous
 //     frame's face. Enroll is Analyze with the strictest policy, detecting at full resolution
-//     (both engines), so a group photo is refused.
+//     (both engines), so a group photo is refused. EnrollFace also returns the face's crop (a
+//     JPEG, the face at 128 px with half its size of margin) and the analysis (sharpness, pose);
+//     DescribeCrop recomputes a descriptor from such a crop with either engine, which is how a
+//     gallery moves to another engine without re-enrolling (both directions tested).
 //   - Gallery: templates in one flat slab, matched with squared distances and early exit, giving
-//     the best user, the distance and the margin to the next user.
+//     the best user, the distance and the margin to the next user; Nearest compares a new template
+//     with the user's own and everyone else's (the enrollment refusal).
 //   - Calibrate: false accept and false reject rates over labelled photos, per frame and for
 //     k-of-n sessions, and the threshold that meets a target false accept rate (CALIBRATION.md).
 //   - Liveness (Config.Liveness, liveness.go): one pair of MiniFASNet networks (V2, V1SE) per

@@ -1,6 +1,7 @@
 package vision
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -255,14 +256,31 @@ func (m Match) Within(threshold, margin float64) bool {
 	return m.Distance < threshold && m.Margin >= margin
 }
 
-// Check compares a new template d for userID with the gallery and returns warnings, for
-// instance when d is closer to another user than to the user's own templates:
-// "closer to <other user> (0.xx) than to own templates (0.yy)".
-func (g *Gallery) Check(userID string, d Descriptor) (warnings []string) {
-	s := g.load()
-	if len(d) != g.dim {
-		return []string{fmt.Sprintf("descriptor has %d values, the %s gallery holds %d", len(d), g.engine, g.dim)}
+// Nearest is how a new template compares with the gallery (Gallery.Nearest).
+type Nearest struct {
+	// HasOwn says the user already has templates; OwnDistance is the distance to the nearest.
+	HasOwn      bool
+	OwnDistance float64
+	// Other is the nearest other user ("" when the gallery has none), OtherName their name and
+	// OtherDistance the distance to their nearest template.
+	Other, OtherName string
+	OtherDistance    float64
+}
+
+// CloserToOther reports whether the new template is nearer another user than the user's own
+// templates (false while the user has none: there is nothing to compare with).
+func (n Nearest) CloserToOther() bool {
+	return n.HasOwn && n.Other != "" && n.OtherDistance < n.OwnDistance
+}
+
+// Nearest compares a new template d for userID with the gallery: the distance to the user's
+// own nearest template and to the nearest template of anyone else. ErrDimension when d does not
+// have the engine's length.
+func (g *Gallery) Nearest(userID string, d Descriptor) (Nearest, error) {
+	if err := g.check(Entry{UserID: userID, TemplateID: "(new)", Descriptor: d}); err != nil {
+		return Nearest{}, err
 	}
+	s := g.load()
 	d = g.prepare(d)
 	inf := float32(math.Inf(1))
 	own, other := inf, inf
@@ -275,14 +293,46 @@ func (g *Gallery) Check(userID string, d Descriptor) (warnings []string) {
 			other, otherU = dist, u
 		}
 	}
-	// With no own template yet there is nothing to compare with; Match against the threshold
-	// tells whether the new user looks like someone already enrolled.
-	if otherU >= 0 && other < own && !math.IsInf(float64(own), 1) {
-		name := s.ids[otherU]
-		if s.names[otherU] != "" {
-			name = s.names[otherU]
-		}
-		warnings = append(warnings, fmt.Sprintf("closer to %s (%.2f) than to own templates (%.2f)", name, g.fromSq(other), g.fromSq(own)))
+	var n Nearest
+	if !math.IsInf(float64(own), 1) {
+		n.HasOwn, n.OwnDistance = true, g.fromSq(own)
+	}
+	if otherU >= 0 {
+		n.Other, n.OtherName, n.OtherDistance = s.ids[otherU], s.names[otherU], g.fromSq(other)
+	}
+	return n, nil
+}
+
+// Check compares a new template d for userID with the gallery and returns warnings, for
+// instance when d is closer to another user than to the user's own templates:
+// "closer to <other user> (0.xx) than to own templates (0.yy)".
+func (g *Gallery) Check(userID string, d Descriptor) (warnings []string) {
+	n, err := g.Nearest(userID, d)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	if n.CloserToOther() {
+		warnings = append(warnings, fmt.Sprintf("closer to %s (%.2f) than to own templates (%.2f)", cmp.Or(n.OtherName, n.Other), n.OtherDistance, n.OwnDistance))
 	}
 	return warnings
+}
+
+// RemoveTemplates removes the templates with these ids (of any user).
+func (g *Gallery) RemoveTemplates(ids ...string) {
+	drop := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		drop[id] = true
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	old := g.snap
+	s := &snapshot{index: map[string]int32{}, slab: make([]float32, 0, len(old.slab))}
+	for i, ou := range old.users {
+		if drop[old.tmplIDs[i]] {
+			continue
+		}
+		d := old.slab[i*g.dim : (i+1)*g.dim]
+		s.appendEntry(Entry{UserID: old.ids[ou], Name: old.names[ou], TemplateID: old.tmplIDs[i], Descriptor: d})
+	}
+	g.snap = s
 }

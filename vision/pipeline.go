@@ -312,19 +312,10 @@ func (p *Pipeline) Enroll(ctx context.Context, f *Frame) (Descriptor, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch a.Quality {
-	case QualityOK:
-		return a.Descriptor, nil
-	case QualityNoFace:
-		return nil, ErrNoFace
-	case QualityMultipleFaces:
-		return nil, fmt.Errorf("%w: %d faces", ErrMultipleFaces, a.Faces)
-	case QualityTurnedAway:
-		return nil, fmt.Errorf("%w: %s (yaw %.0f, pitch %.0f degrees)", ErrLowQuality, a.Quality, a.Yaw, a.Pitch)
-	default:
-		return nil, fmt.Errorf("%w: %s (brightness %.0f, sharpness %.0f, box %dx%d)", ErrLowQuality,
-			a.Quality, a.Brightness, a.Sharpness, a.Box.Dx(), a.Box.Dy())
+	if err := enrollRefusal(a); err != nil {
+		return nil, err
 	}
+	return a.Descriptor, nil
 }
 
 // run holds a recognizer for one analysis. With gate false the descriptor is computed even

@@ -92,6 +92,8 @@ type FrameResponse struct {
 	State    string    `json:"state"`
 	Frame    Frame     `json:"frame"`
 	Decision *Decision `json:"decision"`
+	// Enrollment is set, and State is StateEnrolling, while the door enrolls a user.
+	Enrollment *EnrollmentFrame `json:"enrollment,omitempty"`
 }
 
 // PinRequest is the body of POST /v1/pin.
@@ -143,6 +145,8 @@ type User struct {
 	// Schedule names the user's weekly schedule, "" for any time.
 	Schedule     string `json:"schedule"`
 	HasDuressPIN bool   `json:"has_duress_pin"`
+	// Templates is the number of face templates (of every engine); GET /v1/users/{id} only.
+	Templates *int `json:"templates,omitempty"`
 }
 
 // UserList answers GET /v1/users.
@@ -161,10 +165,13 @@ type SetPINRequest struct {
 	PIN string `json:"pin"`
 }
 
-// FaceResponse answers POST /v1/users/{id}/faces: the new template's id, never its descriptor.
+// FaceResponse answers POST /v1/users/{id}/faces: the new templates' ids, never descriptors.
+// Template is the first (the only one for a single photo); Templates lists one per photo, in
+// the order sent.
 type FaceResponse struct {
-	Template string   `json:"template"`
-	Warnings []string `json:"warnings"`
+	Template  string   `json:"template"`
+	Templates []string `json:"templates"`
+	Warnings  []string `json:"warnings"`
 }
 
 // Attempt is one audit record, as GET /v1/audit/{id} answers it.
