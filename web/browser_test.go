@@ -240,7 +240,10 @@ func TestBrowserPages(t *testing.T) {
 		"DOORFACE_HTTP_HEARTBEAT=1s",
 		// The camera here plays photos of photos, which liveness rightly refuses: this test is about
 		// the pages (liveness has its own tests through the daemon, e2e/liveness_test.go).
-		"DOORFACE_MACHINE_LIVENESS=off")
+		"DOORFACE_MACHINE_LIVENESS=off",
+		// One clear frame would decide at once: the test wants to see the page's "recognizing"
+		// view before the welcome, so the decision waits for 2 of 3 frames here.
+		"DOORFACE_MACHINE_CLEAR_DISTANCE=0")
 	args := testkit.Args("--data", data, "--models", models, "--hw", "sim")
 	d := testkit.StartDaemon(t, env, args)
 	base := d.URL("")
