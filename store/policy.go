@@ -276,36 +276,7 @@ func (db *DB) SetSchedule(id, name string) error {
 // SetDuressPIN sets a user's duress PIN; "" removes it. It follows the PIN policy and is
 // unique across every PIN and duress PIN (ErrPINInUse, also when it is the user's own PIN).
 func (db *DB) SetDuressPIN(id, pin string) error {
-	var m []byte
-	if pin != "" {
-		if err := db.checkPIN(pin); err != nil {
-			return err
-		}
-		var err error
-		if m, err = db.pinMAC(pin); err != nil {
-			return err
-		}
-	}
-	err := db.modifyUser(id, func(tx *bolt.Tx, rec *userRec) error {
-		pins := tx.Bucket(bucketPins)
-		if m != nil {
-			if owner := pins.Get(m); owner != nil && string(owner) != duressPrefix+id {
-				return ErrPINInUse
-			}
-		}
-		if len(rec.DuressMAC) > 0 {
-			if err := pins.Delete(rec.DuressMAC); err != nil {
-				return err
-			}
-		}
-		if m != nil {
-			if err := pins.Put(m, []byte(duressPrefix+id)); err != nil {
-				return err
-			}
-		}
-		rec.DuressMAC = m
-		return nil
-	})
+	m, err := db.replacePIN(id, pin, duressPrefix+id, func(rec *userRec) *[]byte { return &rec.DuressMAC })
 	if err != nil {
 		return wrapf(err, "set duress PIN of "+id)
 	}

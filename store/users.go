@@ -204,41 +204,50 @@ func (db *DB) DeleteUser(id string) error {
 
 // SetPIN replaces a user's PIN; "" removes it. Errors as CreateUser, plus ErrNotFound.
 func (db *DB) SetPIN(id, pin string) error {
-	var m []byte
-	if pin != "" {
-		if err := db.checkPIN(pin); err != nil {
-			return err
-		}
-		var err error
-		if m, err = db.pinMAC(pin); err != nil {
-			return err
-		}
-	}
-	err := db.modifyUser(id, func(tx *bolt.Tx, rec *userRec) error {
-		pins := tx.Bucket(bucketPins)
-		if m != nil {
-			if owner := pins.Get(m); owner != nil && string(owner) != id {
-				return ErrPINInUse
-			}
-		}
-		if len(rec.PinMAC) > 0 {
-			if err := pins.Delete(rec.PinMAC); err != nil {
-				return err
-			}
-		}
-		if m != nil {
-			if err := pins.Put(m, []byte(id)); err != nil {
-				return err
-			}
-		}
-		rec.PinMAC = m
-		return nil
-	})
+	m, err := db.replacePIN(id, pin, id, func(rec *userRec) *[]byte { return &rec.PinMAC })
 	if err != nil {
 		return wrapf(err, "set PIN of "+id)
 	}
 	db.log.Info("user PIN changed", "user", id, "has_pin", m != nil)
 	return nil
+}
+
+// replacePIN checks pin against the policy and stores its MAC in the user's field (the PIN or
+// the duress PIN), indexed in the pins bucket under owner; "" removes it. A MAC indexed to another
+// owner is ErrPINInUse: PINs and duress PINs are unique across all users and both kinds.
+func (db *DB) replacePIN(id, pin, owner string, field func(*userRec) *[]byte) ([]byte, error) {
+	var m []byte
+	if pin != "" {
+		if err := db.checkPIN(pin); err != nil {
+			return nil, err
+		}
+		var err error
+		if m, err = db.pinMAC(pin); err != nil {
+			return nil, err
+		}
+	}
+	err := db.modifyUser(id, func(tx *bolt.Tx, rec *userRec) error {
+		pins := tx.Bucket(bucketPins)
+		if m != nil {
+			if o := pins.Get(m); o != nil && string(o) != owner {
+				return ErrPINInUse
+			}
+		}
+		old := field(rec)
+		if len(*old) > 0 {
+			if err := pins.Delete(*old); err != nil {
+				return err
+			}
+		}
+		if m != nil {
+			if err := pins.Put(m, []byte(owner)); err != nil {
+				return err
+			}
+		}
+		*old = m
+		return nil
+	})
+	return m, err
 }
 
 // SetEnabled enables or disables a user.
