@@ -31,7 +31,7 @@ models:
 	@bash scripts/models.sh
 
 build:
-	$(GO) build -o $(BIN) .
+	$(GO) build -buildvcs=auto -o $(BIN) .   # stamps the commit that doorface version reports
 
 run: deps models build
 	./$(BIN) serve --listen $(LISTEN) --data $(DATA_DIR) --models $(MODELS_DIR) --hw sim
@@ -99,7 +99,7 @@ AMD64_CPUFLAGS ?= -march=x86-64-v2
 # Debian version: 0.1.0~git<commit date>.<short commit>-1 unless VERSION is given.
 VERSION        ?= 0.1.0~git$(shell git log -1 --format=%cd.%h --date=format:%Y%m%d 2>/dev/null || echo 0)-1
 # PIE, full RELRO (-z now), stripped; the cgo C/C++ code is built with -D_FORTIFY_SOURCE=2 (HARDEN).
-GOFLAGS_REL    := -trimpath -buildmode=pie -ldflags="-s -w -extldflags=-Wl,-z,relro,-z,now"
+GOFLAGS_REL := -buildvcs=auto -trimpath -buildmode=pie -ldflags="-s -w -extldflags=-Wl,-z,relro,-z,now"
 HARDEN         := -D_FORTIFY_SOURCE=2
 PORTABLE_CC    := $(CURDIR)/scripts/cc-portable.sh
 
