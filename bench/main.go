@@ -143,6 +143,8 @@ type FrameReport struct {
 	MFNDetect   Stats `json:"mobilefacenet_detect"`
 	MFNDescribe Stats `json:"mobilefacenet_describe"`
 	MFNTracked  Stats `json:"mobilefacenet_tracked"`
+	// MFNLiveness is the two MiniFASNet models on frames whose face was scored (part of MFN).
+	MFNLiveness Stats `json:"mobilefacenet_liveness"`
 	MFNFaces    int
 }
 
@@ -239,8 +241,9 @@ func run(models, faces, outDir, daemon string, trials, fpsFrames int, blas bool)
 	defer base.Close()
 
 	// The mobilefacenet engine as the daemon runs it (default workers: OpenCV's threads are split
-	// between them).
+	// between them; liveness scored, the daemon's default).
 	mcfg := vision.DefaultConfig().ForEngine(vision.EngineMobileFaceNet)
+	mcfg.Liveness = true
 	rep.MFNThreshold, rep.MFNMargin = vision.DefaultThresholds(vision.EngineMobileFaceNet)
 	mpipe, err := vision.NewPipeline(models, mcfg, nil)
 	if err != nil {
@@ -389,7 +392,7 @@ func decision(g *vision.Gallery, cfg vision.Config, d vision.Descriptor, ok bool
 func decideAll(rep *Report, pipe *vision.Pipeline, base *vision.Baseline, cfg vision.Config, frames []frame, templates []vision.Entry, m mfnBench) {
 	type acc struct {
 		base, pipe, dec, det, desc, match, track, trackDet []time.Duration
-		mfn, mfnDec, mfnDet, mfnDesc, mfnTrack             []time.Duration
+		mfn, mfnDec, mfnDet, mfnDesc, mfnTrack, mfnLive    []time.Duration
 		mfnFaces                                           int
 	}
 	accs := map[string]*acc{}
@@ -426,6 +429,9 @@ func decideAll(rep *Report, pipe *vision.Pipeline, base *vision.Baseline, cfg vi
 			a.mfn, a.mfnDec, a.mfnDet = append(a.mfn, r.total), append(a.mfnDec, r.decode), append(a.mfnDet, r.an.Timings.Detect)
 			if r.an.Timings.Describe > 0 {
 				a.mfnDesc = append(a.mfnDesc, r.an.Timings.Describe)
+			}
+			if r.an.LivenessScored {
+				a.mfnLive = append(a.mfnLive, r.an.Timings.Liveness)
 			}
 			if r.an.Faces == 1 {
 				a.mfnFaces++
@@ -528,6 +534,7 @@ func decideAll(rep *Report, pipe *vision.Pipeline, base *vision.Baseline, cfg vi
 			Tracked: summarize(a.track), TrackedDetect: summarize(a.trackDet),
 			MFN: summarize(a.mfn), MFNDecode: summarize(a.mfnDec), MFNDetect: summarize(a.mfnDet),
 			MFNDescribe: summarize(a.mfnDesc), MFNTracked: summarize(a.mfnTrack), MFNFaces: a.mfnFaces,
+			MFNLiveness: summarize(a.mfnLive),
 		}
 		if fr.MFN.P50 > 0 {
 			fr.MFNRatio = fr.Baseline.P50 / fr.MFN.P50
@@ -1075,8 +1082,8 @@ func printTable(w io.Writer, r *Report) {
 			f.Baseline.P50, f.MFN.P50, f.MFN.P95, f.MFNRatio, target, f.MFNFaces, f.MFN.N)
 		fmt.Fprintf(w, "  %-46s %7.1f ms    %6.1f / %6.1f ms       %6.2fx\n", key+" tracked",
 			f.Baseline.P50, f.MFNTracked.P50, f.MFNTracked.P95, ratioOf(f.Baseline.P50, f.MFNTracked.P50))
-		fmt.Fprintf(w, "    stages p50: decode %.1f ms, detect (YuNet + landmark refinement) %.1f ms, align + MobileFaceNet %.1f ms\n",
-			f.MFNDecode.P50, f.MFNDetect.P50, f.MFNDescribe.P50)
+		fmt.Fprintf(w, "    stages p50: decode %.1f ms, detect (YuNet + landmark refinement) %.1f ms, align + MobileFaceNet %.1f ms, liveness (MiniFASNet V2 + V1SE) %.1f / %.1f ms p50/p95 on %d frames\n",
+			f.MFNDecode.P50, f.MFNDetect.P50, f.MFNDescribe.P50, f.MFNLiveness.P50, f.MFNLiveness.P95, f.MFNLiveness.N)
 	}
 	fmt.Fprintf(w, "\ndoorface stages p50/p95 (ms)      decode          detect          landmarks+descriptor   match\n")
 	for _, key := range []string{"1280x720", "640x480"} {
