@@ -9,7 +9,7 @@
 //     the frame scaled to 320 px, the chosen face detected again at 128 px for its 5 landmarks,
 //     a 112x112 crop aligned to the ArcFace points, MobileFaceNet through OpenCV's DNN (192-d,
 //     unit length, cosine distance), and a pose gate (Quality "turned_away"). One YuNet and one
-//     network per worker; OpenCV's threads are split between the workers.
+//     network per worker; OpenCV's pool of threads (one per core) is shared by the workers.
 //   - EngineDlib: dlib's HOG detector and ResNet descriptor through go-face (128-d, Euclidean),
 //     as described below. Kept for sites with a dlib gallery.
 //

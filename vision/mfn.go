@@ -23,6 +23,11 @@ const (
 	// the face's size in its input; on enroll-test, 96, 128, 160, 200 and 256 px gave the same
 	// rates within one trial (CALIBRATION.md); 128 is cheap.
 	yunetFaceSide = 128
+	// refineMarginFrac is the margin, per side, as a fraction of the face box's size, of the
+	// region refine looks at again: the region is twice the face, 256x256 pixels at
+	// yunetFaceSide. On enroll-test, margins 0.4, 0.5, 0.6 and 0.75 gave the same rates at
+	// thresholds 0.375-0.425 (CALIBRATION.md); 0.5 costs YuNet two thirds of 0.75's pixels.
+	refineMarginFrac = 0.5
 	// yunetTrackFaceSide is the side the hint box is scaled to when AnalyzeNear searches near
 	// it (the face found there is then refined like a whole-frame detection).
 	yunetTrackFaceSide = 64
@@ -176,7 +181,7 @@ func (p *Pipeline) refine(w *worker, f *Frame, fc yface, detectScale float64) (y
 	if r := float64(max(b.Dx(), b.Dy())) * detectScale / yunetFaceSide; r > 0.8 && r < 1.25 {
 		return fc, nil
 	}
-	mx, my := int(float64(b.Dx())*trackMarginFrac), int(float64(b.Dy())*trackMarginFrac)
+	mx, my := int(float64(b.Dx())*refineMarginFrac), int(float64(b.Dy())*refineMarginFrac)
 	region := image.Rect(b.Min.X-mx, b.Min.Y-my, b.Max.X+mx, b.Max.Y+my).Intersect(image.Rectangle{Max: f.size})
 	if region.Dx() < 32 || region.Dy() < 32 {
 		return fc, nil
