@@ -221,12 +221,13 @@ class Converter:
             self.clip6(pre, out)
 
     def clip6(self, x, out):
+        """Adds Clip(x, 0, 6) as node out (opset 11 takes the bounds as scalar inputs)."""
         self.constant(out + "_min", np.array(0, "<f4"))
         self.constant(out + "_max", np.array(6, "<f4"))
         self.nodes.append(helper.make_node("Clip", [x, out + "_min", out + "_max"], [out], name=out))
 
     def constant(self, name, value):
-        self.constants.append(numpy_helper.from_array(np.ascontiguousarray(value, "<f4"), name))
+        self.constants.append(numpy_helper.from_array(np.array(value, "<f4"), name))
 
     def conv(self, op, code):
         x, w, b = self.op_inputs(op)
