@@ -5,7 +5,7 @@ Usage: tflite2onnx.py IN.tflite OUT.onnx
 
 The TFLite flatbuffer is read directly (field ids from TensorFlow Lite's schema.fbs), so only
 Debian's python3-onnx, python3-flatbuffers and python3-numpy are needed. Only what
-MobileFaceNet uses is understood: float32 tensors; CONV_2D, DEPTHWISE_CONV_2D, ADD, SUB, MUL,
+MobileFaceNet needs is understood: float32 tensors; CONV_2D, DEPTHWISE_CONV_2D, ADD, SUB, MUL,
 RELU, RELU6, ABS, PRELU and RESHAPE; SAME/VALID padding; fused NONE, RELU and RELU6. Anything
 else stops the conversion with one error naming it.
 
@@ -41,7 +41,7 @@ OP_NAMES = {ADD: "ADD", CONV_2D: "CONV_2D", DEPTHWISE_CONV_2D: "DEPTHWISE_CONV_2
 ARITY = {ADD: (2,), CONV_2D: (3,), DEPTHWISE_CONV_2D: (3,), MUL: (2,), RELU: (1,), RELU6: (1,), RESHAPE: (1, 2),
          SUB: (2,), PRELU: (2,), ABS: (1,)}
 ELEMENTWISE = {ADD: "Add", SUB: "Sub", MUL: "Mul"}
-TENSOR_FLOAT32, TENSOR_INT32 = 0, 2
+TENSOR_FLOAT32 = 0
 PADDING_SAME, PADDING_VALID = 0, 1
 ACT_NONE, ACT_RELU, ACT_RELU6 = 0, 1, 3
 
@@ -89,7 +89,7 @@ class FB:
 
 
 class TFLiteModel:
-    """The first subgraph of a TFLite model: tensors, constant buffers and operators."""
+    """The one subgraph of a TFLite model: tensors, constant buffers and operators."""
 
     def __init__(self, data):
         if len(data) < 8 or data[4:8] != b"TFL3":
@@ -114,7 +114,7 @@ class TFLiteModel:
         return [int(d) for d in self.tensors[i].array(0, "<i4")]
 
     def check_float(self, i):
-        """Refuse a tensor that is not plain float32 (quantized, sparse or another type)."""
+        """Refuses a tensor that is not plain float32 (quantized, sparse or another type)."""
         t = self.tensors[i]
         kind = t.scalar(1, fbn.Int8Flags)
         if kind != TENSOR_FLOAT32:
