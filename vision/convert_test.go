@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -83,7 +84,7 @@ func TestConverterMatchesMirror(t *testing.T) {
 	dir := t.TempDir()
 	var runs [2][]byte
 	for i := range runs {
-		out := filepath.Join(dir, MobileFaceNetFile+".run"+string(rune('1'+i)))
+		out := filepath.Join(dir, fmt.Sprintf("%s.run%d", MobileFaceNetFile, i+1))
 		start := time.Now()
 		if msg, err := exec.Command(python, script, filepath.Join(mirror, mfnTFLite), out).CombinedOutput(); err != nil {
 			t.Fatalf("tflite2onnx.py: %v\n%s", err, msg)
