@@ -6,6 +6,8 @@
 SHELL      := /bin/bash
 GO         ?= go
 BIN        ?= doorface
+# Debian's python3, which `make deps` gives the converter's modules (python3-onnx, -flatbuffers, -numpy).
+PYTHON     ?= /usr/bin/python3
 MODELS_DIR ?= $(CURDIR)/models
 DATA_DIR   ?= $(CURDIR)/data
 LISTEN     ?= :8080
@@ -19,7 +21,7 @@ PURE_PKGS  := ./clock/... ./machine/... ./hw/... ./store/... ./transport/... ./c
 # real-binary tests (e2e/) link or build it. All are tested with -race too.
 CGO_PKGS   := ./vision/... ./bench/... ./internal/... ./e2e/... .
 
-.PHONY: all deps models build run test check-style test-pure test-cgo cross bench fuzz soak clean \
+.PHONY: all deps models build run test check-style test-pure test-scripts test-cgo cross bench fuzz soak clean \
   deps-arm64 arm64 amd64 deb test-arm64 test-amd64 test-deb
 
 all: build
@@ -36,7 +38,7 @@ build:
 run: deps models build
 	./$(BIN) serve --listen $(LISTEN) --data $(DATA_DIR) --models $(MODELS_DIR) --hw sim
 
-test: deps models check-style cross test-pure test-cgo test-arm64 test-amd64 test-deb
+test: deps models check-style cross test-pure test-scripts test-cgo test-arm64 test-amd64 test-deb
 	@echo "make test: all checks passed"
 
 check-style:
@@ -54,6 +56,11 @@ check-style:
 cross:
 	CGO_ENABLED=0 $(GO) build $(PURE_PKGS)
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(PURE_PKGS)
+
+# The TFLite -> ONNX converter's own tests: operators, fused activations and refusals that MobileFaceNet
+# does not exercise (vision's TestConverterMatchesMirror checks MobileFaceNet itself).
+test-scripts:
+	$(PYTHON) -B -m unittest discover -s scripts -p '*_test.py'
 
 test-pure:
 	$(GO) test -race -count=1 $(PURE_PKGS)

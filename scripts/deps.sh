@@ -11,6 +11,8 @@ set -euo pipefail
 # bzip2/curl: `make models` downloads and unpacks dlib's official files when no mirror is given.
 # mosquitto: the MQTT broker the mqtt package's tests start on a loopback port (the daemon itself
 # only needs a broker somewhere on the network, not this package).
+# python3-onnx python3-flatbuffers python3-numpy: scripts/tflite2onnx.py, which `make models` runs to make
+# MobileFaceNet's ONNX from its TFLite file (and vision's converter test runs).
 # chromium: the browser tests of the door and admin pages (web/) drive it headless through the
 # DevTools protocol (chromedp); fonts-nanum gives it Korean glyphs for the pages' Korean text.
 PACKAGES=(
@@ -20,6 +22,7 @@ PACKAGES=(
   libblas-dev liblapack-dev libatlas-base-dev libopenblas-dev
   libjpeg-dev
   bzip2 curl ca-certificates
+  python3-onnx python3-flatbuffers python3-numpy
   mosquitto
   chromium fonts-nanum
 )

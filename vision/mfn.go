@@ -64,24 +64,30 @@ func newMFNWorker(modelsDir string) (*worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(modelsDir, MobileFaceNetFile)
+	net, err := loadMobileFaceNet(filepath.Join(modelsDir, MobileFaceNetFile))
+	if err != nil {
+		yn.close()
+		return nil, err
+	}
+	return &worker{yn: yn, net: net}, nil
+}
+
+// loadMobileFaceNet loads the MobileFaceNet ONNX file at path for OpenCV's own CPU backend.
+func loadMobileFaceNet(path string) (*gocv.Net, error) {
 	net := gocv.ReadNetFromONNX(path)
 	if net.Empty() {
-		yn.close()
 		net.Close()
 		return nil, fmt.Errorf("%w: %s: OpenCV's ONNX importer could not load it", ErrModelCorrupt, path)
 	}
 	if err := net.SetPreferableBackend(gocv.NetBackendOpenCV); err != nil {
-		yn.close()
 		net.Close()
 		return nil, fmt.Errorf("vision: mobilefacenet backend: %w", err)
 	}
 	if err := net.SetPreferableTarget(gocv.NetTargetCPU); err != nil {
-		yn.close()
 		net.Close()
 		return nil, fmt.Errorf("vision: mobilefacenet target: %w", err)
 	}
-	return &worker{yn: yn, net: &net}, nil
+	return &net, nil
 }
 
 // yunetIn runs YuNet on src, the BGR pixels of area (frame coordinates), resized by scale when
