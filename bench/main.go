@@ -240,8 +240,8 @@ func run(models, faces, outDir, daemon string, trials, fpsFrames int, blas bool)
 	}
 	defer base.Close()
 
-	// The mobilefacenet engine as the daemon runs it (default workers: OpenCV's threads are split
-	// between them; liveness scored, the daemon's default).
+	// The mobilefacenet engine as the daemon runs it (default workers, sharing OpenCV's pool of
+	// one thread per core; liveness scored, the daemon's default).
 	mcfg := vision.DefaultConfig().ForEngine(vision.EngineMobileFaceNet)
 	mcfg.Liveness = true
 	rep.MFNThreshold, rep.MFNMargin = vision.DefaultThresholds(vision.EngineMobileFaceNet)

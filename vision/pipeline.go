@@ -172,8 +172,8 @@ func NewPipeline(modelsDir string, cfg Config, log *slog.Logger) (*Pipeline, err
 	}
 	start := time.Now()
 	if cfg.Engine == EngineMobileFaceNet {
-		// OpenCV's parallel framework here is TBB: one pool of threads, shared by every worker's
-		// calls. With one thread per core a lone frame (the usual case at a door: one session,
+		// Debian's OpenCV runs its parallel loops on TBB: one pool of threads, shared by every
+		// worker's calls (cv::setNumThreads is process-wide). With one thread per core a lone frame (the usual case at a door: one session,
 		// 10 fps) uses every core, and frames analysed at once share them: measured on the 2-core
 		// build machine, 1280x720 with liveness, one caller 24 -> 36 fps, two callers 45 fps
 		// either way (1 or 2 threads).
